@@ -1,0 +1,347 @@
+"""MediaPipe Holistic keypoints from sign videos, into a dataset folder.
+
+Unlike the seed notebook, every frame is kept (with its timestamp), absent parts are
+marked absent, nothing is drawn, videos run in parallel processes, each video's file is
+written atomically, and a rerun resumes where a crash left off. A video that cannot be
+read is recorded in the manifest with its error; the run goes on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import ExtractionConfig
+from .dataset import (
+    MANIFEST,
+    POSES,
+    natural_key,
+    pose_path_for,
+    read_table,
+    write_manifest,
+    write_meta,
+    write_signs,
+)
+from .errors import SignposeError
+from .keypoints import KeypointSequence, write_pose
+from .layouts import SampleSpec, discover
+from .schema import FACE, LEFT_HAND, N_POINTS, POSE, RIGHT_HAND
+from .video import open_frames
+
+# MediaPipe's C++ logging floods the terminal with INFO/WARNING lines; keep errors only.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+_LANDMARK_TAGS = (0x0D, 0x15, 0x1D, 0x25, 0x2D)  # protobuf tags of x, y, z, visibility, presence
+
+
+def _landmark_array(landmarks, n: int) -> np.ndarray:
+    """A MediaPipe landmark list as an (n, k) float array (k = 3, or 5 with visibility).
+
+    The list is decoded from its protobuf bytes in one numpy view: each landmark is a
+    fixed-size record when all its fields are set, which MediaPipe does. A Python loop
+    over the points is the fallback for anything else.
+    """
+    buf = landmarks.SerializeToString()
+    rec = len(buf) // n if n else 0
+    if rec in (17, 27) and len(buf) == n * rec:
+        k = (rec - 2) // 5
+        raw = np.frombuffer(buf, np.uint8).reshape(n, rec)
+        fields = raw[:, 2:].reshape(n, k, 5)
+        if (raw[:, 0] == 0x0A).all() and (raw[:, 1] == rec - 2).all() and (
+            fields[:, :, 0] == np.array(_LANDMARK_TAGS[:k], np.uint8)
+        ).all():
+            return np.ascontiguousarray(fields[:, :, 1:]).view("<f4").reshape(n, k).astype(np.float32)
+    return np.array([(p.x, p.y, p.z, p.visibility, p.presence) for p in landmarks.landmark], np.float32)
+
+
+class HolisticExtractor:
+    """One MediaPipe Holistic graph in video mode, reused across videos (reset between)."""
+
+    def __init__(self, config: ExtractionConfig | None = None):
+        import mediapipe as mp_
+
+        self.config = config or ExtractionConfig()
+        self._holistic = mp_.solutions.holistic.Holistic(
+            static_image_mode=False,
+            model_complexity=self.config.model_complexity,
+            min_detection_confidence=self.config.min_detection_confidence,
+            min_tracking_confidence=self.config.min_tracking_confidence,
+        )
+
+    def close(self) -> None:
+        self._holistic.close()
+
+    def __enter__(self) -> HolisticExtractor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def process_frame(self, rgb: np.ndarray):
+        """Raw MediaPipe results of one RGB frame (tracking continues from the last frame)."""
+        return self._holistic.process(rgb)
+
+    def frame_arrays(self, results, width: int, height: int):
+        """(xyz (543, 3) in pixels, present (543,), visibility (33,), world (33, 3))."""
+        xyz = np.zeros((N_POINTS, 3), np.float32)
+        present = np.zeros(N_POINTS, bool)
+        visibility = np.zeros(POSE.size, np.float32)
+        world = np.zeros((POSE.size, 3), np.float32)
+        for part, lms in (
+            (POSE, results.pose_landmarks),
+            (FACE, results.face_landmarks),
+            (LEFT_HAND, results.left_hand_landmarks),
+            (RIGHT_HAND, results.right_hand_landmarks),
+        ):
+            if lms is None:
+                continue
+            values = _landmark_array(lms, part.size)
+            if values.shape[0] != part.size:  # e.g. a refined 478-point face: keep the 468
+                values = values[: part.size]
+            xyz[part.slice] = values[:, :3]
+            present[part.slice] = True
+            if part is POSE and values.shape[1] > 3:
+                visibility = values[:, 3]
+        if results.pose_world_landmarks is not None:
+            world = _landmark_array(results.pose_world_landmarks, POSE.size)[:, :3]
+        xyz[:, 0] *= width
+        xyz[:, 1] *= height
+        return xyz, present, visibility, world
+
+    def extract(self, frames: Iterable[np.ndarray], fps: float, width: int, height: int) -> KeypointSequence:
+        """Keypoints of every frame of one sample."""
+        self._holistic.reset()  # no tracking state carried over from the previous video
+        xyz, present, vis, world = [], [], [], []
+        for rgb in frames:
+            h, w = rgb.shape[:2]
+            a, b, c, d = self.frame_arrays(self.process_frame(rgb), w, h)
+            xyz.append(a)
+            present.append(b)
+            vis.append(c)
+            world.append(d)
+            width, height = w, h
+        if not xyz:
+            raise SignposeError("no frames could be decoded")
+        return KeypointSequence(
+            xyz=np.stack(xyz),
+            present=np.stack(present),
+            fps=fps,
+            width=width,
+            height=height,
+            visibility=np.stack(vis),
+            world=np.stack(world),
+        )
+
+
+def extract_video(path: str | Path, config: ExtractionConfig | None = None) -> KeypointSequence:
+    """Keypoints of one video file or frame folder (a fresh graph; for one-off use)."""
+    config = config or ExtractionConfig()
+    source = open_frames(path, fps=config.fps)
+    with HolisticExtractor(config) as extractor:
+        return extractor.extract(source, source.fps, source.width, source.height)
+
+
+# ---------------------------------------------------------------------------------------
+# A whole folder, in parallel, resumable
+# ---------------------------------------------------------------------------------------
+
+_worker: dict = {}
+
+
+def _init_worker(config: ExtractionConfig) -> None:
+    _worker["extractor"] = HolisticExtractor(config)
+    _worker["config"] = config
+
+
+def _run_one(job: tuple[SampleSpec, str]) -> dict:
+    """Extract one sample in a worker; never raises (errors go into the result row)."""
+    spec, out_root = job
+    extractor: HolisticExtractor = _worker["extractor"]
+    row = {"sample": spec.sample, "frames": 0, "fps": 0.0, "width": 0, "height": 0}
+    try:
+        source = open_frames(spec.path, fps=_worker["config"].fps)
+        seq = extractor.extract(source, source.fps, source.width, source.height)
+        row.update(frames=seq.frames, fps=seq.fps, width=seq.width, height=seq.height)
+        parts = seq.part_present()
+        if not (parts[:, 0].any() or parts[:, 2].any() or parts[:, 3].any()):
+            raise SignposeError("no person detected in any frame")
+        write_pose(Path(out_root) / pose_path_for(spec.sample), seq)
+        row.update(status="ok", error="")
+    except SignposeError as e:
+        row.update(status="error", error=str(e))
+    except Exception as e:  # a broken codec or a MediaPipe failure must not end the run
+        row.update(status="error", error=f"{type(e).__name__}: {e}")
+    return row
+
+
+@dataclass
+class ExtractionReport:
+    out: Path
+    total: int
+    done_before: int = 0
+    extracted: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    frames: int = 0
+    seconds: float = 0.0
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.total} samples: {self.extracted} extracted now, {self.done_before} already done, "
+            f"{len(self.failed)} failed; {self.frames} frames in {self.seconds:.1f} s "
+            f"({self.frames_per_second:.1f} frames/s)",
+        ]
+        lines += [f"  failed: {sample}: {error}" for sample, error in self.failed]
+        lines.append(f"dataset: {self.out}")
+        return "\n".join(lines)
+
+
+def _row_for(spec: SampleSpec, root: Path, names: dict[str, str], result: dict) -> dict:
+    return {
+        "sample": spec.sample,
+        "file": pose_path_for(spec.sample) if result.get("status") == "ok" else "",
+        "source": spec.path.relative_to(root).as_posix() if spec.path != root else spec.path.name,
+        "signer": spec.signer,
+        "sign_id": spec.sign_id,
+        "sign": names.get(spec.sign_id, spec.sign_id),
+        "subset": spec.subset,
+        "repetition": spec.repetition,
+        "frames": result.get("frames", 0),
+        "fps": result.get("fps", 0.0),
+        "width": result.get("width", 0),
+        "height": result.get("height", 0),
+        "status": result.get("status", "error"),
+        "error": result.get("error", ""),
+    }
+
+
+def _previous_results(out: Path) -> dict[str, dict]:
+    """Results of an earlier run: manifest rows, plus pose files the manifest missed."""
+    results: dict[str, dict] = {}
+    if (out / MANIFEST).is_file():
+        for row in read_table(out / MANIFEST).to_dict("records"):
+            results[row["sample"]] = row
+    return results
+
+
+def _recover_from_file(out: Path, sample: str) -> dict | None:
+    """A pose file written just before a crash, before the manifest caught up with it."""
+    from .keypoints import read_pose
+
+    path = out / pose_path_for(sample)
+    if not path.is_file():
+        return None
+    try:
+        seq = read_pose(path)
+    except SignposeError:
+        path.unlink(missing_ok=True)  # cannot happen with atomic writes; redo it if it does
+        return None
+    return {"frames": seq.frames, "fps": seq.fps, "width": seq.width, "height": seq.height,
+            "status": "ok", "error": ""}  # fmt: skip
+
+
+def _results_in_order(specs, jobs, workers, config) -> Iterator[dict]:
+    if workers <= 1 or len(jobs) <= 1:
+        _init_worker(config)
+        try:
+            for job in jobs:
+                yield _run_one(job)
+        finally:
+            _worker.pop("extractor").close()
+        return
+    ctx = mp.get_context("spawn")  # a fresh interpreter per worker: no inherited graph state
+    with ctx.Pool(processes=workers, initializer=_init_worker, initargs=(config,)) as pool:
+        yield from pool.imap_unordered(_run_one, jobs, chunksize=1)
+
+
+def extract_dataset(
+    videos: str | Path,
+    out: str | Path,
+    layout: str = "folders",
+    labels: str | Path | None = None,
+    workers: int | None = None,
+    config: ExtractionConfig | None = None,
+    signer: str | None = None,
+    retry_failed: bool = False,
+    progress: bool = True,
+    limit: int | None = None,
+) -> ExtractionReport:
+    """Extract every sample under `videos` into the dataset folder `out` (resumable)."""
+    from tqdm import tqdm
+
+    from .labels import read_labels
+
+    config = config or ExtractionConfig()
+    root = Path(videos)
+    out = Path(out)
+    specs = discover(root, layout, signer=signer)
+    if limit:
+        specs = specs[:limit]
+    names = read_labels(labels) if labels else {}
+    unknown = sorted({s.sign_id for s in specs} - set(names), key=natural_key) if names else []
+    if unknown:
+        raise SignposeError(
+            f"{labels}: sign ids {unknown[:10]} found under {root} are not in the label file; "
+            "pass the full label file"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / POSES).mkdir(exist_ok=True)
+    write_meta(out, {"created_by": "extract", "source_root": str(root.resolve()), "layout": layout,
+                     "labels": str(labels) if labels else None, "extraction": asdict(config)})  # fmt: skip
+    write_signs(out, {s.sign_id: names.get(s.sign_id, s.sign_id) for s in specs})
+
+    previous = _previous_results(out)
+    report = ExtractionReport(out=out, total=len(specs))
+    rows: dict[str, dict] = {}
+    pending = []
+    for spec in specs:
+        prev = previous.get(spec.sample)
+        if prev and prev.get("status") == "ok" and (out / pose_path_for(spec.sample)).is_file():
+            rows[spec.sample] = _row_for(spec, root, names, prev)
+        elif prev and prev.get("status") == "error" and not retry_failed:
+            rows[spec.sample] = _row_for(spec, root, names, prev)
+            report.failed.append((spec.sample, prev.get("error", "")))
+        elif (recovered := _recover_from_file(out, spec.sample)) is not None:
+            rows[spec.sample] = _row_for(spec, root, names, recovered)
+        else:
+            pending.append(spec)
+            continue
+        report.done_before += 1
+
+    workers = max(1, min(workers or os.cpu_count() or 1, len(pending) or 1))
+    by_id = {s.sample: s for s in specs}
+    jobs = [(s, str(out)) for s in pending]
+    start = time.perf_counter()
+    last_flush = start
+    bar = tqdm(total=len(specs), initial=report.done_before, unit="video", disable=not progress,
+               desc=f"extract ({workers} worker{'s' if workers > 1 else ''})", dynamic_ncols=True)  # fmt: skip
+    try:
+        for result in _results_in_order(specs, jobs, workers, config):
+            spec = by_id[result["sample"]]
+            rows[spec.sample] = _row_for(spec, root, names, result)
+            report.frames += int(result.get("frames", 0))
+            if result["status"] == "ok":
+                report.extracted += 1
+            else:
+                report.failed.append((spec.sample, result["error"]))
+            elapsed = time.perf_counter() - start
+            bar.set_postfix(frames_s=f"{report.frames / max(elapsed, 1e-9):.1f}", failed=len(report.failed))
+            bar.update(1)
+            if time.perf_counter() - last_flush > 2.0:  # keep the manifest close behind the files
+                write_manifest(out, rows.values())
+                last_flush = time.perf_counter()
+    finally:
+        bar.close()
+        write_manifest(out, rows.values())
+        report.seconds = time.perf_counter() - start
+    return report

@@ -1,0 +1,182 @@
+"""One video's keypoints in memory, and their `.pose` file on disk.
+
+A `KeypointSequence` holds all frames of one sample in the 543-point layout of
+`signpose.schema` with a presence mask: a part MediaPipe did not detect is absent,
+never a zero that looks like a point at the image corner.
+
+On disk each sample is one pose-format file with the holistic header that
+pose-format's own MediaPipe loader writes (pose, face, hands, pose world landmarks;
+x and y in pixels, confidence 0 = absent), so pose-format's tools open it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SignposeError
+from .schema import N_POINTS, PARTS, POSE, POSE_FORMAT_POINTS
+
+# pose-format treats confidence 0 as absent; a detected pose point whose visibility
+# rounds to 0 must still count as detected.
+_MIN_CONFIDENCE = 1e-4
+
+
+@dataclass
+class KeypointSequence:
+    """All frames of one sample: xyz (T, 543, 3) float32 and present (T, 543) bool.
+
+    x and y are in pixels of a `width` x `height` frame (1 x 1 when the source only had
+    image-normalised coordinates); z is MediaPipe's relative depth.
+    """
+
+    xyz: np.ndarray
+    present: np.ndarray
+    fps: float
+    width: int
+    height: int
+    visibility: np.ndarray | None = None  # (T, 33) pose visibility
+    world: np.ndarray | None = field(default=None, repr=False)  # (T, 33, 3) pose world points
+
+    def __post_init__(self) -> None:
+        self.xyz = np.asarray(self.xyz, dtype=np.float32)
+        self.present = np.asarray(self.present, dtype=bool)
+        if self.xyz.shape[1:] != (N_POINTS, 3) or self.present.shape != self.xyz.shape[:2]:
+            raise ValueError(
+                f"keypoints must be (frames, {N_POINTS}, 3) with a (frames, {N_POINTS}) mask, "
+                f"got {self.xyz.shape} and {self.present.shape}"
+            )
+
+    @property
+    def frames(self) -> int:
+        return self.xyz.shape[0]
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """Seconds from the first frame."""
+        return np.arange(self.frames, dtype=np.float64) / (self.fps or 1.0)
+
+    def part_present(self) -> np.ndarray:
+        """(T, 4) bool: which of pose, face, left hand, right hand were detected per frame."""
+        return np.stack([self.present[:, p.slice].any(axis=1) for p in PARTS], axis=1)
+
+    def image_normalised(self) -> np.ndarray:
+        """x and y divided by the frame size: MediaPipe's own [0, 1] units, as the seed uses."""
+        scale = np.array([self.width, self.height, 1.0], dtype=np.float32)
+        return self.xyz / scale
+
+
+# ---------------------------------------------------------------------------------------
+# pose-format files
+# ---------------------------------------------------------------------------------------
+
+
+def _holistic_header(width: int, height: int):
+    from pose_format.pose_header import PoseHeader, PoseHeaderDimensions
+    from pose_format.utils.holistic import holistic_components
+
+    return PoseHeader(
+        version=0.2,
+        dimensions=PoseHeaderDimensions(width=int(width), height=int(height), depth=0),
+        components=holistic_components("XYZC"),
+    )
+
+
+def to_pose(seq: KeypointSequence):
+    """The sequence as a pose-format `Pose` with the holistic header (576 points)."""
+    from pose_format import Pose
+    from pose_format.numpy.pose_body import NumPyPoseBody
+
+    t = seq.frames
+    data = np.zeros((t, 1, POSE_FORMAT_POINTS, 3), dtype=np.float32)
+    conf = np.zeros((t, 1, POSE_FORMAT_POINTS), dtype=np.float32)
+    data[:, 0, :N_POINTS] = np.where(seq.present[..., None], seq.xyz, 0)
+    conf[:, 0, :N_POINTS] = seq.present
+    if seq.visibility is not None:
+        vis = np.maximum(seq.visibility, _MIN_CONFIDENCE)
+        conf[:, 0, POSE.slice] = np.where(seq.present[:, POSE.slice], vis, 0)
+    if seq.world is not None:
+        pose_seen = seq.present[:, POSE.slice]
+        data[:, 0, N_POINTS:] = np.where(pose_seen[..., None], seq.world, 0)
+        conf[:, 0, N_POINTS:] = conf[:, 0, POSE.slice]
+    body = NumPyPoseBody(fps=float(seq.fps), data=data, confidence=conf)
+    return Pose(_holistic_header(seq.width, seq.height), body)
+
+
+def from_pose(pose) -> KeypointSequence:
+    """A pose-format holistic `Pose` (543 or 576 points) as a KeypointSequence."""
+    names = [c.name for c in pose.header.components]
+    expected = [p.component for p in PARTS]
+    if names[: len(expected)] != expected:
+        raise SignposeError(
+            f"not a MediaPipe Holistic pose file: components {names}; "
+            f"expected {expected} (as pose-format's holistic loader writes)"
+        )
+    raw = np.asarray(pose.body.data.data if hasattr(pose.body.data, "data") else pose.body.data)
+    conf = np.asarray(pose.body.confidence)
+    xyz = raw[:, 0, :N_POINTS, :3].astype(np.float32)
+    c = conf[:, 0, :N_POINTS]
+    present = c > 0
+    world = None
+    if raw.shape[2] >= POSE_FORMAT_POINTS:
+        world = raw[:, 0, N_POINTS:POSE_FORMAT_POINTS, :3].astype(np.float32)
+    dims = pose.header.dimensions
+    return KeypointSequence(
+        xyz=np.where(present[..., None], xyz, 0),
+        present=present,
+        fps=float(pose.body.fps),
+        width=int(dims.width),
+        height=int(dims.height),
+        visibility=c[:, POSE.slice].astype(np.float32),
+        world=world,
+    )
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write a file so that a reader sees the old file, or the whole new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_pose(path: str | Path, seq: KeypointSequence) -> None:
+    """Write a sequence as a `.pose` file, atomically."""
+    import io
+
+    buffer = io.BytesIO()
+    to_pose(seq).write(buffer)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def read_pose(path: str | Path) -> KeypointSequence:
+    """Read a holistic `.pose` file; a damaged file raises SignposeError naming it."""
+    from pose_format import Pose
+
+    path = Path(path)
+    try:
+        payload = path.read_bytes()
+        pose = Pose.read(payload)
+        seq = from_pose(pose)
+    except SignposeError as e:
+        raise SignposeError(f"{path}: {e}") from None
+    except FileNotFoundError:
+        raise SignposeError(f"{path}: pose file is missing; re-run extraction to recreate it") from None
+    except Exception as e:  # pose-format raises assorted errors on truncated files
+        raise SignposeError(
+            f"{path}: unreadable pose file ({type(e).__name__}: {e}); delete it and re-run "
+            "extraction to recreate it"
+        ) from None
+    return seq

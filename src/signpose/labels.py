@@ -1,0 +1,63 @@
+"""Sign label files: KArSL's `SignID,Sign` CSV (Arabic and English in one UTF-8 field)
+or its `labels.xlsx`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import SignposeError
+
+
+def normalise_sign_id(value: object) -> str:
+    """'0071', 71 and 71.0 all name sign 71; non-numeric ids are kept as written."""
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else text
+
+
+def _pick(columns: list[str], *candidates: str) -> str | None:
+    lowered = {c.lower().replace(" ", "").replace("-", "").replace("_", ""): c for c in columns}
+    for cand in candidates:
+        if cand in lowered:
+            return lowered[cand]
+    return None
+
+
+def read_labels(path: str | Path) -> dict[str, str]:
+    """Sign id -> display name from a CSV or xlsx label file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SignposeError(f"{path}: label file not found; pass a CSV (SignID,Sign) or KArSL's labels.xlsx")
+    try:
+        if path.suffix.lower() in (".xlsx", ".xls"):
+            table = pd.read_excel(path, dtype=str)
+        else:
+            table = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    except Exception as e:
+        raise SignposeError(f"{path}: cannot read labels ({e}); expected a CSV with columns SignID,Sign") from None
+    cols = [str(c) for c in table.columns]
+    id_col = _pick(cols, "signid", "id", "classid", "label")
+    name_col = _pick(cols, "sign", "name", "signname", "gloss")
+    if id_col is None:
+        raise SignposeError(f"{path}: no sign id column in {cols}; expected columns SignID,Sign")
+    if name_col is None:
+        # KArSL's xlsx splits the name into Arabic and English columns.
+        parts = [c for c in cols if c != id_col and ("arab" in c.lower() or "engl" in c.lower())]
+        if not parts:
+            raise SignposeError(f"{path}: no sign name column in {cols}; expected columns SignID,Sign")
+        names = table[parts].fillna("").astype(str).agg(" ".join, axis=1)
+    else:
+        names = table[name_col].fillna("").astype(str)
+    labels = {}
+    for sid, name in zip(table[id_col], names, strict=True):
+        if str(sid).strip() == "":
+            continue
+        labels[normalise_sign_id(sid)] = " ".join(name.split()) or normalise_sign_id(sid)
+    if not labels:
+        raise SignposeError(f"{path}: the label file has no rows")
+    return labels

@@ -1,0 +1,119 @@
+"""Frames from a video file, a folder of frame images, a camera or a stream (OpenCV)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SignposeError
+
+VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def is_video(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS and not path.name.startswith(".")
+
+
+def frame_images(folder: Path) -> list[Path]:
+    """Image files of a frame folder, ordered by the numbers in their names."""
+    from .dataset import natural_key
+
+    images = [
+        p for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+    ]  # fmt: skip
+    return sorted(images, key=lambda p: natural_key(p.name))
+
+
+def is_frame_folder(path: Path) -> bool:
+    return path.is_dir() and any(
+        p.suffix.lower() in IMAGE_EXTENSIONS for p in path.iterdir() if not p.name.startswith(".")
+    )
+
+
+@dataclass
+class FrameSource:
+    """Decoded RGB frames of one sample, read once, lazily."""
+
+    path: str
+    fps: float
+    width: int
+    height: int
+    frame_count: int  # as the container reports it (0 when unknown)
+    _iter: Iterator[np.ndarray]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self._iter
+
+
+def _video_frames(cap) -> Iterator[np.ndarray]:
+    import cv2
+
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    finally:
+        cap.release()
+
+
+def _image_frames(images: list[Path]) -> Iterator[np.ndarray]:
+    import cv2
+
+    for image in images:
+        frame = cv2.imread(str(image), cv2.IMREAD_COLOR)
+        if frame is None:
+            raise SignposeError(f"{image}: cannot decode this frame image")
+        yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def open_frames(source: str | Path | int, fps: float = 30.0) -> FrameSource:
+    """Open a video file, a frame folder, a camera index or a stream URL.
+
+    `fps` is used for frame folders and for streams that do not report a rate.
+    """
+    import cv2
+
+    if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+        cap = cv2.VideoCapture(int(source))
+        if not cap.isOpened():
+            raise SignposeError(f"camera {source}: cannot be opened; check that a camera is connected")
+        return _from_capture(str(source), cap, fps)
+    if isinstance(source, str) and "://" in source:
+        cap = cv2.VideoCapture(source)
+        if not cap.isOpened():
+            raise SignposeError(f"{source}: cannot open the stream; check the URL")
+        return _from_capture(source, cap, fps)
+    path = Path(source)
+    if not path.exists():
+        raise SignposeError(f"{path}: no such file or folder")
+    if path.is_dir():
+        images = frame_images(path)
+        if not images:
+            raise SignposeError(f"{path}: folder has no frame images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+        first = cv2.imread(str(images[0]), cv2.IMREAD_COLOR)
+        if first is None:
+            raise SignposeError(f"{images[0]}: cannot decode this frame image")
+        h, w = first.shape[:2]
+        return FrameSource(str(path), float(fps), w, h, len(images), _image_frames(images))
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise SignposeError(f"{path}: cannot open as a video (not a video file, or a codec OpenCV lacks)")
+    return _from_capture(str(path), cap, fps)
+
+
+def _from_capture(name: str, cap, fps: float) -> FrameSource:
+    import cv2
+
+    rate = cap.get(cv2.CAP_PROP_FPS)
+    rate = float(rate) if rate and 0 < rate < 1000 else float(fps)
+    w = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+    h = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    n = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+    return FrameSource(name, rate, w, h, n, _video_frames(cap))
