@@ -1,0 +1,205 @@
+"""On-the-fly augmentation of point batches, vectorised over the batch (torch).
+
+Works on points (B, T, P, 2) and mask (B, T, P) from `features.prepare_points`. Each
+transform is drawn per sample with its probability from `AugmentConfig`. Geometry is
+transformed about each sample's body centre (the mean of its visible points), not the
+image corner. Masks are only ever narrowed: an absent point never becomes present.
+
+The seed notebook's own transforms are kept as `seed_rotation` (a random integer angle in
+[-5, 5] degrees about the image corner) and `seed_scale` (a factor round(U[0, 1), 2),
+which can zero a whole sample) for comparisons only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from .config import AugmentConfig
+from .features import FeatureSet
+
+Transform = Callable[[torch.Tensor, torch.Tensor, "Context"], tuple[torch.Tensor, torch.Tensor]]
+TRANSFORMS: dict[str, Transform] = {}
+
+
+def register(name: str):
+    def wrap(fn: Transform) -> Transform:
+        TRANSFORMS[name] = fn
+        return fn
+
+    return wrap
+
+
+class Context:
+    """What the transforms need besides the batch: the config, a generator, the layout."""
+
+    def __init__(self, config: AugmentConfig, fs: FeatureSet, generator: torch.Generator | None = None):
+        self.config = config
+        self.fs = fs
+        self.generator = generator
+        self.hands = [torch.as_tensor(g) for g in fs.hand_groups()]
+        self.mirror = torch.as_tensor(fs.mirror())
+
+    def rand(self, *shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=self.generator)
+
+    def uniform(self, lo: float, hi: float, n: int) -> torch.Tensor:
+        return lo + (hi - lo) * self.rand(n)
+
+    def chosen(self, p: float, n: int) -> torch.Tensor:
+        return self.rand(n) < p
+
+
+def _centre(pts: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask.unsqueeze(-1).to(pts.dtype)
+    return (pts * m).sum(dim=(1, 2)) / m.sum(dim=(1, 2)).clamp_min(1.0)  # (B, 2)
+
+
+@register("affine")
+def affine(pts, mask, ctx: Context):
+    """Rotation, scale, shear and shift about the body centre, one matrix per sample."""
+    c = ctx.config
+    b = pts.shape[0]
+    angle = torch.deg2rad(ctx.uniform(-c.rotate_deg, c.rotate_deg, b)) * ctx.chosen(c.rotate_p, b)
+    scale = torch.where(ctx.chosen(c.scale_p, b), ctx.uniform(*c.scale_range, b), torch.ones(b))
+    shear = ctx.uniform(-c.shear, c.shear, b) * ctx.chosen(c.shear_p, b)
+    shift = (ctx.rand(b, 2) * 2 - 1) * c.shift * ctx.chosen(c.shift_p, b).unsqueeze(-1)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    rot = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+    sh = torch.eye(2).repeat(b, 1, 1)
+    sh[:, 0, 1] = shear
+    matrix = rot @ sh * scale.view(b, 1, 1)
+    centre = _centre(pts, mask).view(b, 1, 1, 2)
+    out = torch.einsum("btpj,bij->btpi", pts - centre, matrix) + centre + shift.view(b, 1, 1, 2)
+    return out, mask
+
+
+@register("time")
+def time_warp_and_crop(pts, mask, ctx: Context):
+    """Speed changes (a monotone warp of time) and random crops, resampled back to T."""
+    c = ctx.config
+    b, t = pts.shape[:2]
+    u = torch.linspace(0, 1, t).expand(b, t)
+    gamma = torch.where(ctx.chosen(c.time_warp_p, b), ctx.uniform(*c.time_warp, b), torch.ones(b))
+    keep = torch.where(ctx.chosen(c.crop_p, b), ctx.uniform(c.crop_min, 1.0, b), torch.ones(b))
+    start = ctx.rand(b) * (1 - keep)
+    pos = (start.unsqueeze(1) + keep.unsqueeze(1) * u.pow(gamma.unsqueeze(1))) * (t - 1)
+    lo = pos.floor().long().clamp(0, t - 1)
+    hi = (lo + 1).clamp(max=t - 1)
+    w = (pos - lo).view(b, t, 1, 1)
+
+    def take(x, idx):
+        return torch.gather(x, 1, idx.view(b, t, *([1] * (x.dim() - 2))).expand(-1, -1, *x.shape[2:]))
+
+    out = take(pts, lo) * (1 - w) + take(pts, hi) * w
+    exact = (w.view(b, t, 1) == 0)
+    new_mask = take(mask, lo) & (take(mask, hi) | exact)
+    return out, new_mask
+
+
+@register("dropout")
+def dropout(pts, mask, ctx: Context):
+    """Whole frames, single points, or one whole hand go missing."""
+    c = ctx.config
+    b, t, p = mask.shape
+    frame_drop = (ctx.rand(b, t) < c.frame_drop) & ctx.chosen(c.frame_drop_p, b).unsqueeze(1)
+    point_drop = (ctx.rand(b, t, p) < c.point_drop) & ctx.chosen(c.point_drop_p, b).view(b, 1, 1)
+    keep = ~(frame_drop.unsqueeze(-1) | point_drop)
+    if ctx.hands:
+        which = (ctx.rand(b) * len(ctx.hands)).long()
+        drop_hand = ctx.chosen(c.hand_drop_p, b)
+        for i, idx in enumerate(ctx.hands):
+            lose = (drop_hand & (which == i)).view(b, 1, 1)
+            keep[:, :, idx] &= ~lose
+    return pts, mask & keep
+
+
+@register("mirror")
+def mirror(pts, mask, ctx: Context):
+    """Left/right mirror about the body centre, swapping left and right points (hands)."""
+    b = pts.shape[0]
+    flip = ctx.chosen(ctx.config.mirror_p, b)
+    if not flip.any():
+        return pts, mask
+    centre = _centre(pts, mask)
+    mirrored = pts[:, :, ctx.mirror].clone()
+    mirrored[..., 0] = 2 * centre[:, 0].view(b, 1, 1) - mirrored[..., 0]
+    sel = flip.view(b, 1, 1)
+    return torch.where(sel.unsqueeze(-1), mirrored, pts), torch.where(sel, mask[:, :, ctx.mirror], mask)
+
+
+@register("seed")
+def seed_transforms(pts, mask, ctx: Context):
+    """The notebook's rotation about the image corner (0, 0) and its [0, 1) scaling,
+    mutually exclusive like its offline copies (original, rotated, scaled)."""
+    c = ctx.config
+    b = pts.shape[0]
+    draw = ctx.rand(b)
+    rotate = draw < c.seed_rotation_p
+    scale = (draw >= c.seed_rotation_p) & (draw < c.seed_rotation_p + c.seed_scale_p)
+    degrees = torch.floor(ctx.rand(b) * 11) - 5  # random.randint(-5, 5)
+    theta = torch.deg2rad(degrees) * rotate
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    x, y = pts[..., 0], pts[..., 1]
+    view = (b, 1, 1)
+    out = torch.stack([cos.view(view) * x - sin.view(view) * y, sin.view(view) * x + cos.view(view) * y], -1)
+    factor = torch.where(scale, torch.round(ctx.rand(b) * 100) / 100, torch.ones(b))
+    return out * factor.view(b, 1, 1, 1), mask
+
+
+ORDER = ("seed", "mirror", "affine", "time", "dropout")
+
+
+class Augmenter:
+    """Applies the configured transforms to a batch; absent points end as exact zeros."""
+
+    def __init__(self, config: AugmentConfig, fs: FeatureSet, seed: int | None = None):
+        self.config = config
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        self.ctx = Context(config, fs, gen)
+        c = config
+        active = {
+            "seed": c.seed_rotation_p > 0 or c.seed_scale_p > 0,
+            "mirror": c.mirror_p > 0,
+            "affine": max(c.rotate_p, c.scale_p, c.shear_p, c.shift_p) > 0,
+            "time": max(c.time_warp_p, c.crop_p) > 0,
+            "dropout": max(c.frame_drop_p, c.point_drop_p, c.hand_drop_p) > 0,
+        }
+        self.transforms = [TRANSFORMS[name] for name in ORDER if active[name]]
+
+    def __call__(self, pts: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        for transform in self.transforms:
+            pts, mask = transform(pts, mask, self.ctx)
+        return pts * mask.unsqueeze(-1).to(pts.dtype), mask
+
+
+# ---------------------------------------------------------------------------------------
+# The seed notebook's functions, as written there (loops included), for the benchmark and
+# for tests that compare against it. Not used in training.
+# ---------------------------------------------------------------------------------------
+
+
+def seed_augment_rotation(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    out = np.zeros_like(x)
+    for ex in range(x.shape[0]):
+        theta = np.radians(int(rng.integers(-5, 6)))
+        c, s = np.cos(theta), np.sin(theta)
+        rotation = np.array(((c, -s), (s, c)))
+        for frame in range(x.shape[1]):
+            window = []
+            for i in range(0, x.shape[2] - 1, 2):
+                rotated = np.dot(rotation, np.array([x[ex][frame][i], x[ex][frame][i + 1]]))
+                window.extend([rotated[0], rotated[1]])
+            out[ex][frame] = np.array(window)
+    return out
+
+
+def seed_augment_scale(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    out = np.zeros_like(x)
+    for ex in range(x.shape[0]):
+        factor = round(float(rng.random()), 2)
+        for frame in range(x.shape[1]):
+            out[ex][frame] = x[ex][frame] * factor
+    return out

@@ -1,0 +1,74 @@
+"""Signer-independent splits: test on signers never seen in training.
+
+The seed's protocol: test on one signer; train on the others with a stratified 80/20
+train/validation split (seed 42). A split works on whole samples (one video is never in
+two parts) and reports signs that the training signers never performed instead of
+quietly testing on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .dataset import natural_key
+from .errors import SignposeError
+
+
+@dataclass
+class Split:
+    name: str
+    train: np.ndarray  # row indices
+    val: np.ndarray
+    test: np.ndarray
+    classes: list[str]  # sign ids, in class order
+    dropped_from_test: list[str] = field(default_factory=list)  # signs no training signer has
+
+    def labels(self, rows: pd.DataFrame) -> np.ndarray:
+        index = {c: i for i, c in enumerate(self.classes)}
+        return np.array([index.get(s, -1) for s in rows["sign_id"]])
+
+
+def _stratified(indices: np.ndarray, labels: np.ndarray, val_fraction: float, seed: int):
+    from sklearn.model_selection import train_test_split
+
+    if val_fraction <= 0:
+        return indices, indices[:0]
+    counts = pd.Series(labels).value_counts()
+    stratify = labels if counts.min() >= 2 and len(indices) * val_fraction >= len(counts) else None
+    train, val = train_test_split(indices, test_size=val_fraction, shuffle=True, stratify=stratify, random_state=seed)
+    return np.sort(train), np.sort(val)
+
+
+def signer_split(rows: pd.DataFrame, test_signer: str, val_fraction: float = 0.2, seed: int = 42) -> Split:
+    """Train/validate on every signer but `test_signer`; test on `test_signer`."""
+    signers = sorted(rows.signer.unique(), key=natural_key)
+    if test_signer not in signers:
+        raise SignposeError(f"test signer {test_signer!r} is not in the dataset; signers: {', '.join(signers)}")
+    if len(signers) < 2:
+        raise SignposeError("a signer-independent split needs at least two signers; use --split mixed")
+    is_test = (rows.signer == test_signer).to_numpy()
+    train_rows = rows[~is_test]
+    classes = sorted(train_rows.sign_id.unique(), key=natural_key)
+    known = rows.sign_id.isin(classes).to_numpy()
+    dropped = sorted(set(rows[is_test & ~known].sign_id), key=natural_key)
+    idx = np.flatnonzero(~is_test)
+    train, val = _stratified(idx, rows.sign_id.to_numpy()[idx], val_fraction, seed)
+    return Split(f"test-{test_signer}", train, val, np.flatnonzero(is_test & known), classes, dropped)
+
+
+def mixed_split(rows: pd.DataFrame, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 42) -> Split:
+    """Signer-dependent comparison: all signers mixed, stratified train/val/test."""
+    classes = sorted(rows.sign_id.unique(), key=natural_key)
+    labels = rows.sign_id.to_numpy()
+    idx = np.arange(len(rows))
+    rest, test = _stratified(idx, labels, test_fraction, seed)
+    train, val = _stratified(rest, labels[rest], val_fraction, seed)
+    return Split("mixed", train, val, test, classes)
+
+
+def leave_one_signer_out(rows: pd.DataFrame, val_fraction: float = 0.2, seed: int = 42) -> list[Split]:
+    """One signer-independent split per signer."""
+    return [signer_split(rows, s, val_fraction, seed) for s in sorted(rows.signer.unique(), key=natural_key)]
