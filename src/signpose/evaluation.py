@@ -33,7 +33,12 @@ def predict_points(classifier: torch.nn.Module, points: np.ndarray, mask: np.nda
 
 def metrics(y_true: np.ndarray, probs: np.ndarray, names: list[str]) -> tuple[dict, pd.DataFrame]:
     """Overall metrics and a per-class table."""
-    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support, top_k_accuracy_score
+    from sklearn.metrics import (
+        accuracy_score,
+        f1_score,
+        precision_recall_fscore_support,
+        top_k_accuracy_score,
+    )
 
     n = len(names)
     labels = np.arange(n)

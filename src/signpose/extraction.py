@@ -116,17 +116,25 @@ class HolisticExtractor:
         return xyz, present, visibility, world
 
     def extract(self, frames: Iterable[np.ndarray], fps: float, width: int, height: int) -> KeypointSequence:
-        """Keypoints of every frame of one sample."""
+        """Keypoints of every frame of one sample. `last_timing` then holds the seconds
+        spent decoding and in MediaPipe."""
         self._holistic.reset()  # no tracking state carried over from the previous video
         xyz, present, vis, world = [], [], [], []
+        started = time.perf_counter()
+        in_mediapipe = 0.0
         for rgb in frames:
             h, w = rgb.shape[:2]
-            a, b, c, d = self.frame_arrays(self.process_frame(rgb), w, h)
+            t0 = time.perf_counter()
+            results = self.process_frame(rgb)
+            in_mediapipe += time.perf_counter() - t0
+            a, b, c, d = self.frame_arrays(results, w, h)
             xyz.append(a)
             present.append(b)
             vis.append(c)
             world.append(d)
             width, height = w, h
+        total = time.perf_counter() - started
+        self.last_timing = {"decode": total - in_mediapipe, "mediapipe": in_mediapipe}
         if not xyz:
             raise SignposeError("no frames could be decoded")
         return KeypointSequence(
@@ -179,6 +187,26 @@ def _run_one(job: tuple[SampleSpec, str]) -> dict:
     except Exception as e:  # a broken codec or a MediaPipe failure must not end the run
         row.update(status="error", error=f"{type(e).__name__}: {e}")
     return row
+
+
+def _extract_one(path: str) -> tuple[str, KeypointSequence | None, str, dict]:
+    """For `extract_many`: keypoints of one file, or its error."""
+    extractor: HolisticExtractor = _worker["extractor"]
+    try:
+        source = open_frames(path, fps=_worker["config"].fps)
+        seq = extractor.extract(source, source.fps, source.width, source.height)
+        return path, seq, "", extractor.last_timing
+    except SignposeError as e:
+        return path, None, str(e), {}
+    except Exception as e:
+        return path, None, f"{type(e).__name__}: {e}", {}
+
+
+def extract_many(paths: list[str], config: ExtractionConfig | None = None, workers: int | None = None
+                 ) -> Iterator[tuple[str, KeypointSequence | None, str, dict]]:  # fmt: skip
+    """Keypoints of many videos in parallel, yielded as they finish: (path, seq, error, timing)."""
+    workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))
+    yield from run_pool(_extract_one, list(paths), workers, config or ExtractionConfig())
 
 
 @dataclass
@@ -250,18 +278,20 @@ def _recover_from_file(out: Path, sample: str) -> dict | None:
             "status": "ok", "error": ""}  # fmt: skip
 
 
-def _results_in_order(specs, jobs, workers, config) -> Iterator[dict]:
+def run_pool(fn, jobs: list, workers: int, config: ExtractionConfig) -> Iterator:
+    """fn over jobs in `workers` processes with one MediaPipe graph each, yielded as they
+    finish; in this process when one worker is enough."""
     if workers <= 1 or len(jobs) <= 1:
         _init_worker(config)
         try:
             for job in jobs:
-                yield _run_one(job)
+                yield fn(job)
         finally:
             _worker.pop("extractor").close()
         return
     ctx = mp.get_context("spawn")  # a fresh interpreter per worker: no inherited graph state
     with ctx.Pool(processes=workers, initializer=_init_worker, initargs=(config,)) as pool:
-        yield from pool.imap_unordered(_run_one, jobs, chunksize=1)
+        yield from pool.imap_unordered(fn, jobs, chunksize=1)
 
 
 def extract_dataset(
@@ -326,7 +356,7 @@ def extract_dataset(
     bar = tqdm(total=len(specs), initial=report.done_before, unit="video", disable=not progress,
                desc=f"extract ({workers} worker{'s' if workers > 1 else ''})", dynamic_ncols=True)  # fmt: skip
     try:
-        for result in _results_in_order(specs, jobs, workers, config):
+        for result in run_pool(_run_one, jobs, workers, config):
             spec = by_id[result["sample"]]
             rows[spec.sample] = _row_for(spec, root, names, result)
             report.frames += int(result.get("frames", 0))

@@ -124,10 +124,25 @@ def _hand(wrist: np.ndarray, curl: np.ndarray, tilt: np.ndarray, size: float, mi
     return wrist[:, None, :] + size * rotated
 
 
+def personal_version(design: SignDesign, rng: np.random.Generator) -> SignDesign:
+    """How one signer habitually performs a sign: a little bigger or smaller, earlier or
+    later in its path, somewhere else, with a looser or tighter handshape."""
+    return SignDesign(
+        start=design.start + rng.normal(0, 0.08, 2),
+        amp=design.amp * rng.uniform(0.75, 1.25, (2, 2)),
+        freq=design.freq,
+        phase=design.phase + rng.normal(0, 0.35, (2, 2)),
+        curl_from=np.clip(design.curl_from + rng.normal(0, 0.12, 5), 0, 1),
+        curl_to=np.clip(design.curl_to + rng.normal(0, 0.12, 5), 0, 1),
+        tilt=design.tilt + float(rng.normal(0, 0.15)),
+        two_handed=design.two_handed,
+    )
+
+
 def synth_sequence(
     design: SignDesign, style: SignerStyle, rng: np.random.Generator, base_frames: int = 40
 ) -> KeypointSequence:
-    """One repetition of a sign by a signer."""
+    """One repetition of a sign by a signer (pass the signer's `personal_version`)."""
     frames = int(np.clip(round(base_frames * style.speed * rng.uniform(0.85, 1.15)), 12, 150))
     tau = np.linspace(0, 1, frames)
     jitter = rng.normal(0, 0.03, (2, 2))
@@ -198,9 +213,11 @@ def synth_dataset(
     names = sign_names(signs)
     rows = []
     jobs = [(s, k, r) for s in range(signers) for k in range(signs) for r in range(reps)]
+    personal = {(s, k): personal_version(designs[k], np.random.default_rng([seed, s, k, 10**6]))
+                for s in range(signers) for k in range(signs)}  # fmt: skip
     for s, k, r in tqdm(jobs, desc="synth", unit="seq", disable=not progress):
         sample_rng = np.random.default_rng([seed, s, k, r])
-        seq = synth_sequence(designs[k], styles[s], sample_rng)
+        seq = synth_sequence(personal[(s, k)], styles[s], sample_rng)
         signer, sign_id = f"signer{s + 1}", str(k + 1)
         sample = f"{signer}/{sign_id}/{r + 1}"
         write_pose(out / pose_path_for(sample), seq)

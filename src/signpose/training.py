@@ -176,9 +176,9 @@ def train(dataset_path: str | Path, out: str | Path, config: TrainConfig, progre
                 f"{out}: holds an unfinished run with other settings; resume it with the same settings "
                 "or choose a new --out"
             )
-    if (out / "run.json").is_file() and (out / "model.pt").is_file() and (out / "config.json").is_file():
-        if to_dict(load_json(TrainConfig, out / "config.json")) == to_dict(config):
-            return load_run_info(out)  # finished before with the same settings: nothing to do
+    finished = all((out / f).is_file() for f in ("run.json", "model.pt", "config.json"))
+    if finished and to_dict(load_json(TrainConfig, out / "config.json")) == to_dict(config):
+        return load_run_info(out)  # finished before with the same settings: nothing to do
     out.mkdir(parents=True, exist_ok=True)
     save_json(config, out / "config.json")
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -254,3 +254,24 @@ def train(dataset_path: str | Path, out: str | Path, config: TrainConfig, progre
 
     plot_curves(out)
     return info
+
+
+def cross_validate(dataset_path: str | Path, out: str | Path, config: TrainConfig, progress: bool = True):
+    """Leave-one-signer-out: one run per test signer under OUT/<signer>, then a table with
+    one row per fold and mean +- std (OUT/cv.csv, OUT/cv.json)."""
+    from .evaluation import evaluate, mean_std_table
+
+    dataset = Dataset(dataset_path)
+    out = Path(out)
+    results = []
+    for signer in dataset.signers:
+        fold = replace(config, test_signer=signer, split="signer")
+        train(dataset_path, out / f"test-{signer}", fold, progress=progress)
+        results.append(evaluate(out / f"test-{signer}"))
+    table = mean_std_table(results)
+    out.mkdir(parents=True, exist_ok=True)
+    from .dataset import write_table
+
+    write_table(out / "cv.csv", table)
+    atomic_write_bytes(out / "cv.json", json.dumps(results, indent=2, ensure_ascii=False).encode())
+    return table, results

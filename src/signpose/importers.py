@@ -1,0 +1,239 @@
+"""Importers: other keypoint formats into a signpose dataset folder (the same one that
+`extract` writes), and the notebook's numpy arrays out of one.
+
+mpdata  the seed notebook's layout, one 1662-float (or 258, no face) `.npy` per frame:
+        MP_Data/<signer>/<sign>/<sequence>/<frame>.npy, or MP_Data/<sign>/<sequence>/<frame>.npy
+kaggle  Google's Isolated Sign Language Recognition ("asl-signs"): train.csv +
+        one long-format parquet per sequence (NaN = not detected)
+pose    a folder of `.pose` files with a CSV mapping file -> signer, sign
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .dataset import natural_key, pose_path_for, write_manifest, write_meta, write_signs
+from .errors import SignposeError
+from .keypoints import KeypointSequence, read_pose, write_pose
+from .labels import normalise_sign_id, read_labels
+from .schema import FACE, LEFT_HAND, N_POINTS, POSE, RIGHT_HAND, from_seed_vectors
+
+IMPORTERS = ("mpdata", "kaggle", "pose")
+MPDATA_PATTERN = "MP_Data/<signer>/<sign>/<sequence>/<frame>.npy or MP_Data/<sign>/<sequence>/<frame>.npy"
+
+
+@dataclass
+class Imported:
+    sample: str
+    signer: str
+    sign_id: str
+    source: str
+    seq: KeypointSequence | None = None
+    error: str = ""
+
+
+def _write(out: Path, items: Iterable[Imported], names: dict[str, str], meta: dict, progress: bool) -> Path:
+    from tqdm import tqdm
+
+    out = Path(out)
+    rows, signs = [], {}
+    for item in tqdm(items, desc=f"import {meta['created_by']}", unit="seq", disable=not progress):
+        name = names.get(item.sign_id, item.sign_id)
+        signs[item.sign_id] = name
+        ok = item.seq is not None
+        if ok:
+            write_pose(out / pose_path_for(item.sample), item.seq)
+        rows.append({
+            "sample": item.sample, "file": pose_path_for(item.sample) if ok else "", "source": item.source,
+            "signer": item.signer, "sign_id": item.sign_id, "sign": name, "subset": "", "repetition": 0,
+            "frames": item.seq.frames if ok else 0, "fps": item.seq.fps if ok else 0,
+            "width": item.seq.width if ok else 0, "height": item.seq.height if ok else 0,
+            "status": "ok" if ok else "error", "error": item.error,
+        })  # fmt: skip
+    if not rows:
+        raise SignposeError(f"nothing to import from {meta.get('source_root')}")
+    table = pd.DataFrame(rows)
+    table["repetition"] = table.groupby(["signer", "sign_id"]).cumcount() + 1
+    write_meta(out, meta)
+    write_signs(out, signs)
+    write_manifest(out, table.to_dict("records"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# mpdata
+# ---------------------------------------------------------------------------------------
+
+
+def _numbered(folder: Path, what: str) -> list[Path]:
+    items = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    return sorted(items, key=lambda p: natural_key(p.name))
+
+
+def _mpdata_sequences(root: Path, signer: str | None) -> Iterator[tuple[str, str, Path]]:
+    """(signer, sign folder, sequence folder) for both MP_Data variants."""
+    tops = [p for p in _numbered(root, "sign") if p.is_dir()]
+    if not tops:
+        raise SignposeError(f"{root}: no folders; expected {MPDATA_PATTERN}")
+    probe = next((q for q in _numbered(tops[0], "sequence") if q.is_dir()), None)
+    with_signer = probe is not None and not any(probe.glob("*.npy"))
+    for top in tops:
+        if with_signer:
+            for sign in (p for p in _numbered(top, "sign") if p.is_dir()):
+                for seq in (p for p in _numbered(sign, "sequence") if p.is_dir()):
+                    yield top.name, sign.name, seq
+        else:
+            for seq in (p for p in _numbered(top, "sequence") if p.is_dir()):
+                yield signer or root.resolve().parent.name, top.name, seq
+
+
+def read_mpdata_sequence(folder: Path) -> np.ndarray:
+    """The frames of one MP_Data sequence as (T, 1662 or 258), ordered numerically."""
+    frames = sorted(folder.glob("*.npy"), key=lambda p: natural_key(p.stem))
+    if not frames:
+        raise SignposeError(f"{folder}: no frame .npy files; expected {MPDATA_PATTERN}")
+    for f in frames:
+        if not f.stem.isdigit():
+            raise SignposeError(f"{f}: frame file name is not a number; expected {MPDATA_PATTERN}")
+    return np.stack([np.load(f, allow_pickle=False) for f in frames])
+
+
+def seed_vectors_to_sequence(vectors: np.ndarray, fps: float = 30.0) -> KeypointSequence:
+    xyz, present = from_seed_vectors(vectors)
+    visibility = None
+    if vectors.shape[-1] >= POSE.size * 4:
+        visibility = np.asarray(vectors[..., : POSE.size * 4], np.float32).reshape(-1, POSE.size, 4)[..., 3]
+    return KeypointSequence(xyz=xyz, present=present, fps=fps, width=1, height=1, visibility=visibility)
+
+
+def import_mpdata(source: str | Path, out: str | Path, signer: str | None = None, labels: str | Path | None = None,
+                  fps: float = 30.0, progress: bool = True) -> Path:  # fmt: skip
+    root = Path(source)
+    if not root.is_dir():
+        raise SignposeError(f"{root}: no such folder; expected {MPDATA_PATTERN}")
+
+    def items():
+        for who, sign, seq in _mpdata_sequences(root, signer):
+            sample = f"{who}/{sign}/{seq.name}"
+            try:
+                yield Imported(sample, who, normalise_sign_id(sign), seq.relative_to(root).as_posix(),
+                               seed_vectors_to_sequence(read_mpdata_sequence(seq), fps))  # fmt: skip
+            except (SignposeError, ValueError, OSError) as e:
+                yield Imported(sample, who, normalise_sign_id(sign), seq.relative_to(root).as_posix(), error=str(e))
+
+    names = read_labels(labels) if labels else {}
+    meta = {"created_by": "import mpdata", "source_root": str(root.resolve()), "units": "image-normalised"}
+    return _write(Path(out), items(), names, meta, progress)
+
+
+# ---------------------------------------------------------------------------------------
+# kaggle asl-signs
+# ---------------------------------------------------------------------------------------
+
+_KAGGLE_OFFSETS = {"pose": POSE.start, "face": FACE.start, "left_hand": LEFT_HAND.start, "right_hand": RIGHT_HAND.start}
+
+
+def read_kaggle_parquet(path: Path, fps: float = 30.0) -> KeypointSequence:
+    """One long-format landmark file -> a sequence (NaN landmarks become absent)."""
+    df = pd.read_parquet(path, columns=["frame", "type", "landmark_index", "x", "y", "z"])
+    if df.empty:
+        raise SignposeError(f"{path}: no landmark rows")
+    unknown = set(df["type"].unique()) - set(_KAGGLE_OFFSETS)
+    if unknown:
+        raise SignposeError(f"{path}: unknown landmark types {sorted(unknown)}; expected {sorted(_KAGGLE_OFFSETS)}")
+    frames, t_index = np.unique(df["frame"].to_numpy(), return_inverse=True)
+    point = df["type"].map(_KAGGLE_OFFSETS).to_numpy() + df["landmark_index"].to_numpy()
+    xyz = np.zeros((len(frames), N_POINTS, 3), np.float32)
+    xyz[t_index, point] = df[["x", "y", "z"]].to_numpy(np.float32)
+    present = np.zeros((len(frames), N_POINTS), bool)
+    present[t_index, point] = ~np.isnan(xyz[t_index, point]).any(axis=1)
+    xyz = np.nan_to_num(xyz)
+    return KeypointSequence(xyz=xyz, present=present, fps=fps, width=1, height=1)
+
+
+def import_kaggle(source: str | Path, out: str | Path, progress: bool = True) -> Path:
+    root = Path(source)
+    table_path = root / "train.csv"
+    if not table_path.is_file():
+        raise SignposeError(f"{root}: no train.csv; expected the asl-signs layout (train.csv + train_landmark_files/)")
+    table = pd.read_csv(table_path, dtype=str)
+    missing = {"path", "participant_id", "sequence_id", "sign"} - set(table.columns)
+    if missing:
+        raise SignposeError(f"{table_path}: columns {sorted(missing)} are missing")
+
+    def items():
+        for row in table.itertuples():
+            sample = f"{row.participant_id}/{row.sequence_id}"
+            try:
+                seq = read_kaggle_parquet(root / row.path)
+                yield Imported(sample, row.participant_id, row.sign, row.path, seq)
+            except (SignposeError, OSError, ValueError) as e:
+                yield Imported(sample, row.participant_id, row.sign, row.path, error=str(e).splitlines()[0])
+
+    meta = {"created_by": "import kaggle", "source_root": str(root.resolve()), "units": "image-normalised"}
+    return _write(Path(out), items(), {}, meta, progress)
+
+
+# ---------------------------------------------------------------------------------------
+# pose files
+# ---------------------------------------------------------------------------------------
+
+
+def import_pose(source: str | Path, out: str | Path, mapping: str | Path, progress: bool = True) -> Path:
+    """`.pose` files under `source`; `mapping` is a CSV with columns file, signer, sign."""
+    root = Path(source)
+    table = pd.read_csv(mapping, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    missing = {"file", "signer", "sign"} - set(table.columns)
+    if missing:
+        raise SignposeError(f"{mapping}: columns {sorted(missing)} are missing; expected file,signer,sign")
+    names = {}
+    if "sign_id" in table.columns:
+        names = dict(zip(table.sign_id.map(normalise_sign_id), table.sign, strict=True))
+
+    def items():
+        for row in table.itertuples():
+            sign_id = normalise_sign_id(row.sign_id) if "sign_id" in table.columns else row.sign
+            sample = f"{row.signer}/{Path(row.file).with_suffix('').as_posix()}"
+            try:
+                yield Imported(sample, row.signer, sign_id, row.file, read_pose(root / row.file))
+            except SignposeError as e:
+                yield Imported(sample, row.signer, sign_id, row.file, error=str(e))
+
+    meta = {"created_by": "import pose", "source_root": str(root.resolve())}
+    return _write(Path(out), items(), names, meta, progress)
+
+
+# ---------------------------------------------------------------------------------------
+# numpy export, like the notebook's X1.npy / y1.npy
+# ---------------------------------------------------------------------------------------
+
+
+def export_arrays(dataset_path: str | Path, out: str | Path, features=None) -> dict:
+    """Write X.npy (N, T, F), y.npy (class index), signer.npy and classes.csv."""
+    import torch
+
+    from .config import FeatureConfig
+    from .dataset import Dataset, write_table
+    from .features import FeatureHead, load_points
+
+    features = features or FeatureConfig()
+    dataset = Dataset(dataset_path)
+    data = load_points(dataset, features)
+    with torch.no_grad():
+        x, _ = FeatureHead(features)(torch.from_numpy(data.points), torch.from_numpy(data.mask))
+    classes = dataset.sign_ids
+    index = {c: i for i, c in enumerate(classes)}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "X.npy", x.numpy())
+    np.save(out / "y.npy", np.array([index[s] for s in data.rows.sign_id], dtype=np.int64))
+    np.save(out / "signer.npy", data.rows.signer.to_numpy().astype(str))
+    np.save(out / "sample.npy", data.rows["sample"].to_numpy().astype(str))
+    write_table(out / "classes.csv", pd.DataFrame({"index": range(len(classes)), "sign_id": classes,
+                                                   "sign": [dataset.sign_names.get(c, c) for c in classes]}))  # fmt: skip
+    return {"X": tuple(x.shape), "classes": len(classes), "out": str(out)}
