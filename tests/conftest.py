@@ -1,0 +1,62 @@
+"""Shared fixtures. Tests that need the real recordings in ../shared/data skip cleanly
+when that folder is absent (a user's machine); CI has it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SIGNPOSE_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def shared(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real test data not present: {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def synth_small(tmp_path_factory) -> Path:
+    from signpose.synth import synth_dataset
+
+    return synth_dataset(tmp_path_factory.mktemp("synth") / "ds", signers=3, signs=5, reps=8, seed=1, progress=False)
+
+
+@pytest.fixture(scope="session")
+def karsl_extracted(tmp_path_factory) -> Path:
+    """The real-frames KArSL-layout fixture, extracted once for the session."""
+    from signpose.extraction import extract_dataset
+
+    src = shared("karsl_layout")
+    out = tmp_path_factory.mktemp("karsl") / "ds"
+    extract_dataset(src, out, layout="karsl", labels=src / "labels.csv", workers=2, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def wlasl_extracted(tmp_path_factory) -> Path:
+    """The six real WLASL clips (two signs), extracted once for the session."""
+    from signpose.extraction import extract_dataset
+
+    src = shared("videos", "wlasl_mini")
+    out = tmp_path_factory.mktemp("wlasl") / "ds"
+    extract_dataset(src, out, layout="folders", workers=2, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory, synth_small) -> Path:
+    """A small ISLR model trained signer-independently on the synthetic data."""
+    from signpose.config import FeatureConfig, TrainConfig
+    from signpose.training import train
+
+    out = tmp_path_factory.mktemp("runs") / "islr"
+    config = TrainConfig(model="islr", test_signer="signer3", epochs=6, patience=10, batch_size=32, lr=2e-3,
+                         features=FeatureConfig(features="pose_hands"),
+                         model_options={"dim": 48, "groups": 1, "conv_blocks": 1})  # fmt: skip
+    train(synth_small, out, config, progress=False)
+    return out

@@ -1,0 +1,122 @@
+"""Extraction on real sign videos (../shared/data)."""
+
+import shutil
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import shared
+from signpose.dataset import Dataset
+from signpose.errors import SignposeError
+from signpose.extraction import extract_dataset, extract_video
+from signpose.schema import FACE, LEFT_HAND, POSE, RIGHT_HAND
+
+
+def _frame_count(path):
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    return n
+
+
+@pytest.fixture(scope="module")
+def fingerspelling():
+    src = shared("videos", "fingerspelling_az")
+    return {name: extract_video(src / f"{name}.mp4") for name in ("A", "L", "Y")}
+
+
+def test_every_frame_is_extracted_with_the_543_points(fingerspelling):
+    src = shared("videos", "fingerspelling_az")
+    for name, seq in fingerspelling.items():
+        assert seq.frames == _frame_count(src / f"{name}.mp4")
+        assert seq.xyz.shape == (seq.frames, 543, 3)
+        assert (seq.width, seq.height) == (852, 480)
+        assert seq.fps == pytest.approx(15.0)
+
+
+def test_values_are_pixels_inside_the_frame(fingerspelling):
+    for seq in fingerspelling.values():
+        body = seq.present[:, POSE.slice].all(axis=1)
+        assert body.mean() > 0.9  # one signer, always in view
+        face = seq.xyz[seq.present[:, FACE.slice].all(axis=1)][:, FACE.slice]
+        assert (face[..., 0] > 0).all() and (face[..., 0] < 852).all()
+        assert (face[..., 1] > 0).all() and (face[..., 1] < 480).all()
+        hands = seq.present[:, LEFT_HAND.start] | seq.present[:, RIGHT_HAND.start]
+        assert hands.mean() > 0.7  # fingerspelling: a hand is in view in most frames
+        hand_xy = seq.xyz[:, RIGHT_HAND.slice][seq.present[:, RIGHT_HAND.slice]]
+        assert np.isfinite(hand_xy).all()
+
+
+def test_absent_parts_are_marked_absent_not_zero(fingerspelling):
+    for seq in fingerspelling.values():
+        parts = seq.part_present()
+        # presence is per part: a part is either fully present or fully absent in a frame
+        for i, part in enumerate((POSE, FACE, LEFT_HAND, RIGHT_HAND)):
+            np.testing.assert_array_equal(seq.present[:, part.slice].all(1), parts[:, i])
+        absent = ~seq.present
+        assert (seq.xyz[absent] == 0).all()
+
+
+def test_karsl_layout_with_arabic_labels(karsl_extracted):
+    manifest = pd.read_csv(karsl_extracted / "manifest.csv", dtype=str, encoding="utf-8")
+    assert len(manifest) == 8 and set(manifest.status) == {"ok"}
+    assert set(manifest.signer) == {"01"}
+    assert sorted(manifest.sign_id.astype(int)) == list(range(1, 9))
+    assert manifest.set_index("sign_id").loc["3", "sign"] == "حرف C letter C"
+    assert set(manifest.subset) == {"train"}
+    ds = Dataset(karsl_extracted)
+    for row in ds.rows.itertuples():
+        images = list(shared("karsl_layout").joinpath(row.source).glob("*.jpg"))
+        assert int(row.frames) == len(images)
+    assert ds.info()["detected"]["right_hand"] > 0.5
+
+
+def test_rerun_resumes_and_a_bad_video_is_recorded_not_fatal(tmp_path):
+    src = tmp_path / "videos"
+    (src / "s1" / "hello").mkdir(parents=True)
+    shutil.copy(shared("videos", "wlasl_mini", "brother", "brother_2.mp4"), src / "s1" / "hello" / "1.mp4")
+    (src / "s1" / "hello" / "2.mp4").write_text("not a video")
+    blank = cv2.VideoWriter(str(src / "s1" / "hello" / "3.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 64))
+    for _ in range(5):
+        blank.write(np.full((64, 64, 3), 128, np.uint8))
+    blank.release()
+    out = tmp_path / "ds"
+    first = extract_dataset(src, out, workers=2, progress=False)
+    assert first.extracted == 1 and len(first.failed) == 2
+    errors = dict(first.failed)
+    assert "cannot open as a video" in errors["s1/hello/2"] or "no frames" in errors["s1/hello/2"]
+    assert errors["s1/hello/3"] == "no person detected in any frame"
+    before = (out / "poses" / "s1" / "hello" / "1.pose").stat().st_mtime_ns
+    second = extract_dataset(src, out, workers=2, progress=False)
+    assert second.extracted == 0 and second.done_before == 3
+    assert (out / "poses" / "s1" / "hello" / "1.pose").stat().st_mtime_ns == before
+    manifest = pd.read_csv(out / "manifest.csv", dtype=str, keep_default_na=False)
+    assert list(manifest.status) == ["ok", "error", "error"]
+
+
+def test_pose_file_without_manifest_row_is_recovered_not_redone(tmp_path, wlasl_extracted):
+    out = tmp_path / "ds"
+    shutil.copytree(wlasl_extracted, out)
+    manifest = pd.read_csv(out / "manifest.csv", dtype=str, keep_default_na=False)
+    manifest.iloc[:2].to_csv(out / "manifest.csv", index=False)  # as if killed before the manifest caught up
+    report = extract_dataset(shared("videos", "wlasl_mini"), out, workers=1, progress=False)
+    assert report.extracted == 0 and report.done_before == 6
+
+
+def test_wlasl_clips_keep_their_frame_counts(wlasl_extracted):
+    ds = Dataset(wlasl_extracted)
+    assert len(ds.rows) == 6 and ds.sign_ids == ["brother", "mother"]
+    for row in ds.rows.itertuples():
+        assert int(row.frames) == _frame_count(shared("videos", "wlasl_mini") / row.source)
+
+
+def test_bad_paths_are_one_line_errors(tmp_path):
+    with pytest.raises(SignposeError, match="no such folder"):
+        extract_dataset(tmp_path / "missing", tmp_path / "out", progress=False)
+    with pytest.raises(SignposeError, match="not in the label file"):
+        src = shared("karsl_layout")
+        (tmp_path / "labels.csv").write_text("SignID,Sign\n1,a\n", encoding="utf-8")
+        extract_dataset(src, tmp_path / "out", layout="karsl", labels=tmp_path / "labels.csv", progress=False)

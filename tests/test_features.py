@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+
+from conftest import shared
+from signpose.config import FeatureConfig
+from signpose.features import (
+    FEATURE_SETS,
+    body_frame,
+    feature_size,
+    interpolate_gaps,
+    prepare_points,
+    sequence_points,
+    time_positions,
+)
+from signpose.importers import seed_vectors_to_sequence
+from signpose.keypoints import KeypointSequence
+from signpose.schema import LEFT_SHOULDER, RIGHT_HAND, RIGHT_SHOULDER
+
+
+@pytest.fixture(scope="module")
+def recorders():
+    with np.load(shared("keypoints", "mp_data_3recorders_1662.npz")) as z:
+        return {k: z[k] for k in z.files}
+
+
+def test_feature_set_sizes():
+    assert feature_size(FeatureConfig(features="hands")) == 84
+    assert feature_size(FeatureConfig(features="pose_hands")) == 150
+    assert FEATURE_SETS["rich"].n_points == 107
+
+
+def test_gaps_are_interpolated_only_between_detections():
+    xyz = np.zeros((8, 543, 3), np.float32)
+    xyz[:, :, 0] = np.arange(8)[:, None]
+    present = np.ones((8, 543), bool)
+    present[2:4] = False  # a 2-frame gap: filled
+    present[6:] = False  # trailing: stays absent
+    out, mask = interpolate_gaps(xyz, present, max_gap=3)
+    assert mask[2:4].all() and not mask[6:].any()
+    np.testing.assert_allclose(out[2:4, 0, 0], [2, 3])
+    _, mask = interpolate_gaps(xyz, present, max_gap=1)
+    assert not mask[2:4].any()
+
+
+def test_body_normalisation_makes_recorders_agree(recorders):
+    """Three different people at different distances: after normalising, the shoulders of
+    all of them sit at (+-0.5, 0) with unit width, frame after frame."""
+    config = FeatureConfig(features="pose_hands", interpolate_gap=0)
+    raw_widths, norm = {}, {}
+    for who in ("recorder_a", "recorder_b", "recorder_c"):
+        xs = recorders["X"][recorders["recorder"] == who]
+        seqs = [seed_vectors_to_sequence(x) for x in xs]
+        frames = [body_frame(s.xyz, s.present) for s in seqs]
+        raw_widths[who] = (np.median([w for _, w in frames]), np.median([o for o, _ in frames], axis=0))
+        pts, mask = prepare_points(seqs, config)
+        both = mask[..., LEFT_SHOULDER] & mask[..., RIGHT_SHOULDER]
+        left, right = pts[..., LEFT_SHOULDER, :][both], pts[..., RIGHT_SHOULDER, :][both]
+        norm[who] = (np.median(np.linalg.norm(left - right, axis=-1)), np.median((left + right) / 2, axis=0))
+    raw_centres = np.array([c for _, c in raw_widths.values()])
+    print(raw_widths)
+    assert np.ptp(raw_centres, axis=0).max() > 0.02  # they really stand in different places before
+    for width, centre in norm.values():
+        assert width == pytest.approx(1.0, abs=0.05)
+        np.testing.assert_allclose(centre, 0, atol=0.05)
+
+
+def test_no_nan_from_empty_frames_or_missing_pose():
+    present = np.zeros((10, 543), bool)
+    present[4:6, RIGHT_HAND.slice] = True  # only a hand, briefly: no pose at all
+    xyz = np.random.default_rng(0).random((10, 543, 3)).astype(np.float32) * 500
+    for seq in (KeypointSequence(xyz, present, 30, 640, 480), KeypointSequence(xyz, np.zeros_like(present), 30, 640, 480)):
+        for normalise in ("body", "image"):
+            pts, mask = sequence_points(seq, FeatureConfig(features="rich", normalise=normalise))
+            assert np.isfinite(pts).all() and pts.shape == (30, 107, 2)
+            assert (pts[~mask] == 0).all()
+
+
+def test_resample_covers_the_whole_sign_and_first_repeats_the_last_frame():
+    np.testing.assert_allclose(time_positions(60, 30, "resample")[[0, -1]], [0, 59])
+    np.testing.assert_array_equal(time_positions(20, 30, "first")[18:], [18] + [19] * 11)
+    xyz = np.zeros((60, 543, 3), np.float32)
+    xyz[:, :, 0] = np.arange(60)[:, None]
+    seq = KeypointSequence(xyz, np.ones((60, 543), bool), 30, 1, 1)
+    first, _ = sequence_points(seq, FeatureConfig(features="hands", sampling="first", normalise="image"))
+    whole, _ = sequence_points(seq, FeatureConfig(features="hands", sampling="resample", normalise="image"))
+    assert first[-1, 0, 0] == 29 and whole[-1, 0, 0] == 59

@@ -1,0 +1,73 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import shared
+from signpose.dataset import Dataset
+from signpose.errors import SignposeError
+from signpose.importers import export_arrays, import_kaggle, import_mpdata, import_pose
+from signpose.schema import LEFT_HAND, to_seed_vectors
+
+
+def test_mpdata_raw_layout_equals_the_npz_arrays(tmp_path):
+    out = import_mpdata(shared("mp_data", "recorder_c", "MP_Data"), tmp_path / "ds", signer="recorder_c", progress=False)
+    ds = Dataset(out)
+    assert ds.signers == ["recorder_c"] and ds.sign_ids == ["hello", "iloveyou", "thanks"]
+    with np.load(shared("keypoints", "mp_data_3recorders_1662.npz")) as z:
+        sel = z["recorder"] == "recorder_c"
+        X, label, seqno = z["X"][sel], z["label"][sel], z["seq"][sel]
+    seqs, rows, problems = ds.load()
+    assert not problems and len(seqs) == 90
+    for seq, row in zip(seqs, rows.itertuples(), strict=True):
+        i = np.flatnonzero((label == row.sign_id) & (seqno == int(row.sample.split("/")[-1])))[0]
+        assert seq.frames == 30
+        # exact but for pose visibilities below 1e-4, stored as 1e-4 (0 would mean "absent")
+        np.testing.assert_allclose(to_seed_vectors(seq.xyz, seq.present, seq.visibility), X[i], atol=1e-4)
+        xyz_only = np.delete(X[i], np.arange(3, 132, 4), axis=-1)
+        np.testing.assert_array_equal(np.delete(to_seed_vectors(seq.xyz, seq.present, seq.visibility), np.arange(3, 132, 4), axis=-1), xyz_only)
+
+
+def test_mpdata_frames_are_ordered_numerically(tmp_path):
+    src = tmp_path / "MP_Data" / "0071" / "1"
+    src.mkdir(parents=True)
+    for f in range(12):  # "10" sorts before "2" as a string
+        v = np.zeros(1662)
+        v[0] = f + 1
+        np.save(src / f"{f}.npy", v)
+    ds = Dataset(import_mpdata(tmp_path / "MP_Data", tmp_path / "ds", signer="s", progress=False))
+    seq = ds.read(ds.rows.iloc[0])
+    np.testing.assert_array_equal(seq.xyz[:, 0, 0], np.arange(1, 13))
+    assert ds.sign_ids == ["71"] and not seq.present[:, LEFT_HAND.slice].any()
+
+
+def test_kaggle_parquet_nan_becomes_absent(tmp_path):
+    src = shared("kaggle_asl_signs")
+    ds = Dataset(import_kaggle(src, tmp_path / "ds", progress=False))
+    table = pd.read_csv(src / "train.csv")
+    assert len(ds.rows) == len(table)
+    assert ds.sign_ids == ["hello", "thankyou"] and len(ds.signers) == 6
+    row = ds.rows.iloc[0]
+    seq = ds.read(row)
+    raw = pd.read_parquet(src / row.source)
+    assert seq.frames == raw.frame.nunique()
+    lh = raw[raw.type == "left_hand"].groupby("frame").x.apply(lambda x: x.notna().all()).to_numpy()
+    np.testing.assert_array_equal(seq.present[:, LEFT_HAND.start], lh)
+    lengths = [s.frames for s in ds.load()[0]]
+    assert min(lengths) < 30 < max(lengths)  # variable lengths survive
+
+
+def test_pose_import_and_export_arrays(tmp_path, synth_small):
+    ds = Dataset(synth_small)
+    mapping = pd.DataFrame({"file": [f.removeprefix("poses/") for f in ds.rows.file[:6]],
+                            "signer": ds.rows.signer[:6], "sign": ds.rows.sign[:6]})
+    mapping.to_csv(tmp_path / "map.csv", index=False)
+    out = Dataset(import_pose(synth_small / "poses", tmp_path / "ds", tmp_path / "map.csv", progress=False))
+    assert len(out.rows) == 6 and set(out.rows.sign) <= set(ds.rows.sign)
+    result = export_arrays(synth_small, tmp_path / "arrays")
+    X, y = np.load(tmp_path / "arrays" / "X.npy"), np.load(tmp_path / "arrays" / "y.npy")
+    assert X.shape == (len(ds.rows), 30, 150) and result["classes"] == 5
+    assert set(np.load(tmp_path / "arrays" / "signer.npy")) == {"signer1", "signer2", "signer3"}
+    assert y.max() == 4 and np.isfinite(X).all()
+    (tmp_path / "bad.csv").write_text("file,who\n")
+    with pytest.raises(SignposeError, match="columns"):
+        import_pose(synth_small / "poses", tmp_path / "ds2", tmp_path / "bad.csv", progress=False)
