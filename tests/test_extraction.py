@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import shared
+
 from signpose.dataset import Dataset
 from signpose.errors import SignposeError
 from signpose.extraction import extract_dataset, extract_video

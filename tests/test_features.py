@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from conftest import shared
+
 from signpose.config import FeatureConfig
 from signpose.features import (
     FEATURE_SETS,

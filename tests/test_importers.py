@@ -1,8 +1,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import shared
+
 from signpose.dataset import Dataset
 from signpose.errors import SignposeError
 from signpose.importers import export_arrays, import_kaggle, import_mpdata, import_pose

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
-
 from conftest import shared
+
 from signpose.errors import SignposeError
 from signpose.labels import read_labels
 from signpose.layouts import discover

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -183,10 +184,11 @@ class Recognizer:
         pts = torch.zeros(1, self.features.frames, fs.n_points, 2)
         mask = torch.ones(1, self.features.frames, fs.n_points, dtype=torch.bool)
         buffer = io.BytesIO()
-        torch.onnx.export(self.classifier, (pts, mask), buffer, input_names=["points", "mask"],
-                          output_names=["logits"], dynamic_axes={"points": {0: "batch"}, "mask": {0: "batch"},
-                                                                 "logits": {0: "batch"}},
-                          opset_version=17, dynamo=False)  # fmt: skip
+        with warnings.catch_warnings():  # the exporter's constant-folding notes are not for users
+            warnings.simplefilter("ignore")
+            torch.onnx.export(self.classifier, (pts, mask), buffer, input_names=["points", "mask"],
+                              output_names=["logits"], opset_version=17, dynamo=False,
+                              dynamic_axes={"points": {0: "batch"}, "mask": {0: "batch"}, "logits": {0: "batch"}})
         atomic_write_bytes(path, buffer.getvalue())
         sidecar = {"features": self.features.__dict__, "points": [int(i) for i in fs.points], "classes": self.classes,
                    "names": self.names, "extraction": self.extraction.__dict__,

@@ -162,10 +162,14 @@ def prepare_split(dataset: Dataset, data: PointData, config: TrainConfig) -> Spl
 
 def train(dataset_path: str | Path, out: str | Path, config: TrainConfig, progress: bool = True) -> dict:
     """Train one model; resumes from RUN/checkpoints/last.ckpt when it exists."""
+    import logging
+
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+    # Lightning's start-up banners (GPU/TPU availability, tips) say nothing a user needs here.
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     config = resolve(config)
     out = Path(out)
     dataset = Dataset(dataset_path)

@@ -1,0 +1,35 @@
+import torch
+
+from signpose.config import FeatureConfig
+from signpose.models import MODELS, build_classifier, count_parameters, describe_models
+
+
+def test_reproductions_match_the_notebook_summaries():
+    """The notebook's Keras summaries for 30 frames x 150 features (and 84 for its transformer)."""
+    lstm = MODELS["lstm"].build(150, 100, 30)
+    assert count_parameters(lstm) == 212_804
+    assert count_parameters(lstm.rnn[0]) == 55_040
+    tcn = MODELS["tcn"].build(150, 100, 30)
+    assert count_parameters(tcn) == 927_812
+    assert [count_parameters(layer) for layer in tcn.tcn] == [174_400, 575_104, 168_768]
+    transformer = MODELS["transformer"].build(84, 100, 30)
+    assert count_parameters(transformer.position) == 2_520  # frame_position_embedding in the summary
+    assert count_parameters(transformer) == 4_530_076
+
+
+def test_describe_models_lists_every_model():
+    rows = describe_models(FeatureConfig(features="pose_hands"))
+    assert {r["model"] for r in rows} == set(MODELS)
+    assert next(r for r in rows if r["model"] == "lstm")["parameters"] == 212_804
+
+
+def test_every_model_runs_on_points_with_all_absent_frames():
+    pts = torch.randn(3, 30, 75, 2)
+    mask = torch.ones(3, 30, 75, dtype=torch.bool)
+    mask[0] = False  # a sample with nothing detected at all
+    mask[1, 10:] = False  # frames with nothing detected
+    for name in MODELS:
+        clf = build_classifier(name, FeatureConfig(), 7).eval()
+        with torch.no_grad():
+            out = clf(pts, mask)
+        assert out.shape == (3, 7) and torch.isfinite(out).all(), name

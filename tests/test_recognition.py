@@ -1,0 +1,118 @@
+"""Recognition on real videos with a model trained on real keypoints (WLASL clips)."""
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from conftest import shared
+
+from signpose.config import FeatureConfig, TrainConfig
+from signpose.dataset import Dataset
+from signpose.errors import SignposeError
+from signpose.features import prepare_points
+from signpose.recognition import Recognizer
+from signpose.training import train
+
+
+@pytest.fixture(scope="module")
+def wlasl_run(tmp_path_factory, wlasl_extracted):
+    out = tmp_path_factory.mktemp("wlasl-run") / "run"
+    config = TrainConfig(model="islr", split="mixed", epochs=5, batch_size=4, lr=1e-3, augment=TrainConfig().augment,
+                         features=FeatureConfig(features="pose_hands"),
+                         model_options={"dim": 32, "groups": 1, "conv_blocks": 1})  # fmt: skip
+    train(wlasl_extracted, out, config, progress=False)
+    return out
+
+
+def _video_shape(path):
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        n += 1
+        shape = frame.shape
+    return n, shape
+
+
+def test_predict_a_real_video(wlasl_run):
+    rec = Recognizer.from_run(wlasl_run)
+    video = shared("videos", "wlasl_mini", "mother", "mother_1.mp4")
+    pred = rec.predict(video, top_k=5)
+    assert pred.status == "ok" and pred.frames == _video_shape(video)[0]
+    assert [t[0] for t in pred.top] in (["brother", "mother"], ["mother", "brother"])  # only 2 classes: top-k stops there
+    assert sum(p for _, _, p in pred.top) == pytest.approx(1.0, abs=1e-5)
+    assert set(pred.timing) == {"decode", "mediapipe", "classify"}
+    assert json.dumps(pred.as_dict())
+
+
+def test_annotated_video_keeps_frame_count_and_size(wlasl_run, tmp_path):
+    video = shared("videos", "wlasl_mini", "brother", "brother_3.mp4")
+    out = tmp_path / "annotated.mp4"
+    pred = Recognizer.from_run(wlasl_run).predict(video, annotate=out)
+    assert pred.status == "ok"
+    assert _video_shape(out) == _video_shape(video)
+
+
+def test_batch_goes_on_past_bad_inputs(wlasl_run, tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("this is not a video")
+    blank = tmp_path / "blank.mp4"
+    writer = cv2.VideoWriter(str(blank), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 64))
+    for _ in range(5):
+        writer.write(np.zeros((64, 64, 3), np.uint8))
+    writer.release()
+    good = shared("videos", "wlasl_mini", "brother", "brother_1.mp4")
+    preds = Recognizer.from_run(wlasl_run).predict_many([str(bad), str(good), str(blank)], workers=2, progress=False)
+    assert [p.status for p in preds] == ["error", "ok", "no_sign"]
+    assert "cannot open" in preds[0].message or "no frames" in preds[0].message
+    assert preds[2].message.startswith("no sign recognised")
+
+
+def test_onnx_matches_torch_on_real_sequences(wlasl_run, wlasl_extracted):
+    torch_rec = Recognizer.from_run(wlasl_run)
+    path = torch_rec.export_onnx()
+    sidecar = json.loads(path.with_name("features.json").read_text("utf-8"))
+    assert sidecar["classes"] == ["brother", "mother"] and len(sidecar["points"]) == 75
+    onnx_rec = Recognizer.from_run(wlasl_run, backend="onnx")
+    seqs, _, _ = Dataset(wlasl_extracted).load()
+    pts, mask = prepare_points(seqs, torch_rec.features)
+    p_torch = torch_rec.probabilities(pts, mask)
+    p_onnx = onnx_rec.probabilities(pts, mask)
+    np.testing.assert_allclose(p_onnx, p_torch, atol=1e-4)
+    assert (p_onnx.argmax(1) == p_torch.argmax(1)).all()
+
+
+def test_live_on_a_video_file_yields_timestamped_events(wlasl_run):
+    rec = Recognizer.from_run(wlasl_run)
+    video = shared("videos", "wlasl_mini", "mother", "mother_1.mp4")
+    frames = []
+    events = list(rec.live(str(video), window=20, stride=5, threshold=0.0, on_frame=lambda f, e: frames.append(e)))
+    n = _video_shape(video)[0]
+    assert len(frames) == n
+    assert len(events) == (n - 20) // 5 + 1
+    assert [e["frame"] for e in events][:3] == [19, 24, 29]
+    assert all(e["sign"] in ("brother", "mother") and 0 <= e["probability"] <= 1 for e in events)
+    assert events[0]["time"] == pytest.approx(19 / 25)
+
+
+def test_run_folder_problems_are_clear(wlasl_run, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(wlasl_run, broken)
+    (broken / "model.pt").unlink()
+    with pytest.raises(SignposeError, match="model.pt is missing"):
+        Recognizer.from_run(broken)
+    info = json.loads((broken / "run.json").read_text())
+    info["format"] = 99
+    (broken / "run.json").write_text(json.dumps(info))
+    with pytest.raises(SignposeError, match="run format 99 is not supported"):
+        Recognizer.from_run(broken)
+    (broken / "model.onnx").unlink(missing_ok=True)
+    info["format"] = 1
+    (broken / "run.json").write_text(json.dumps(info))
+    shutil.copy(wlasl_run / "model.pt", broken / "model.pt")
+    with pytest.raises(SignposeError, match="no ONNX model"):
+        Recognizer.from_run(broken, backend="onnx")

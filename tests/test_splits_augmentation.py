@@ -1,0 +1,117 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import shared
+
+from signpose.augmentation import Augmenter, seed_augment_rotation, seed_augment_scale
+from signpose.config import AugmentConfig, FeatureConfig
+from signpose.errors import SignposeError
+from signpose.features import feature_set, prepare_points
+from signpose.importers import seed_vectors_to_sequence
+from signpose.splits import leave_one_signer_out, mixed_split, signer_split
+from signpose.training import Collate, PointBatches
+
+
+def _rows():
+    rows = []
+    for signer, signs in (("a", "xyz"), ("b", "xyz"), ("c", "xyw")):
+        for sign in signs:
+            for rep in range(10):
+                rows.append({"sample": f"{signer}/{sign}/{rep}", "signer": signer, "sign_id": sign})
+    return pd.DataFrame(rows)
+
+
+def test_signer_split_never_mixes_signers_and_reports_unseen_signs():
+    rows = _rows()
+    split = signer_split(rows, "c")
+    assert set(rows.signer[split.test]) == {"c"} and "c" not in set(rows.signer[np.r_[split.train, split.val]])
+    assert not set(split.train) & set(split.val) and not set(split.train) & set(split.test)
+    assert split.dropped_from_test == ["w"] and "w" not in set(rows.sign_id[split.test])
+    assert len(split.val) == 12  # 20% of the 60 training-signer samples, stratified
+    assert (pd.Series(rows.sign_id[split.val]).value_counts() == 4).all()
+    with pytest.raises(SignposeError, match="not in the dataset"):
+        signer_split(rows, "zz")
+
+
+def test_loso_and_mixed():
+    rows = _rows()
+    assert [s.name for s in leave_one_signer_out(rows)] == ["test-a", "test-b", "test-c"]
+    mixed = mixed_split(rows)
+    assert len(set(mixed.train) | set(mixed.val) | set(mixed.test)) == len(rows)
+
+
+@pytest.fixture(scope="module")
+def real_batch():
+    with np.load(shared("keypoints", "mp_data_3recorders_1662.npz")) as z:
+        X, labels = z["X"][::7], z["label"][::7]
+    seqs = [seed_vectors_to_sequence(x) for x in X]
+    pts, mask = prepare_points(seqs, FeatureConfig(features="pose_hands"))
+    return pts, mask, labels
+
+
+def test_augmentation_keeps_absent_points_absent_on_real_data(real_batch):
+    pts, mask, _ = real_batch
+    assert (~mask).any()  # the real recordings do miss hands
+    fs = feature_set("pose_hands")
+    config = AugmentConfig(mirror_p=0.5)
+    aug = Augmenter(config, fs, seed=0)
+    out, out_mask = aug(torch.from_numpy(pts), torch.from_numpy(mask))
+    assert out.shape == pts.shape and torch.isfinite(out).all()
+    assert (out[~out_mask] == 0).all()
+    # geometry-only transforms never add points: present after => present before (same frame)
+    geo = Augmenter(AugmentConfig(time_warp_p=0, crop_p=0, mirror_p=0), fs, seed=0)
+    _, geo_mask = geo(torch.from_numpy(pts), torch.from_numpy(mask))
+    assert not (geo_mask & ~torch.from_numpy(mask)).any()
+    # time warps resample: a point is present only if both neighbouring source frames had it
+    warp = Augmenter(replace_all_but(AugmentConfig.off(), time_warp_p=1.0, crop_p=1.0), fs, seed=1)
+    _, warp_mask = warp(torch.from_numpy(pts), torch.from_numpy(mask))
+    never = ~torch.from_numpy(mask).any(dim=1, keepdim=True).expand_as(warp_mask)
+    assert not (warp_mask & never).any()
+
+
+def replace_all_but(config, **changes):
+    from dataclasses import replace
+
+    return replace(config, **changes)
+
+
+def test_batches_keep_their_labels(real_batch):
+    pts, mask, labels = real_batch
+    from signpose.features import PointData
+
+    classes = sorted(set(labels))
+    y = np.array([classes.index(label) for label in labels])
+    source = PointBatches(PointData(pts, mask, None), y, np.arange(len(y)))
+    collate = Collate(source, Augmenter(AugmentConfig(), feature_set("pose_hands"), seed=0))
+    idx = [5, 1, 9, 3]
+    _, _, yb = collate(idx)
+    np.testing.assert_array_equal(yb.numpy(), y[idx])
+
+
+def test_affine_is_about_the_body_centre_and_seed_transforms_match_the_notebook():
+    fs = feature_set("hands")
+    pts = torch.randn(8, 30, 42, 2) * 0.2 + 3.0  # far from the image corner
+    mask = torch.ones(8, 30, 42, dtype=torch.bool)
+    only_rotate = replace_all_but(AugmentConfig.off(), rotate_p=1.0, rotate_deg=30)
+    out, _ = Augmenter(only_rotate, fs, seed=0)(pts, mask)
+    np.testing.assert_allclose(out.mean(dim=(1, 2)), pts.mean(dim=(1, 2)), atol=1e-4)  # centre stays put
+    # the seed's rotation is about (0, 0): it moves the centre
+    seed_rot = replace_all_but(AugmentConfig.off(), seed_rotation_p=1.0)
+    out, _ = Augmenter(seed_rot, fs, seed=0)(pts, mask)
+    angles = torch.atan2(out[..., 1], out[..., 0]) - torch.atan2(pts[..., 1], pts[..., 0])
+    degrees = torch.rad2deg(angles[:, 0, 0])
+    np.testing.assert_allclose(degrees, degrees.round(), atol=1e-3)  # integer degrees, as random.randint
+    assert degrees.abs().max() <= 5
+    # the notebook's own loops give the same rotation for the same angle
+    x = pts.reshape(8, 30, 84).numpy()
+    rng = np.random.default_rng(0)
+    ref = seed_augment_rotation(x[:1], rng)
+    rng = np.random.default_rng(0)
+    theta = np.radians(int(rng.integers(-5, 6)))
+    c, s = np.cos(theta), np.sin(theta)
+    mine = np.stack([c * x[0, :, 0::2] - s * x[0, :, 1::2], s * x[0, :, 0::2] + c * x[0, :, 1::2]], -1).reshape(30, 84)
+    np.testing.assert_allclose(ref[0], mine, rtol=1e-5)
+    scaled = seed_augment_scale(x, np.random.default_rng(0))
+    ratios = scaled[:, 0, 0] / x[:, 0, 0]
+    assert (ratios >= 0).all() and (ratios < 1).all()
