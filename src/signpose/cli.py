@@ -108,6 +108,8 @@ def cmd_import(args) -> int:
 
     if args.format == "mpdata":
         out = importers.import_mpdata(args.source, args.out, signer=args.signer, labels=args.labels)
+    elif args.format == "npz":
+        out = importers.import_npz(args.source, args.out)
     elif args.format == "kaggle":
         out = importers.import_kaggle(args.source, args.out)
     else:
@@ -295,8 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_synth)
 
-    p = sub.add_parser("import", help="import mpdata (seed .npy), kaggle (asl-signs parquet) or pose files")
-    p.add_argument("format", choices=["mpdata", "kaggle", "pose"])
+    p = sub.add_parser("import", help="import mpdata (seed .npy per frame), npz (seed vectors), kaggle (asl-signs) or pose files")
+    p.add_argument("format", choices=["mpdata", "npz", "kaggle", "pose"])
     p.add_argument("source")
     p.add_argument("--out", required=True)
     p.add_argument("--signer", help="mpdata without a signer level: the signer's name")

@@ -3,6 +3,7 @@
 
 mpdata  the seed notebook's layout, one 1662-float (or 258, no face) `.npy` per frame:
         MP_Data/<signer>/<sign>/<sequence>/<frame>.npy, or MP_Data/<sign>/<sequence>/<frame>.npy
+npz     seed-format vectors in one file: X (N, T, 1662), label, signer (or recorder)
 kaggle  Google's Isolated Sign Language Recognition ("asl-signs"): train.csv +
         one long-format parquet per sequence (NaN = not detected)
 pose    a folder of `.pose` files with a CSV mapping file -> signer, sign
@@ -23,7 +24,7 @@ from .keypoints import KeypointSequence, read_pose, write_pose
 from .labels import normalise_sign_id, read_labels
 from .schema import FACE, LEFT_HAND, N_POINTS, POSE, RIGHT_HAND, from_seed_vectors
 
-IMPORTERS = ("mpdata", "kaggle", "pose")
+IMPORTERS = ("mpdata", "npz", "kaggle", "pose")
 MPDATA_PATTERN = "MP_Data/<signer>/<sign>/<sequence>/<frame>.npy or MP_Data/<sign>/<sequence>/<frame>.npy"
 
 
@@ -129,6 +130,30 @@ def import_mpdata(source: str | Path, out: str | Path, signer: str | None = None
     names = read_labels(labels) if labels else {}
     meta = {"created_by": "import mpdata", "source_root": str(root.resolve()), "units": "image-normalised"}
     return _write(Path(out), items(), names, meta, progress)
+
+
+def import_npz(source: str | Path, out: str | Path, fps: float = 30.0, progress: bool = True) -> Path:
+    """Seed-format vectors in one .npz: X (N, T, 1662 or 258), label, and signer (or recorder)."""
+    path = Path(source)
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise SignposeError(f"{path}: cannot read as .npz ({e})") from None
+    with z:
+        keys = set(z.files)
+        signer_key = "signer" if "signer" in keys else "recorder"
+        if not {"X", "label", signer_key} <= keys:
+            raise SignposeError(f"{path}: needs arrays X, label and signer (or recorder); has {sorted(keys)}")
+        X, labels, signers = z["X"], z["label"].astype(str), z[signer_key].astype(str)
+        seqno = z["seq"] if "seq" in keys else np.arange(len(X))
+
+    def items():
+        for x, label, who, n in zip(X, labels, signers, seqno, strict=True):
+            yield Imported(f"{who}/{label}/{n}", who, normalise_sign_id(label), f"{path.name}#{n}",
+                           seed_vectors_to_sequence(x, fps))  # fmt: skip
+
+    meta = {"created_by": "import npz", "source_root": str(path.resolve().parent), "units": "image-normalised"}
+    return _write(Path(out), items(), {}, meta, progress)
 
 
 # ---------------------------------------------------------------------------------------
