@@ -102,7 +102,7 @@ def test_affine_is_about_the_body_centre_and_seed_transforms_match_the_notebook(
     angles = torch.atan2(out[..., 1], out[..., 0]) - torch.atan2(pts[..., 1], pts[..., 0])
     degrees = torch.rad2deg(angles[:, 0, 0])
     np.testing.assert_allclose(degrees, degrees.round(), atol=1e-3)  # integer degrees, as random.randint
-    assert degrees.abs().max() <= 5
+    assert degrees.abs().max() <= 5 + 1e-3
     # the notebook's own loops give the same rotation for the same angle
     x = pts.reshape(8, 30, 84).numpy()
     rng = np.random.default_rng(0)

@@ -71,20 +71,33 @@ def affine(pts, mask, ctx: Context):
     sh = torch.eye(2).repeat(b, 1, 1)
     sh[:, 0, 1] = shear
     matrix = rot @ sh * scale.view(b, 1, 1)
-    centre = _centre(pts, mask).view(b, 1, 1, 2)
-    out = torch.einsum("btpj,bij->btpi", pts - centre, matrix) + centre + shift.view(b, 1, 1, 2)
-    return out, mask
+    # (p - c) M^T + c + shift = p M^T + (c + shift - c M^T): one batched matmul pass
+    centre = _centre(pts, mask).view(b, 1, 2)
+    bias = centre + shift.view(b, 1, 2) - centre @ matrix.transpose(1, 2)
+    out = torch.baddbmm(bias, pts.reshape(b, -1, 2), matrix.transpose(1, 2))
+    return out.view_as(pts), mask
 
 
 @register("time")
 def time_warp_and_crop(pts, mask, ctx: Context):
     """Speed changes (a monotone warp of time) and random crops, resampled back to T."""
     c = ctx.config
+    n = pts.shape[0]
+    warp, crop = ctx.chosen(c.time_warp_p, n), ctx.chosen(c.crop_p, n)
+    gamma = torch.where(warp, ctx.uniform(*c.time_warp, n), torch.ones(n))
+    keep = torch.where(crop, ctx.uniform(c.crop_min, 1.0, n), torch.ones(n))
+    start = ctx.rand(n) * (1 - keep)
+    sel = torch.nonzero(warp | crop).flatten()  # only the chosen samples are resampled
+    if len(sel) == 0:
+        return pts, mask
+    pts, mask = pts.clone(), mask.clone()
+    pts[sel], mask[sel] = _resample_time(pts[sel], mask[sel], start[sel], keep[sel], gamma[sel])
+    return pts, mask
+
+
+def _resample_time(pts, mask, start, keep, gamma):
     b, t = pts.shape[:2]
     u = torch.linspace(0, 1, t).expand(b, t)
-    gamma = torch.where(ctx.chosen(c.time_warp_p, b), ctx.uniform(*c.time_warp, b), torch.ones(b))
-    keep = torch.where(ctx.chosen(c.crop_p, b), ctx.uniform(c.crop_min, 1.0, b), torch.ones(b))
-    start = ctx.rand(b) * (1 - keep)
     pos = (start.unsqueeze(1) + keep.unsqueeze(1) * u.pow(gamma.unsqueeze(1))) * (t - 1)
     lo = pos.floor().long().clamp(0, t - 1)
     hi = (lo + 1).clamp(max=t - 1)
@@ -104,9 +117,11 @@ def dropout(pts, mask, ctx: Context):
     """Whole frames, single points, or one whole hand go missing."""
     c = ctx.config
     b, t, p = mask.shape
-    frame_drop = (ctx.rand(b, t) < c.frame_drop) & ctx.chosen(c.frame_drop_p, b).unsqueeze(1)
-    point_drop = (ctx.rand(b, t, p) < c.point_drop) & ctx.chosen(c.point_drop_p, b).view(b, 1, 1)
-    keep = ~(frame_drop.unsqueeze(-1) | point_drop)
+    keep = torch.ones_like(mask)
+    frames = torch.nonzero(ctx.chosen(c.frame_drop_p, b)).flatten()
+    keep[frames] &= (ctx.rand(len(frames), t, 1) >= c.frame_drop)
+    points = torch.nonzero(ctx.chosen(c.point_drop_p, b)).flatten()
+    keep[points] &= ctx.rand(len(points), t, p) >= c.point_drop
     if ctx.hands:
         which = (ctx.rand(b) * len(ctx.hands)).long()
         drop_hand = ctx.chosen(c.hand_drop_p, b)
@@ -123,11 +138,13 @@ def mirror(pts, mask, ctx: Context):
     flip = ctx.chosen(ctx.config.mirror_p, b)
     if not flip.any():
         return pts, mask
-    centre = _centre(pts, mask)
-    mirrored = pts[:, :, ctx.mirror].clone()
-    mirrored[..., 0] = 2 * centre[:, 0].view(b, 1, 1) - mirrored[..., 0]
-    sel = flip.view(b, 1, 1)
-    return torch.where(sel.unsqueeze(-1), mirrored, pts), torch.where(sel, mask[:, :, ctx.mirror], mask)
+    sel = torch.nonzero(flip).flatten()
+    sub_pts, sub_mask = pts[sel][:, :, ctx.mirror], mask[sel][:, :, ctx.mirror]
+    centre = _centre(sub_pts, sub_mask)
+    sub_pts[..., 0] = 2 * centre[:, 0].view(-1, 1, 1) - sub_pts[..., 0]
+    pts, mask = pts.clone(), mask.clone()
+    pts[sel], mask[sel] = sub_pts, sub_mask
+    return pts, mask
 
 
 @register("seed")
