@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml requirements-lock.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=23"
 	# The lock pins what CI and the README figures were made with; pyproject holds the ranges.
-	$(BIN)/python -m pip install -q -c requirements-lock.txt -e ".[dev]"
+	$(BIN)/python -m pip install -q -c requirements-lock.txt -e ".[dev,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -65,7 +65,8 @@ def cmd_extract(args) -> int:
 
     report = extract_dataset(args.videos, args.out, layout=args.layout, labels=args.labels, workers=args.workers,
                              config=ExtractionConfig(fps=args.fps), signer=args.signer,
-                             retry_failed=args.retry_failed, limit=args.limit)  # fmt: skip
+                             retry_failed=args.retry_failed, limit=args.limit, backend=args.backend,
+                             address=args.address)  # fmt: skip
     print(report.summary())
     return 0
 
@@ -148,6 +149,8 @@ def cmd_train(args) -> int:
 
     config = _train_config(args)
     info = train(args.dataset, args.out, config)
+    if not info:  # another process of a multi-device run: rank 0 reports
+        return 0
     summary = evaluate(args.out)
     print(f"trained {config.model} on {', '.join(info['train_signers'])}: best validation accuracy "
           f"{info['best_val_acc']:.3f} at epoch {info['best_epoch']}")  # fmt: skip
@@ -282,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--signer", help="signer name for a one-signer folders layout")
     p.add_argument("--retry-failed", action="store_true", help="retry samples that failed before")
     p.add_argument("--limit", type=int, help="only the first N samples (a quick look)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local", help="process pool here, or Ray")
+    p.add_argument("--address", help="Ray cluster address (e.g. ray://head:10001 or auto); default: a local Ray")
     p.set_defaults(func=cmd_extract)
 
     p = sub.add_parser("info", help="signers x signs, frames, detection rates of a dataset")

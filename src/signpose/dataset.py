@@ -212,7 +212,7 @@ class Dataset:
                 name: float(parts[:, i].mean()) if len(parts) else 0.0
                 for i, name in enumerate(["pose", "face", "left_hand", "right_hand"])
             },
-            "problems": problems + self.check(),
+            "problems": problems + [p for p in self.check() if p.sample not in {q.sample for q in problems}],
         }
 
 

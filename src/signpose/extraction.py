@@ -301,6 +301,47 @@ def run_pool(fn, jobs: list, workers: int, config: ExtractionConfig) -> Iterator
         yield from pool.imap_unordered(fn, jobs, chunksize=1)
 
 
+class _RayWorker:
+    """A Ray actor: one MediaPipe graph per worker process, reused across videos."""
+
+    def __init__(self, config: ExtractionConfig):
+        _init_worker(config)
+
+    def run(self, fn, job):
+        return fn(job)
+
+
+def run_ray(fn, jobs: list, workers: int | None, config: ExtractionConfig, address: str | None = None) -> Iterator:
+    """fn over jobs on Ray actors, yielded as they finish. Starts a local Ray instance
+    unless one is running or `address` names a cluster (signpose must be installed on
+    every node, and the output folder must be on a filesystem they all share)."""
+    try:
+        import ray
+        from ray.util import ActorPool
+    except ImportError:
+        raise SignposeError("the ray backend needs Ray: pip install 'signpose[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        # Ray starts its workers at niceness 15, so on a busy machine MediaPipe in them
+        # runs several times slower than in our own pool; a local instance runs them at 0.
+        os.environ.setdefault("RAY_worker_niceness", "0")
+        ray.init(address=address, num_cpus=workers if address is None else None, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)  # fmt: skip
+    n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    actor = ray.remote(num_cpus=1)(_RayWorker)
+    actors = [actor.remote(config) for _ in range(max(1, min(n, len(jobs))))]
+    try:
+        yield from ActorPool(actors).map_unordered(lambda a, job: a.run.remote(fn, job), jobs)
+    finally:
+        for a in actors:
+            ray.kill(a)
+        if started:
+            ray.shutdown()
+
+
+BACKENDS = ("local", "ray")
+
+
 def extract_dataset(
     videos: str | Path,
     out: str | Path,
@@ -312,8 +353,15 @@ def extract_dataset(
     retry_failed: bool = False,
     progress: bool = True,
     limit: int | None = None,
+    backend: str = "local",
+    address: str | None = None,
 ) -> ExtractionReport:
-    """Extract every sample under `videos` into the dataset folder `out` (resumable)."""
+    """Extract every sample under `videos` into the dataset folder `out` (resumable).
+
+    backend 'local' runs a process pool on this machine; 'ray' runs the same per-video
+    work as Ray actors, locally or on the cluster at `address`."""
+    if backend not in BACKENDS:
+        raise SignposeError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     from tqdm import tqdm
 
     from .labels import read_labels
@@ -333,6 +381,8 @@ def extract_dataset(
         )
     out.mkdir(parents=True, exist_ok=True)
     (out / POSES).mkdir(exist_ok=True)
+    for stale in (out / POSES).rglob(".*.tmp"):  # half-written files of a killed run: never read, removed
+        stale.unlink(missing_ok=True)
     write_meta(out, {"created_by": "extract", "source_root": str(root.resolve()), "layout": layout,
                      "labels": str(labels) if labels else None, "extraction": asdict(config)})  # fmt: skip
     write_signs(out, {s.sign_id: names.get(s.sign_id, s.sign_id) for s in specs})
@@ -355,15 +405,21 @@ def extract_dataset(
             continue
         report.done_before += 1
 
-    workers = max(1, min(workers or os.cpu_count() or 1, len(pending) or 1))
+    if backend == "ray" and address is not None and workers is None:
+        workers = 0  # all the cluster's CPUs (counted once Ray is connected)
+    else:
+        workers = max(1, min(workers or os.cpu_count() or 1, len(pending) or 1))
     by_id = {s.sample: s for s in specs}
     jobs = [(s, str(out)) for s in pending]
     start = time.perf_counter()
     last_flush = start
+    label = f"{workers or 'all'} worker{'s' if workers != 1 else ''}" + (", ray" if backend == "ray" else "")
     bar = tqdm(total=len(specs), initial=report.done_before, unit="video", disable=not progress,
-               desc=f"extract ({workers} worker{'s' if workers > 1 else ''})", dynamic_ncols=True)  # fmt: skip
+               desc=f"extract ({label})", dynamic_ncols=True)  # fmt: skip
+    results = (run_ray(_run_one, jobs, workers or None, config, address) if backend == "ray" and jobs
+               else run_pool(_run_one, jobs, workers, config))  # fmt: skip
     try:
-        for result in run_pool(_run_one, jobs, workers, config):
+        for result in results:
             spec = by_id[result["sample"]]
             rows[spec.sample] = _row_for(spec, root, names, result)
             report.frames += int(result.get("frames", 0))

@@ -173,29 +173,38 @@ class Recognizer:
 
     def export_onnx(self, path: str | Path | None = None) -> Path:
         """Write RUN/model.onnx (inputs: points (B,T,P,2), mask (B,T,P)) and features.json."""
-        import io
-
-        import torch
-
         from .features import feature_set
 
-        path = Path(path) if path else self.run / "model.onnx"
+        path = export_onnx(self.classifier, self.features, Path(path) if path else self.run / "model.onnx")
         fs = feature_set(self.features.features)
-        pts = torch.zeros(1, self.features.frames, fs.n_points, 2)
-        mask = torch.ones(1, self.features.frames, fs.n_points, dtype=torch.bool)
-        buffer = io.BytesIO()
-        with warnings.catch_warnings():  # the exporter's constant-folding notes are not for users
-            warnings.simplefilter("ignore")
-            torch.onnx.export(self.classifier, (pts, mask), buffer, input_names=["points", "mask"],
-                              output_names=["logits"], opset_version=17, dynamo=False,
-                              dynamic_axes={"points": {0: "batch"}, "mask": {0: "batch"}, "logits": {0: "batch"}})
-        atomic_write_bytes(path, buffer.getvalue())
         sidecar = {"features": self.features.__dict__, "points": [int(i) for i in fs.points], "classes": self.classes,
                    "names": self.names, "extraction": self.extraction.__dict__,
                    "inputs": {"points": ["batch", self.features.frames, fs.n_points, 2],
                               "mask": ["batch", self.features.frames, fs.n_points]}}  # fmt: skip
         atomic_write_bytes(path.with_name("features.json"), json.dumps(sidecar, indent=2, ensure_ascii=False).encode())
         return path
+
+
+def export_onnx(classifier, features: FeatureConfig, path: Path) -> Path:
+    """Any SignClassifier as ONNX, with a dynamic batch axis (the legacy exporter, which
+    works beside MediaPipe's protobuf < 5)."""
+    import io
+
+    import torch
+
+    from .features import feature_set
+
+    fs = feature_set(features.features)
+    pts = torch.zeros(1, features.frames, fs.n_points, 2)
+    mask = torch.ones(1, features.frames, fs.n_points, dtype=torch.bool)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # the exporter's constant-folding notes are not for users
+        warnings.simplefilter("ignore")
+        torch.onnx.export(classifier.eval(), (pts, mask), buffer, input_names=["points", "mask"],
+                          output_names=["logits"], opset_version=17, dynamo=False,
+                          dynamic_axes={"points": {0: "batch"}, "mask": {0: "batch"}, "logits": {0: "batch"}})
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,0 +1,125 @@
+"""Recognition speed, in one run (issue: recognition in use).
+
+1. The classifier alone, each model, 100 signs: latency per sequence (batch 1, one
+   core) and throughput (batch 64), torch against ONNX Runtime. Target: < 5 ms for the
+   default model.
+2. `predict` end to end on real videos, split into decoding, MediaPipe, classification.
+3. `live` frames per second on a real video against MediaPipe alone on the same frames.
+   Target: >= 0.9x (recognition adds under 10%).
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import report, require_shared  # noqa: E402
+
+from signpose.config import FeatureConfig, TrainConfig  # noqa: E402
+from signpose.features import feature_set  # noqa: E402
+from signpose.models import MODELS, build_classifier  # noqa: E402
+from signpose.recognition import OnnxClassifier, Recognizer, export_onnx  # noqa: E402
+
+
+def _median_ms(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1e3
+
+
+def classifiers(tmp: Path) -> None:
+    torch.set_num_threads(1)
+    rows = []
+    for name in MODELS:
+        features = FeatureConfig(features="rich" if name == "islr" else "pose_hands")
+        clf = build_classifier(name, features, 100).eval()
+        p = feature_set(features.features).n_points
+        one = (torch.randn(1, 30, p, 2), torch.ones(1, 30, p, dtype=torch.bool))
+        batch = (torch.randn(64, 30, p, 2), torch.ones(64, 30, p, dtype=torch.bool))
+        onnx = OnnxClassifier(export_onnx(clf, features, tmp / f"{name}.onnx"), threads=1)
+        np_one = tuple(x.numpy() for x in one)
+        np_batch = tuple(x.numpy() for x in batch)
+        with torch.no_grad():
+            t1 = _median_ms(lambda: clf(*one), 30)
+            t64 = _median_ms(lambda: clf(*batch), 5)
+        o1 = _median_ms(lambda: onnx.probabilities(*np_one), 30)
+        o64 = _median_ms(lambda: onnx.probabilities(*np_batch), 5)
+        rows.append({"model": name, "torch ms/seq (batch 1)": t1, "onnx ms/seq (batch 1)": o1,
+                     "torch seq/s (batch 64)": 64e3 / t64, "onnx seq/s (batch 64)": 64e3 / o64})  # fmt: skip
+    report("classifier_latency", rows, {"threads": 1})
+    torch.set_num_threads(2)
+
+
+def tiny_run(tmp: Path) -> Path:
+    from signpose.synth import synth_dataset
+    from signpose.training import train
+
+    data = synth_dataset(tmp / "synth", signers=2, signs=5, reps=6, progress=False)
+    run = tmp / "run"
+    train(data, run, TrainConfig(model="islr", epochs=1, test_signer="signer2", features=FeatureConfig(features="rich")),
+          progress=False)  # fmt: skip
+    return run
+
+
+def end_to_end(run: Path) -> None:
+    rec = Recognizer.from_run(run)
+    videos = sorted(require_shared("videos", "wlasl_mini").rglob("*.mp4"))
+    rows = []
+    for video in videos:
+        pred = rec.predict(video)
+        t = pred.timing
+        rows.append({"video": f"{video.parent.name}/{video.name}", "frames": pred.frames, "decode s": t["decode"],
+                     "mediapipe s": t["mediapipe"], "classify s": t["classify"],
+                     "classify share": t["classify"] / sum(t.values())})  # fmt: skip
+    report("predict_breakdown", rows)
+
+
+def live(run: Path) -> None:
+    import cv2
+
+    from signpose.extraction import HolisticExtractor
+    from signpose.video import open_frames
+
+    video = require_shared("videos", "fingerspelling_az", "Z.mp4")
+    rec = Recognizer.from_run(run)
+    rows = []
+    for repeat in range(2):
+        source = open_frames(video)
+        t = time.perf_counter()
+        n = 0
+        with HolisticExtractor() as ex:
+            for rgb in source:
+                ex.process_frame(rgb)
+                n += 1
+        alone = n / (time.perf_counter() - t)
+        frames = []
+        t = time.perf_counter()
+        events = list(rec.live(str(video), window=30, stride=5, threshold=0.0, on_frame=lambda f, e: frames.append(1)))
+        with_rec = len(frames) / (time.perf_counter() - t)
+        rows.append({"repeat": repeat + 1, "frames": n, "mediapipe alone fps": alone, "live fps": with_rec,
+                     "ratio": with_rec / alone, "predictions": len(events)})  # fmt: skip
+    del cv2
+    report("live", rows)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        classifiers(tmp)
+        run = tiny_run(tmp)
+        end_to_end(run)
+        live(run)
+
+
+if __name__ == "__main__":
+    main()
