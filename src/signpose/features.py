@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .config import FeatureConfig
 from .errors import SignposeError
@@ -260,17 +261,10 @@ def load_points(dataset, config: FeatureConfig, workers: int = 4, progress: bool
 # ---------------------------------------------------------------------------------------
 
 
-def _torch():
-    import torch
-
-    return torch
-
-
-class FeatureHead(_torch().nn.Module):
+class FeatureHead(torch.nn.Module):
     """Points (B, T, P, 2) and mask (B, T, P) -> features (B, T, F), frame mask (B, T)."""
 
     def __init__(self, config: FeatureConfig):
-        torch = _torch()
         super().__init__()
         fs = feature_set(config.features)
         self.motion = fs.motion
@@ -280,7 +274,6 @@ class FeatureHead(_torch().nn.Module):
         self.out_features = feature_size(config)
 
     def forward(self, pts, mask):
-        torch = _torch()
         m = mask.to(pts.dtype).unsqueeze(-1)  # (B, T, P, 1)
         xs, ms = [pts * m], [m]
         if self.hand_relative and self.hands.shape[0]:

@@ -71,25 +71,25 @@ def _write(out: Path, items: Iterable[Imported], names: dict[str, str], meta: di
 # ---------------------------------------------------------------------------------------
 
 
-def _numbered(folder: Path, what: str) -> list[Path]:
+def _numbered(folder: Path) -> list[Path]:
     items = [p for p in folder.iterdir() if not p.name.startswith(".")]
     return sorted(items, key=lambda p: natural_key(p.name))
 
 
 def _mpdata_sequences(root: Path, signer: str | None) -> Iterator[tuple[str, str, Path]]:
     """(signer, sign folder, sequence folder) for both MP_Data variants."""
-    tops = [p for p in _numbered(root, "sign") if p.is_dir()]
+    tops = [p for p in _numbered(root) if p.is_dir()]
     if not tops:
         raise SignposeError(f"{root}: no folders; expected {MPDATA_PATTERN}")
-    probe = next((q for q in _numbered(tops[0], "sequence") if q.is_dir()), None)
+    probe = next((q for q in _numbered(tops[0]) if q.is_dir()), None)
     with_signer = probe is not None and not any(probe.glob("*.npy"))
     for top in tops:
         if with_signer:
-            for sign in (p for p in _numbered(top, "sign") if p.is_dir()):
-                for seq in (p for p in _numbered(sign, "sequence") if p.is_dir()):
+            for sign in (p for p in _numbered(top) if p.is_dir()):
+                for seq in (p for p in _numbered(sign) if p.is_dir()):
                     yield top.name, sign.name, seq
         else:
-            for seq in (p for p in _numbered(top, "sequence") if p.is_dir()):
+            for seq in (p for p in _numbered(top) if p.is_dir()):
                 yield signer or root.resolve().parent.name, top.name, seq
 
 
