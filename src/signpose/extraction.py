@@ -12,6 +12,7 @@ import multiprocessing as mp
 import os
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,24 @@ def _landmark_array(landmarks, n: int) -> np.ndarray:
     return np.array([(p.x, p.y, p.z, p.visibility, p.presence) for p in landmarks.landmark], np.float32)
 
 
+@contextmanager
+def _quiet_native_stderr():
+    """Silence C++ log lines (TFLite, absl) written straight to file descriptor 2 while
+    MediaPipe builds its graph: they would break progress bars and say nothing useful."""
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 class HolisticExtractor:
     """One MediaPipe Holistic graph in video mode, reused across videos (reset between)."""
 
@@ -69,12 +88,15 @@ class HolisticExtractor:
         import mediapipe as mp_
 
         self.config = config or ExtractionConfig()
-        self._holistic = mp_.solutions.holistic.Holistic(
-            static_image_mode=False,
-            model_complexity=self.config.model_complexity,
-            min_detection_confidence=self.config.min_detection_confidence,
-            min_tracking_confidence=self.config.min_tracking_confidence,
-        )
+        with _quiet_native_stderr():
+            self._holistic = mp_.solutions.holistic.Holistic(
+                static_image_mode=False,
+                model_complexity=self.config.model_complexity,
+                min_detection_confidence=self.config.min_detection_confidence,
+                min_tracking_confidence=self.config.min_tracking_confidence,
+            )
+            self._holistic.process(_BLANK)  # the first frame loads the models (and logs about it)
+        self._quiet_next = True  # the first real frame logs once more
 
     def close(self) -> None:
         self._holistic.close()
@@ -93,6 +115,10 @@ class HolisticExtractor:
 
     def process_frame(self, rgb: np.ndarray):
         """Raw MediaPipe results of one RGB frame (tracking continues from the last frame)."""
+        if self._quiet_next:
+            self._quiet_next = False
+            with _quiet_native_stderr():
+                return self._holistic.process(rgb)
         return self._holistic.process(rgb)
 
     def frame_arrays(self, results, width: int, height: int):
