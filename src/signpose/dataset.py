@@ -144,14 +144,13 @@ class Dataset:
     def check(self) -> list[DatasetProblem]:
         """Manifest rows without their file, and pose files without a manifest row."""
         problems = []
-        listed = set()
+        listed = set(self.all_rows.file)
         for row in self.rows.itertuples():
-            listed.add(row.file)
             if not (self.root / row.file).is_file():
                 problems.append(DatasetProblem(row.sample, f"{row.file} is listed but missing"))
         for path in sorted((self.root / POSES).rglob("*.pose")):
             rel = path.relative_to(self.root).as_posix()
-            if rel not in listed and rel not in set(self.all_rows.file):
+            if rel not in listed:
                 problems.append(DatasetProblem(rel, f"{rel} has no manifest row (ignored)"))
         return problems
 
