@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml requirements-lock.txt
 	$(BIN)/python -m pip install -q -c requirements-lock.txt -e ".[dev,ray]"
 	touch $(STAMP)
 
+# A venv whose editable install points elsewhere (a moved checkout) is repaired, not trusted.
 install: $(STAMP)
+	@$(BIN)/python -c "import signpose" 2>/dev/null || { rm -f $(STAMP); $(MAKE) --no-print-directory $(STAMP); }
 
 # OpenCV (pulled in by MediaPipe) needs libGL and glib; install them only where missing.
 system-deps:
