@@ -29,6 +29,7 @@ def _train_config(args: argparse.Namespace):
     overrides = {
         "model": args.model, "test_signer": getattr(args, "test_signer", None), "epochs": args.epochs,
         "batch_size": args.batch_size, "lr": args.lr, "patience": args.patience, "seed": args.seed,
+        "monitor": args.monitor,
         "split": getattr(args, "split", None), "accelerator": args.accelerator, "devices": args.devices,
         "strategy": args.strategy, "max_minutes": args.max_minutes, "num_workers": args.num_workers,
     }  # fmt: skip
@@ -50,7 +51,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
-    p.add_argument("--patience", type=int, help="early stopping patience (validation accuracy)")
+    p.add_argument("--patience", type=int, help="early stopping patience")
+    p.add_argument("--monitor", choices=["val_acc", "val_loss"], help="what early stopping follows (model default)")
     p.add_argument("--seed", type=int)
     p.add_argument("--max-minutes", type=float, help="stop training after this long")
     p.add_argument("--accelerator", help="passed to Lightning (cpu, gpu, auto)")
@@ -152,8 +154,8 @@ def cmd_train(args) -> int:
     if not info:  # another process of a multi-device run: rank 0 reports
         return 0
     summary = evaluate(args.out)
-    print(f"trained {config.model} on {', '.join(info['train_signers'])}: best validation accuracy "
-          f"{info['best_val_acc']:.3f} at epoch {info['best_epoch']}")  # fmt: skip
+    print(f"trained {config.model} on {', '.join(info['train_signers'])}: best {info['monitor']} "
+          f"{info['best_score']:.3f} at epoch {info['best_epoch']}")  # fmt: skip
     _print_summary(summary, args.out)
     return 0
 

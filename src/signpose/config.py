@@ -83,6 +83,7 @@ class TrainConfig:
     lr: float | None = None  # None: the model's default (the notebook's 1e-4 / 1e-5)
     weight_decay: float = 0.0
     patience: int | None = None  # None: the model's default (10, or 5 for the transformer)
+    monitor: str | None = None  # val_acc | val_loss; None: the model's default (the notebook's val_acc)
     label_smoothing: float = 0.0
     num_workers: int = 0
     accelerator: str = "auto"

@@ -42,6 +42,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
         lr=config.lr if config.lr is not None else spec.lr,
         batch_size=config.batch_size if config.batch_size is not None else spec.batch_size,
         patience=config.patience if config.patience is not None else spec.patience,
+        monitor=config.monitor or spec.monitor,
     )
 
 
@@ -204,8 +205,11 @@ def train(dataset_path: str | Path, out: str | Path, config: TrainConfig, progre
     classifier = build_classifier(config.model, config.features, len(split.classes), config.model_options)
     module = _lightning_module(classifier, config)
     ckpt_dir = out / "checkpoints"
-    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_acc", mode="max", save_last=True)
-    stop = EarlyStopping(monitor="val_acc", mode="max", patience=config.patience)
+    if config.monitor not in ("val_acc", "val_loss"):
+        raise SignposeError(f"monitor must be val_acc or val_loss, not {config.monitor!r}")
+    mode = "max" if config.monitor == "val_acc" else "min"
+    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=config.monitor, mode=mode, save_last=True)
+    stop = EarlyStopping(monitor=config.monitor, mode=mode, patience=config.patience)
     trainer = L.Trainer(
         max_epochs=config.epochs,
         accelerator=config.accelerator,
@@ -248,7 +252,8 @@ def train(dataset_path: str | Path, out: str | Path, config: TrainConfig, progre
         "test_samples": list(data.rows["sample"].iloc[split.test]),
         "parameters": count_parameters(classifier),
         "best_epoch": int(checkpoint.get("epoch", -1)),
-        "best_val_acc": float(best.best_model_score) if best.best_model_score is not None else None,
+        "monitor": config.monitor,
+        "best_score": float(best.best_model_score) if best.best_model_score is not None else None,
         "epochs_run": trainer.current_epoch,
         "train_seconds": round(seconds, 2),
         "extraction": dataset.meta.get("extraction"),
