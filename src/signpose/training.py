@@ -175,15 +175,15 @@ def train(dataset_path: str | Path, out: str | Path, config: TrainConfig, progre
     out = Path(out)
     dataset = Dataset(dataset_path)
     if (out / "config.json").is_file() and (out / "checkpoints" / "last.ckpt").is_file():
-        previous = load_json(TrainConfig, out / "config.json")
-        if to_dict(previous) != to_dict(config):
+        previous, current = to_dict(load_json(TrainConfig, out / "config.json")), to_dict(config)
+        if previous != current:
+            differ = sorted(k for k in current if previous.get(k) != current[k])
             raise SignposeError(
-                f"{out}: holds an unfinished run with other settings; resume it with the same settings "
-                "or choose a new --out"
+                f"{out}: holds a run made with other settings (differing: {', '.join(differ)}); "
+                "rerun with its config.json to resume it, or choose a new --out"
             )
-    finished = all((out / f).is_file() for f in ("run.json", "model.pt", "config.json"))
-    if finished and to_dict(load_json(TrainConfig, out / "config.json")) == to_dict(config):
-        return load_run_info(out)  # finished before with the same settings: nothing to do
+        if all((out / f).is_file() for f in ("run.json", "model.pt")):
+            return load_run_info(out)  # finished before with the same settings: nothing to do
     out.mkdir(parents=True, exist_ok=True)
     save_json(config, out / "config.json")
     L.seed_everything(config.seed, workers=True, verbose=False)
