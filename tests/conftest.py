@@ -19,6 +19,21 @@ def shared(*parts: str) -> Path:
     return path
 
 
+def video_frames(path) -> tuple[int, tuple]:
+    """Frames OpenCV decodes from a video, and the shape of the last one."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    n, shape = 0, None
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        n, shape = n + 1, frame.shape
+    cap.release()
+    return n, shape
+
+
 @pytest.fixture(scope="session")
 def synth_small(tmp_path_factory) -> Path:
     from signpose.synth import synth_dataset

@@ -6,20 +6,12 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shared
+from conftest import shared, video_frames
 
 from signpose.dataset import Dataset
 from signpose.errors import SignposeError
 from signpose.extraction import extract_dataset, extract_video
 from signpose.schema import FACE, LEFT_HAND, POSE, RIGHT_HAND
-
-
-def _frame_count(path):
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    return n
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +23,7 @@ def fingerspelling():
 def test_every_frame_is_extracted_with_the_543_points(fingerspelling):
     src = shared("videos", "fingerspelling_az")
     for name, seq in fingerspelling.items():
-        assert seq.frames == _frame_count(src / f"{name}.mp4")
+        assert seq.frames == video_frames(src / f"{name}.mp4")[0]
         assert seq.xyz.shape == (seq.frames, 543, 3)
         assert (seq.width, seq.height) == (852, 480)
         assert seq.fps == pytest.approx(15.0)
@@ -110,7 +102,7 @@ def test_wlasl_clips_keep_their_frame_counts(wlasl_extracted):
     ds = Dataset(wlasl_extracted)
     assert len(ds.rows) == 6 and ds.sign_ids == ["brother", "mother"]
     for row in ds.rows.itertuples():
-        assert int(row.frames) == _frame_count(shared("videos", "wlasl_mini") / row.source)
+        assert int(row.frames) == video_frames(shared("videos", "wlasl_mini") / row.source)[0]
 
 
 def test_bad_paths_are_one_line_errors(tmp_path):

@@ -6,7 +6,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-from conftest import shared
+from conftest import shared, video_frames
 
 from signpose.config import FeatureConfig, TrainConfig
 from signpose.dataset import Dataset
@@ -26,23 +26,11 @@ def wlasl_run(tmp_path_factory, wlasl_extracted):
     return out
 
 
-def _video_shape(path):
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        n += 1
-        shape = frame.shape
-    return n, shape
-
-
 def test_predict_a_real_video(wlasl_run):
     rec = Recognizer.from_run(wlasl_run)
     video = shared("videos", "wlasl_mini", "mother", "mother_1.mp4")
     pred = rec.predict(video, top_k=5)
-    assert pred.status == "ok" and pred.frames == _video_shape(video)[0]
+    assert pred.status == "ok" and pred.frames == video_frames(video)[0]
     assert [t[0] for t in pred.top] in (["brother", "mother"], ["mother", "brother"])  # only 2 classes: top-k stops there
     assert sum(p for _, _, p in pred.top) == pytest.approx(1.0, abs=1e-5)
     assert set(pred.timing) == {"decode", "mediapipe", "classify"}
@@ -54,7 +42,7 @@ def test_annotated_video_keeps_frame_count_and_size(wlasl_run, tmp_path):
     out = tmp_path / "annotated.mp4"
     pred = Recognizer.from_run(wlasl_run).predict(video, annotate=out)
     assert pred.status == "ok"
-    assert _video_shape(out) == _video_shape(video)
+    assert video_frames(out) == video_frames(video)
 
 
 def test_batch_goes_on_past_bad_inputs(wlasl_run, tmp_path):
@@ -91,7 +79,7 @@ def test_live_on_a_video_file_yields_timestamped_events(wlasl_run):
     video = shared("videos", "wlasl_mini", "mother", "mother_1.mp4")
     frames = []
     events = list(rec.live(str(video), window=20, stride=5, threshold=0.0, on_frame=lambda f, e: frames.append(e)))
-    n = _video_shape(video)[0]
+    n = video_frames(video)[0]
     assert len(frames) == n
     assert len(events) == (n - 20) // 5 + 1
     assert [e["frame"] for e in events][:3] == [19, 24, 29]

@@ -193,11 +193,11 @@ def cmd_cv(args) -> int:
 
 
 def _videos(paths: list[str]) -> list[str]:
-    from .video import VIDEO_EXTENSIONS
+    from .video import VIDEO_EXTENSIONS, is_frame_folder
 
     out = []
     for p in map(Path, paths):
-        if p.is_dir() and not any(c.suffix.lower() in {".jpg", ".jpeg", ".png"} for c in p.iterdir()):
+        if p.is_dir() and not is_frame_folder(p):
             out += sorted(str(c) for c in p.rglob("*") if c.suffix.lower() in VIDEO_EXTENSIONS)
         else:
             out.append(str(p))

@@ -121,9 +121,9 @@ def from_dict(cls, data: dict):
 
 
 def save_json(config: Any, path: Path) -> None:
-    from .keypoints import atomic_write_bytes
+    from .keypoints import atomic_write_json
 
-    atomic_write_bytes(Path(path), json.dumps(to_dict(config), indent=2, ensure_ascii=False).encode())
+    atomic_write_json(Path(path), to_dict(config))
 
 
 def load_json(cls, path: Path):

@@ -25,7 +25,7 @@ import pandas as pd
 
 from . import __version__
 from .errors import SignposeError
-from .keypoints import KeypointSequence, atomic_write_bytes, read_pose
+from .keypoints import KeypointSequence, atomic_write_bytes, atomic_write_json, read_pose
 
 FORMAT_NAME = "signpose-dataset"
 FORMAT_VERSION = 1
@@ -81,7 +81,7 @@ def write_signs(root: Path, signs: dict[str, str]) -> None:
 
 def write_meta(root: Path, meta: dict) -> None:
     payload = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "signpose": __version__, **meta}
-    atomic_write_bytes(Path(root) / META, json.dumps(payload, indent=2, ensure_ascii=False).encode())
+    atomic_write_json(Path(root) / META, payload)
 
 
 def pose_path_for(sample: str) -> str:
@@ -200,6 +200,7 @@ class Dataset:
         table = pd.crosstab(rows.sign_id, rows.signer) if len(rows) else pd.DataFrame()
         frames = np.array([s.frames for s in seqs]) if seqs else np.zeros(0)
         parts = np.concatenate([s.part_present() for s in seqs]) if seqs else np.zeros((0, 4), bool)
+        reported = {p.sample for p in problems}  # the check below finds missing files again
         return {
             "samples": len(rows),
             "failed": int((self.all_rows.status != "ok").sum()),
@@ -211,7 +212,7 @@ class Dataset:
                 name: float(parts[:, i].mean()) if len(parts) else 0.0
                 for i, name in enumerate(["pose", "face", "left_hand", "right_hand"])
             },
-            "problems": problems + [p for p in self.check() if p.sample not in {q.sample for q in problems}],
+            "problems": problems + [p for p in self.check() if p.sample not in reported],
         }
 
 

@@ -7,7 +7,6 @@ curves.png (loss and accuracy per epoch).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import torch
 from .dataset import Dataset, natural_key, write_table
 from .errors import SignposeError
 from .features import load_points
-from .keypoints import atomic_write_bytes
+from .keypoints import atomic_write_json
 from .text import for_matplotlib
 
 
@@ -144,7 +143,7 @@ def evaluate(run: str | Path, dataset_path: str | Path | None = None, signer: st
     table.insert(0, "sign_id", info["classes"])
     summary.update({"run": run.name, "model": config.model, "features": config.features.features,
                     "signer": signer or info.get("test_signer"), "signs_not_in_training": unknown})  # fmt: skip
-    atomic_write_bytes(run / "metrics.json", json.dumps(summary, indent=2, ensure_ascii=False).encode())
+    atomic_write_json(run / "metrics.json", summary)
     write_table(run / "per_class.csv", table)
     pred = probs.argmax(1)
     write_table(run / "predictions.csv", pd.DataFrame({

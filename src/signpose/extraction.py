@@ -201,38 +201,49 @@ def _init_worker(config: ExtractionConfig) -> None:
     _worker["config"] = config
 
 
-def _run_one(job: tuple[SampleSpec, str]) -> dict:
-    """Extract one sample in a worker; never raises (errors go into the result row)."""
-    spec, out_root = job
+def _extract_guarded(path, check=None) -> tuple[KeypointSequence | None, str]:
+    """Keypoints of one file with this worker's graph, or the error; never raises, so a
+    broken codec or a MediaPipe failure cannot end a run. `check` may reject the result."""
     extractor: HolisticExtractor = _worker["extractor"]
-    row = {"sample": spec.sample, "frames": 0, "fps": 0.0, "width": 0, "height": 0}
+    seq = None
     try:
-        source = open_frames(spec.path, fps=_worker["config"].fps)
+        source = open_frames(path, fps=_worker["config"].fps)
         seq = extractor.extract(source, source.fps, source.width, source.height)
-        row.update(frames=seq.frames, fps=seq.fps, width=seq.width, height=seq.height)
-        parts = seq.part_present()
-        if not (parts[:, 0].any() or parts[:, 2].any() or parts[:, 3].any()):
-            raise SignposeError("no person detected in any frame")
-        write_pose(Path(out_root) / pose_path_for(spec.sample), seq)
-        row.update(status="ok", error="")
+        if check is not None:
+            check(seq)
+        return seq, ""
     except SignposeError as e:
-        row.update(status="error", error=str(e))
-    except Exception as e:  # a broken codec or a MediaPipe failure must not end the run
-        row.update(status="error", error=f"{type(e).__name__}: {e}")
+        return seq, str(e)
+    except Exception as e:
+        return seq, f"{type(e).__name__}: {e}"
+
+
+def _require_person(seq: KeypointSequence) -> None:
+    parts = seq.part_present()
+    if not (parts[:, 0].any() or parts[:, 2].any() or parts[:, 3].any()):
+        raise SignposeError("no person detected in any frame")
+
+
+def _run_one(job: tuple[SampleSpec, str]) -> dict:
+    """Extract one sample in a worker and write its pose file; errors go into the row."""
+    spec, out_root = job
+    row = {"sample": spec.sample, "frames": 0, "fps": 0.0, "width": 0, "height": 0}
+    seq, error = _extract_guarded(spec.path, _require_person)
+    if seq is not None:
+        row.update(frames=seq.frames, fps=seq.fps, width=seq.width, height=seq.height)
+    if not error:
+        try:
+            write_pose(Path(out_root) / pose_path_for(spec.sample), seq)
+        except Exception as e:  # e.g. a full disk: recorded like any other failure
+            error = f"{type(e).__name__}: {e}"
+    row.update(status="error" if error else "ok", error=error)
     return row
 
 
 def _extract_one(path: str) -> tuple[str, KeypointSequence | None, str, dict]:
     """For `extract_many`: keypoints of one file, or its error."""
-    extractor: HolisticExtractor = _worker["extractor"]
-    try:
-        source = open_frames(path, fps=_worker["config"].fps)
-        seq = extractor.extract(source, source.fps, source.width, source.height)
-        return path, seq, "", extractor.last_timing
-    except SignposeError as e:
-        return path, None, str(e), {}
-    except Exception as e:
-        return path, None, f"{type(e).__name__}: {e}", {}
+    seq, error = _extract_guarded(path)
+    return path, (None if error else seq), error, (_worker["extractor"].last_timing if not error else {})
 
 
 def extract_many(paths: list[str], config: ExtractionConfig | None = None, workers: int | None = None

@@ -14,7 +14,9 @@ Two stages, so augmentation can work on geometry in between:
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,7 +25,7 @@ import torch
 
 from .config import FeatureConfig
 from .errors import SignposeError
-from .keypoints import KeypointSequence
+from .keypoints import KeypointSequence, atomic_write_bytes
 from .schema import (
     FACE,
     FACE_LEFT_EYEBROW,
@@ -225,7 +227,7 @@ class PointData:
         return len(self.points)
 
 
-def load_points(dataset, config: FeatureConfig, workers: int = 4, progress: bool = False) -> PointData:
+def load_points(dataset, config: FeatureConfig, workers: int = 4) -> PointData:
     """Stage 1 for a whole dataset, cached in DATASET/cache/ (keyed by config and files)."""
     import pandas as pd
 
@@ -241,15 +243,9 @@ def load_points(dataset, config: FeatureConfig, workers: int = 4, progress: bool
             pass  # a damaged cache is rebuilt
     seqs, loaded, problems = dataset.load(rows, workers=workers)
     for p in problems:
-        import warnings
-
         warnings.warn(f"skipping {p.sample}: {p.problem}", stacklevel=2)
     pts, mask = prepare_points(seqs, config)
     if not problems:
-        import io
-
-        from .keypoints import atomic_write_bytes
-
         buf = io.BytesIO()
         np.savez(buf, points=pts, mask=mask, samples=np.array(loaded["sample"], dtype=str))
         atomic_write_bytes(cache, buf.getvalue())

@@ -153,6 +153,13 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
         raise
 
 
+def atomic_write_json(path: Path, data) -> None:
+    """JSON (UTF-8, Arabic kept as written), atomically."""
+    import json
+
+    atomic_write_bytes(Path(path), json.dumps(data, indent=2, ensure_ascii=False).encode())
+
+
 def write_pose(path: str | Path, seq: KeypointSequence) -> None:
     """Write a sequence as a `.pose` file, atomically."""
     import io

@@ -7,7 +7,6 @@ live streams, and through an ONNX export.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections import deque
@@ -20,7 +19,7 @@ import numpy as np
 from .config import ExtractionConfig, FeatureConfig
 from .errors import SignposeError
 from .features import sequence_points
-from .keypoints import KeypointSequence, atomic_write_bytes
+from .keypoints import KeypointSequence, atomic_write_bytes, atomic_write_json
 from .schema import LEFT_HAND, POSE, RIGHT_HAND
 
 NO_SIGN = "no sign recognised"
@@ -86,11 +85,9 @@ class Recognizer:
         """(B, T, P, 2) points and (B, T, P) mask -> (B, classes) probabilities."""
         if self._onnx is not None:
             return self._onnx.probabilities(points, mask)
-        import torch
+        from .evaluation import predict_points
 
-        with torch.no_grad():
-            logits = self.classifier(torch.from_numpy(points), torch.from_numpy(mask))
-            return torch.softmax(logits, -1).numpy()
+        return predict_points(self.classifier, points, mask)
 
     def predict_sequence(self, seq: KeypointSequence, top_k: int = 5, source: str = "") -> Prediction:
         hands = seq.present[:, LEFT_HAND.slice].any() or seq.present[:, RIGHT_HAND.slice].any()
@@ -181,7 +178,7 @@ class Recognizer:
                    "names": self.names, "extraction": self.extraction.__dict__,
                    "inputs": {"points": ["batch", self.features.frames, fs.n_points, 2],
                               "mask": ["batch", self.features.frames, fs.n_points]}}  # fmt: skip
-        atomic_write_bytes(path.with_name("features.json"), json.dumps(sidecar, indent=2, ensure_ascii=False).encode())
+        atomic_write_json(path.with_name("features.json"), sidecar)
         return path
 
 

@@ -27,7 +27,7 @@ from .config import AugmentConfig, TrainConfig, load_json, save_json, to_dict
 from .dataset import Dataset, natural_key
 from .errors import SignposeError
 from .features import PointData, feature_set, load_points
-from .keypoints import atomic_write_bytes
+from .keypoints import atomic_write_bytes, atomic_write_json
 from .models import build_classifier, count_parameters, model_spec
 from .splits import Split, mixed_split, signer_split
 
@@ -258,7 +258,7 @@ def train(dataset_path: str | Path, out: str | Path, config: TrainConfig, progre
         "train_seconds": round(seconds, 2),
         "extraction": dataset.meta.get("extraction"),
     }
-    atomic_write_bytes(out / "run.json", json.dumps(info, indent=2, ensure_ascii=False).encode())
+    atomic_write_json(out / "run.json", info)
     from .evaluation import plot_curves
 
     plot_curves(out)
@@ -282,5 +282,5 @@ def cross_validate(dataset_path: str | Path, out: str | Path, config: TrainConfi
     from .dataset import write_table
 
     write_table(out / "cv.csv", table)
-    atomic_write_bytes(out / "cv.json", json.dumps(results, indent=2, ensure_ascii=False).encode())
+    atomic_write_json(out / "cv.json", results)
     return table, results
