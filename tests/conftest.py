@@ -36,7 +36,7 @@ def video_frames(path) -> tuple[int, tuple]:
 
 @pytest.fixture(scope="session")
 def synth_small(tmp_path_factory) -> Path:
-    from signpose.synth import synth_dataset
+    from signpose.data.synth import synth_dataset
 
     return synth_dataset(tmp_path_factory.mktemp("synth") / "ds", signers=3, signs=5, reps=8, seed=1, progress=False)
 
@@ -44,7 +44,7 @@ def synth_small(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def karsl_extracted(tmp_path_factory) -> Path:
     """The real-frames KArSL-layout fixture, extracted once for the session."""
-    from signpose.extraction import extract_dataset
+    from signpose.extract.pipeline import extract_dataset
 
     src = shared("karsl_layout")
     out = tmp_path_factory.mktemp("karsl") / "ds"
@@ -55,7 +55,7 @@ def karsl_extracted(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def wlasl_extracted(tmp_path_factory) -> Path:
     """The six real WLASL clips (two signs), extracted once for the session."""
-    from signpose.extraction import extract_dataset
+    from signpose.extract.pipeline import extract_dataset
 
     src = shared("videos", "wlasl_mini")
     out = tmp_path_factory.mktemp("wlasl") / "ds"
@@ -66,12 +66,12 @@ def wlasl_extracted(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory, synth_small) -> Path:
     """A small ISLR model trained signer-independently on the synthetic data."""
-    from signpose.config import FeatureConfig, TrainConfig
-    from signpose.training import train
+    from signpose.learn.config import TrainConfig
+    from signpose.learn.training import train
 
     out = tmp_path_factory.mktemp("runs") / "islr"
-    config = TrainConfig(model="islr", test_signer="signer3", epochs=6, patience=10, batch_size=32, lr=2e-3,
-                         features=FeatureConfig(features="pose_hands"),
-                         model_options={"dim": 48, "groups": 1, "conv_blocks": 1})  # fmt: skip
+    config = TrainConfig(model="islr", test_signer="signer3", features={"features": "pose_hands"},
+                         recipe={"epochs": 6, "patience": 10, "batch_size": 32, "lr": 2e-3},
+                         model_options={"dim": 48, "groups": 1, "conv_blocks": 1})
     train(synth_small, out, config, progress=False)
     return out

@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 from conftest import shared, video_frames
 
-from signpose.dataset import Dataset
+from signpose.data.dataset import Dataset
+from signpose.data.schema import FACE, LEFT_HAND, POSE, RIGHT_HAND
 from signpose.errors import SignposeError
-from signpose.extraction import extract_dataset, extract_video
-from signpose.schema import FACE, LEFT_HAND, POSE, RIGHT_HAND
+from signpose.extract.holistic import extract_video
+from signpose.extract.pipeline import extract_dataset
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,7 @@ def test_karsl_layout_with_arabic_labels(karsl_extracted):
     for row in ds.rows.itertuples():
         images = list(shared("karsl_layout").joinpath(row.source).glob("*.jpg"))
         assert int(row.frames) == len(images)
-    assert ds.info()["detected"]["right_hand"] > 0.5
+    assert ds.info().detected["right_hand"] > 0.5
 
 
 def test_rerun_resumes_and_a_bad_video_is_recorded_not_fatal(tmp_path):
@@ -117,8 +118,8 @@ def test_bad_paths_are_one_line_errors(tmp_path):
 def test_a_video_gives_the_same_keypoints_whatever_was_extracted_before():
     """Tracking state never leaks from one video into the next (what makes reruns,
     resumed runs and parallel runs produce identical files)."""
-    from signpose.extraction import HolisticExtractor
-    from signpose.video import open_frames
+    from signpose.data.video import open_frames
+    from signpose.extract.holistic import HolisticExtractor
 
     first, second = shared("videos", "fingerspelling_az", "C.mp4"), shared("videos", "fingerspelling_az", "D.mp4")
     fresh = extract_video(second)

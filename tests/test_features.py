@@ -2,19 +2,21 @@ import numpy as np
 import pytest
 from conftest import shared
 
-from signpose.config import FeatureConfig
-from signpose.features import (
+from signpose.data.importers import seed_vectors_to_sequence
+from signpose.data.keypoints import KeypointSequence
+from signpose.data.schema import LEFT_SHOULDER, RIGHT_HAND, RIGHT_SHOULDER
+from signpose.learn.features import (
     FEATURE_SETS,
+    FeatureConfig,
+    FeaturePipeline,
     body_frame,
-    feature_size,
     interpolate_gaps,
-    prepare_points,
-    sequence_points,
     time_positions,
 )
-from signpose.importers import seed_vectors_to_sequence
-from signpose.keypoints import KeypointSequence
-from signpose.schema import LEFT_SHOULDER, RIGHT_HAND, RIGHT_SHOULDER
+
+
+def points(seq, **config):
+    return FeaturePipeline(FeatureConfig(**config)).points(seq)
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +26,12 @@ def recorders():
 
 
 def test_feature_set_sizes():
-    assert feature_size(FeatureConfig(features="hands")) == 84
-    assert feature_size(FeatureConfig(features="pose_hands")) == 150
+    assert FeaturePipeline(FeatureConfig(features="hands")).size == 84
+    assert FeaturePipeline(FeatureConfig(features="pose_hands")).size == 150
     assert FEATURE_SETS["rich"].n_points == 107
+    assert FeaturePipeline(FeatureConfig(features="rich")).size == 428
+    # each hand relative to its wrist: 2 x 21 more points
+    assert FeaturePipeline(FeatureConfig(features="hands", hand_relative=True)).size == 84 + 84
 
 
 def test_gaps_are_interpolated_only_between_detections():
@@ -45,19 +50,18 @@ def test_gaps_are_interpolated_only_between_detections():
 def test_body_normalisation_makes_recorders_agree(recorders):
     """Three different people at different distances: after normalising, the shoulders of
     all of them sit at (+-0.5, 0) with unit width, frame after frame."""
-    config = FeatureConfig(features="pose_hands", interpolate_gap=0)
+    pipeline = FeaturePipeline(FeatureConfig(features="pose_hands", interpolate_gap=0))
     raw_widths, norm = {}, {}
     for who in ("recorder_a", "recorder_b", "recorder_c"):
         xs = recorders["X"][recorders["recorder"] == who]
         seqs = [seed_vectors_to_sequence(x) for x in xs]
         frames = [body_frame(s.xyz, s.present) for s in seqs]
         raw_widths[who] = (np.median([w for _, w in frames]), np.median([o for o, _ in frames], axis=0))
-        pts, mask = prepare_points(seqs, config)
+        pts, mask = pipeline.prepare(seqs)
         both = mask[..., LEFT_SHOULDER] & mask[..., RIGHT_SHOULDER]
         left, right = pts[..., LEFT_SHOULDER, :][both], pts[..., RIGHT_SHOULDER, :][both]
         norm[who] = (np.median(np.linalg.norm(left - right, axis=-1)), np.median((left + right) / 2, axis=0))
     raw_centres = np.array([c for _, c in raw_widths.values()])
-    print(raw_widths)
     assert np.ptp(raw_centres, axis=0).max() > 0.02  # they really stand in different places before
     for width, centre in norm.values():
         assert width == pytest.approx(1.0, abs=0.05)
@@ -70,7 +74,7 @@ def test_no_nan_from_empty_frames_or_missing_pose():
     xyz = np.random.default_rng(0).random((10, 543, 3)).astype(np.float32) * 500
     for seq in (KeypointSequence(xyz, present, 30, 640, 480), KeypointSequence(xyz, np.zeros_like(present), 30, 640, 480)):
         for normalise in ("body", "image"):
-            pts, mask = sequence_points(seq, FeatureConfig(features="rich", normalise=normalise))
+            pts, mask = points(seq, features="rich", normalise=normalise)
             assert np.isfinite(pts).all() and pts.shape == (30, 107, 2)
             assert (pts[~mask] == 0).all()
 
@@ -81,6 +85,26 @@ def test_resample_covers_the_whole_sign_and_first_repeats_the_last_frame():
     xyz = np.zeros((60, 543, 3), np.float32)
     xyz[:, :, 0] = np.arange(60)[:, None]
     seq = KeypointSequence(xyz, np.ones((60, 543), bool), 30, 1, 1)
-    first, _ = sequence_points(seq, FeatureConfig(features="hands", sampling="first", normalise="image"))
-    whole, _ = sequence_points(seq, FeatureConfig(features="hands", sampling="resample", normalise="image"))
+    first, _ = points(seq, features="hands", sampling="first", normalise="image")
+    whole, _ = points(seq, features="hands", sampling="resample", normalise="image")
     assert first[-1, 0, 0] == 29 and whole[-1, 0, 0] == 59
+
+
+def test_hand_relative_features_are_the_hand_shape_in_its_own_frame():
+    """Each hand relative to its wrist and scaled by its size: moving or scaling the
+    whole hand leaves these features unchanged; an absent hand gives zeros, never NaN."""
+    import torch
+
+    head = FeaturePipeline(FeatureConfig(features="hands", hand_relative=True)).head()
+    rng = np.random.default_rng(0)
+    pts = torch.from_numpy(rng.normal(size=(1, 30, 42, 2)).astype(np.float32))
+    mask = torch.ones(1, 30, 42, dtype=torch.bool)
+    moved = pts * 3.0 + torch.tensor([5.0, -2.0])
+    x, _ = head(pts, mask)
+    y, _ = head(moved, mask)
+    relative = slice(84, 168)
+    torch.testing.assert_close(x[..., relative], y[..., relative], atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(x[..., :84], y[..., :84])  # the absolute positions did move
+    mask[..., :21] = False  # the left hand never seen
+    z, _ = head(pts, mask)
+    assert torch.isfinite(z).all() and (z[..., 84:126] == 0).all()

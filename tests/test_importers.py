@@ -3,15 +3,17 @@ import pandas as pd
 import pytest
 from conftest import shared
 
-from signpose.dataset import Dataset
+from signpose.data.dataset import Dataset
+from signpose.data.importers import import_kaggle, import_mpdata, import_pose
+from signpose.data.schema import LEFT_HAND, to_seed_vectors
 from signpose.errors import SignposeError
-from signpose.importers import export_arrays, import_kaggle, import_mpdata, import_pose
-from signpose.schema import LEFT_HAND, to_seed_vectors
+from signpose.learn.arrays import export_arrays
 
 
 def test_mpdata_raw_layout_equals_the_npz_arrays(tmp_path):
-    out = import_mpdata(shared("mp_data", "recorder_c", "MP_Data"), tmp_path / "ds", signer="recorder_c", progress=False)
-    ds = Dataset(out)
+    report = import_mpdata(shared("mp_data", "recorder_c", "MP_Data"), tmp_path / "ds", signer="recorder_c", progress=False)
+    assert report.imported == 90 and not report.failed
+    ds = Dataset(report.out)
     assert ds.signers == ["recorder_c"] and ds.sign_ids == ["hello", "iloveyou", "thanks"]
     with np.load(shared("keypoints", "mp_data_3recorders_1662.npz")) as z:
         sel = z["recorder"] == "recorder_c"
@@ -34,7 +36,7 @@ def test_mpdata_frames_are_ordered_numerically(tmp_path):
         v = np.zeros(1662)
         v[0] = f + 1
         np.save(src / f"{f}.npy", v)
-    ds = Dataset(import_mpdata(tmp_path / "MP_Data", tmp_path / "ds", signer="s", progress=False))
+    ds = Dataset(import_mpdata(tmp_path / "MP_Data", tmp_path / "ds", signer="s", progress=False).out)
     seq = ds.read(ds.rows.iloc[0])
     np.testing.assert_array_equal(seq.xyz[:, 0, 0], np.arange(1, 13))
     assert ds.sign_ids == ["71"] and not seq.present[:, LEFT_HAND.slice].any()
@@ -42,7 +44,7 @@ def test_mpdata_frames_are_ordered_numerically(tmp_path):
 
 def test_kaggle_parquet_nan_becomes_absent(tmp_path):
     src = shared("kaggle_asl_signs")
-    ds = Dataset(import_kaggle(src, tmp_path / "ds", progress=False))
+    ds = Dataset(import_kaggle(src, tmp_path / "ds", progress=False).out)
     table = pd.read_csv(src / "train.csv")
     assert len(ds.rows) == len(table)
     assert ds.sign_ids == ["hello", "thankyou"] and len(ds.signers) == 6
@@ -61,7 +63,7 @@ def test_pose_import_and_export_arrays(tmp_path, synth_small):
     mapping = pd.DataFrame({"file": [f.removeprefix("poses/") for f in ds.rows.file[:6]],
                             "signer": ds.rows.signer[:6], "sign": ds.rows.sign[:6]})
     mapping.to_csv(tmp_path / "map.csv", index=False)
-    out = Dataset(import_pose(synth_small / "poses", tmp_path / "ds", tmp_path / "map.csv", progress=False))
+    out = Dataset(import_pose(synth_small / "poses", tmp_path / "ds", tmp_path / "map.csv", progress=False).out)
     assert len(out.rows) == 6 and set(out.rows.sign) <= set(ds.rows.sign)
     result = export_arrays(synth_small, tmp_path / "arrays")
     X, y = np.load(tmp_path / "arrays" / "X.npy"), np.load(tmp_path / "arrays" / "y.npy")

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from signpose.data.keypoints import KeypointSequence, read_pose, write_pose
+from signpose.data.schema import LEFT_HAND, POSE
 from signpose.errors import SignposeError
-from signpose.keypoints import KeypointSequence, read_pose, write_pose
-from signpose.schema import LEFT_HAND, POSE
 
 
 def _sequence(frames=5, seed=0):
@@ -51,5 +51,5 @@ def test_truncated_pose_file_is_a_clear_error(tmp_path):
 
 
 def test_sequence_rejects_wrong_shapes():
-    with pytest.raises(ValueError, match="543"):
+    with pytest.raises(SignposeError, match="543"):
         KeypointSequence(np.zeros((3, 10, 3)), np.zeros((3, 10), bool), 30, 1, 1)

@@ -2,9 +2,9 @@ import pandas as pd
 import pytest
 from conftest import shared
 
+from signpose.data.labels import read_labels
+from signpose.data.layouts import discover
 from signpose.errors import SignposeError
-from signpose.labels import read_labels
-from signpose.layouts import discover
 
 
 def _touch(path):

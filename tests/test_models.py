@@ -1,7 +1,7 @@
 import torch
 
-from signpose.config import FeatureConfig
-from signpose.models import MODELS, build_classifier, count_parameters, describe_models
+from signpose.learn.features import FeatureConfig, FeaturePipeline
+from signpose.learn.models import MODELS, SignClassifier, count_parameters, describe_models
 
 
 def test_reproductions_match_the_notebook_summaries():
@@ -29,7 +29,7 @@ def test_every_model_runs_on_points_with_all_absent_frames():
     mask[0] = False  # a sample with nothing detected at all
     mask[1, 10:] = False  # frames with nothing detected
     for name in MODELS:
-        clf = build_classifier(name, FeatureConfig(), 7).eval()
+        clf = SignClassifier(name, FeaturePipeline(FeatureConfig()), 7).eval()
         with torch.no_grad():
             out = clf(pts, mask)
         assert out.shape == (3, 7) and torch.isfinite(out).all(), name

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from signpose import schema
+from signpose.data import schema
+from signpose.errors import SignposeError
 
 
 def test_point_names_match_mediapipe():
@@ -16,7 +17,7 @@ def test_parts_tile_the_543_points_and_the_seed_vector():
     assert schema.PARTS[-1].seed_slice.stop == schema.SEED_VECTOR_SIZE == 1662
     assert schema.point("right_hand", "WRIST") == 522
     assert schema.point("pose", "LEFT_SHOULDER") == 11
-    with pytest.raises(KeyError):
+    with pytest.raises(SignposeError, match="no point .NOSE. in part .face."):
         schema.point("face", "NOSE")
 
 
@@ -37,7 +38,7 @@ def test_seed_vector_without_face():
     xyz, present = schema.from_seed_vectors(vec)
     assert not present[0, schema.FACE.slice].any()
     np.testing.assert_array_equal(xyz[0, schema.RIGHT_HAND.start], vec[0, 195:198])
-    with pytest.raises(ValueError, match="1662"):
+    with pytest.raises(SignposeError, match="1662"):
         schema.from_seed_vectors(np.zeros((2, 100)))
 
 

@@ -4,13 +4,17 @@ import pytest
 import torch
 from conftest import shared
 
-from signpose.augmentation import Augmenter, seed_augment_rotation, seed_augment_scale
-from signpose.config import AugmentConfig, FeatureConfig
+from signpose.data.importers import seed_vectors_to_sequence
 from signpose.errors import SignposeError
-from signpose.features import feature_set, prepare_points
-from signpose.importers import seed_vectors_to_sequence
-from signpose.splits import leave_one_signer_out, mixed_split, signer_split
-from signpose.training import Collate, PointBatches
+from signpose.learn.augmentation import (
+    AugmentConfig,
+    Augmenter,
+    seed_augment_rotation,
+    seed_augment_scale,
+)
+from signpose.learn.features import FeatureConfig, FeaturePipeline, PointData, feature_set
+from signpose.learn.splits import leave_one_signer_out, mixed_split, signer_split
+from signpose.learn.training import Collate, PointBatches
 
 
 def _rows():
@@ -46,7 +50,7 @@ def real_batch():
     with np.load(shared("keypoints", "mp_data_3recorders_1662.npz")) as z:
         X, labels = z["X"][::7], z["label"][::7]
     seqs = [seed_vectors_to_sequence(x) for x in X]
-    pts, mask = prepare_points(seqs, FeatureConfig(features="pose_hands"))
+    pts, mask = FeaturePipeline(FeatureConfig(features="pose_hands")).prepare(seqs)
     return pts, mask, labels
 
 
@@ -64,22 +68,19 @@ def test_augmentation_keeps_absent_points_absent_on_real_data(real_batch):
     _, geo_mask = geo(torch.from_numpy(pts), torch.from_numpy(mask))
     assert not (geo_mask & ~torch.from_numpy(mask)).any()
     # time warps resample: a point is present only if both neighbouring source frames had it
-    warp = Augmenter(replace_all_but(AugmentConfig.off(), time_warp_p=1.0, crop_p=1.0), fs, seed=1)
+    warp = Augmenter(only(time_warp_p=1.0, crop_p=1.0), fs, seed=1)
     _, warp_mask = warp(torch.from_numpy(pts), torch.from_numpy(mask))
     never = ~torch.from_numpy(mask).any(dim=1, keepdim=True).expand_as(warp_mask)
     assert not (warp_mask & never).any()
 
 
-def replace_all_but(config, **changes):
-    from dataclasses import replace
-
-    return replace(config, **changes)
+def only(**changes) -> AugmentConfig:
+    """Augmentation with every transform off except the given ones."""
+    return AugmentConfig(name="off", **changes)
 
 
 def test_batches_keep_their_labels(real_batch):
     pts, mask, labels = real_batch
-    from signpose.features import PointData
-
     classes = sorted(set(labels))
     y = np.array([classes.index(label) for label in labels])
     source = PointBatches(PointData(pts, mask, None), y, np.arange(len(y)))
@@ -93,11 +94,11 @@ def test_affine_is_about_the_body_centre_and_seed_transforms_match_the_notebook(
     fs = feature_set("hands")
     pts = torch.randn(8, 30, 42, 2) * 0.2 + 3.0  # far from the image corner
     mask = torch.ones(8, 30, 42, dtype=torch.bool)
-    only_rotate = replace_all_but(AugmentConfig.off(), rotate_p=1.0, rotate_deg=30)
+    only_rotate = only(rotate_p=1.0, rotate_deg=30)
     out, _ = Augmenter(only_rotate, fs, seed=0)(pts, mask)
     np.testing.assert_allclose(out.mean(dim=(1, 2)), pts.mean(dim=(1, 2)), atol=1e-4)  # centre stays put
     # the seed's rotation is about (0, 0): it moves the centre
-    seed_rot = replace_all_but(AugmentConfig.off(), seed_rotation_p=1.0)
+    seed_rot = only(seed_rotation_p=1.0)
     out, _ = Augmenter(seed_rot, fs, seed=0)(pts, mask)
     angles = torch.atan2(out[..., 1], out[..., 0]) - torch.atan2(pts[..., 1], pts[..., 0])
     degrees = torch.rad2deg(angles[:, 0, 0])
@@ -115,3 +116,16 @@ def test_affine_is_about_the_body_centre_and_seed_transforms_match_the_notebook(
     scaled = seed_augment_scale(x, np.random.default_rng(0))
     ratios = scaled[:, 0, 0] / x[:, 0, 0]
     assert (ratios >= 0).all() and (ratios < 1).all()
+
+
+def test_augmentation_presets_and_checks():
+    off = AugmentConfig(name="off")
+    assert not off.active and AugmentConfig().active
+    seed = AugmentConfig(name="seed", mirror_p=0.5)  # a preset, with one value changed
+    assert seed.seed_rotation_p == pytest.approx(1 / 3) and seed.mirror_p == 0.5 and seed.rotate_p == 0
+    from signpose.settings import build
+
+    with pytest.raises(SignposeError, match=r"augment.mirror_p \(--mirror\) must be <= 1"):
+        build(__import__("signpose.learn.config", fromlist=["TrainConfig"]).TrainConfig, {"augment": {"mirror_p": 2}})
+    with pytest.raises(SignposeError, match="low <= high"):
+        build(AugmentConfig, {"scale_range": [1.2, 0.8]})

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import FeatureConfig, TrainConfig
+from .data.dataset import Dataset
+from .data.synth import synth_dataset
+from .learn.config import TrainConfig
+from .learn.evaluation import evaluate
+from .learn.training import train
+from .recognise.recognizer import Recognizer
+from .settings import build
 
 
 def run_demo(out: str | Path, epochs: int = 60, progress: bool = True, echo=print) -> dict:
-    from .dataset import Dataset
-    from .evaluation import evaluate
-    from .recognition import Recognizer
-    from .synth import synth_dataset
-    from .training import train
-
     out = Path(out)
     data = out / "dataset"
     if not (data / "manifest.csv").is_file():
@@ -26,15 +26,15 @@ def run_demo(out: str | Path, epochs: int = 60, progress: bool = True, echo=prin
     else:
         echo(f"1/4 using the synthetic dataset in {data}")
     run = out / "run-islr"
-    config = TrainConfig(model="islr", test_signer="signer3", epochs=epochs, patience=15,
-                         features=FeatureConfig(features="rich"))  # fmt: skip
+    config = build(TrainConfig, {"model": "islr", "test_signer": "signer3", "features": {"features": "rich"},
+                                 "recipe": {"epochs": epochs, "patience": 15}})  # fmt: skip
     echo(f"2/4 training 'islr' on signer1 and signer2 into {run} (signer3 is never seen)")
     info = train(data, run, config, progress=progress)
     echo("3/4 evaluating on signer3")
-    summary = evaluate(run)
-    echo(f"    accuracy {summary['accuracy']:.1%}   top-5 {summary['top5_accuracy']:.1%}   "
-         f"macro-F1 {summary['macro_f1']:.3f}   ({summary['samples']} sequences, {info['epochs_run']} epochs, "
-         f"{info['train_seconds']:.0f} s)")  # fmt: skip
+    result = evaluate(run)
+    echo(f"    accuracy {result.accuracy:.1%}   top-5 {result.top5_accuracy:.1%}   "
+         f"macro-F1 {result.macro_f1:.3f}   ({result.samples} sequences, {info.epochs_run} epochs, "
+         f"{info.train_seconds:.0f} s)")  # fmt: skip
     rec = Recognizer.from_run(run)
     onnx = rec.export_onnx()
     dataset = Dataset(data)
@@ -48,4 +48,4 @@ def run_demo(out: str | Path, epochs: int = 60, progress: bool = True, echo=prin
         echo(f"    {run / name}")
     echo(f"    {onnx}  (ONNX export)")
     echo(f"    tensorboard --logdir {run / 'logs'}")
-    return {"summary": summary, "prediction": pred.as_dict(), "run": str(run)}
+    return {"result": result.as_dict(), "prediction": pred.as_dict(), "run": str(run)}

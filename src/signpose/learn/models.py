@@ -1,7 +1,7 @@
 """Sequence classifiers, by name.
 
 Every model takes features (B, T, F) and a frame mask (B, T) and returns class logits.
-`build_classifier` puts the `FeatureHead` in front, so a saved model takes the prepared
+`SignClassifier` puts the `FeatureHead` in front, so a saved model takes the prepared
 points directly (and so does its ONNX export).
 
 Registered: `lstm`, `tcn` and `transformer` reproduce the seed notebook's Keras models
@@ -17,28 +17,29 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import FeatureConfig
-from .errors import SignposeError
-from .features import FeatureHead, feature_size
+from ..errors import SignposeError
+from .features import FeatureConfig, FeaturePipeline
+from .recipes import Recipe
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
     build: Callable[..., nn.Module]  # build(in_features, n_classes, frames, **options)
-    lr: float
-    batch_size: int
-    patience: int
+    recipe: str  # the training recipe it uses unless told otherwise
     description: str
-    monitor: str = "val_acc"  # what early stopping and the best checkpoint follow
 
 
 MODELS: dict[str, ModelSpec] = {}
 
 
-def register_model(name: str, lr: float, batch_size: int, patience: int, description: str, monitor: str = "val_acc"):
+def register_model(name: str, recipe: str, description: str):
+    """Register an architecture under a name, with the recipe it trains with by default."""
+    if recipe not in Recipe.PRESETS:
+        raise ValueError(f"model {name!r}: unknown recipe {recipe!r}")
+
     def wrap(build):
-        MODELS[name] = ModelSpec(name, build, lr, batch_size, patience, description, monitor)
+        MODELS[name] = ModelSpec(name, build, recipe, description)
         return build
 
     return wrap
@@ -112,7 +113,7 @@ class SeedLSTM(nn.Module):
         return self.head(self.rnn(x))
 
 
-@register_model("lstm", lr=1e-4, batch_size=32, patience=10, description="the seed's LSTM 64-128-64 (relu) + Dense 64-32")
+@register_model("lstm", "seed", "the seed's LSTM 64-128-64 (relu) + Dense 64-32")
 def build_lstm(in_features: int, n_classes: int, frames: int = 30) -> nn.Module:
     return SeedLSTM(in_features, n_classes, frames)
 
@@ -185,7 +186,7 @@ class SeedTCN(nn.Module):
         return self.head(self.tcn(x))
 
 
-@register_model("tcn", lr=1e-4, batch_size=32, patience=10, description="the seed's TCN 64-128-64 (keras-tcn) + Dense 64-32")
+@register_model("tcn", "seed", "the seed's TCN 64-128-64 (keras-tcn) + Dense 64-32")
 def build_tcn(in_features: int, n_classes: int, frames: int = 30) -> nn.Module:
     return SeedTCN(in_features, n_classes, frames)
 
@@ -278,8 +279,7 @@ class SeedTransformer(nn.Module):
         return self.head(pooled)
 
 
-@register_model("transformer", lr=1e-5, batch_size=64, patience=5,
-                description="the seed's transformer encoder (4 blocks, 9x256 heads, ff 2048)")  # fmt: skip
+@register_model("transformer", "seed-transformer", "the seed's transformer encoder (4 blocks, 9x256 heads, ff 2048)")
 def build_transformer(in_features: int, n_classes: int, frames: int = 30, **options) -> nn.Module:
     return SeedTransformer(in_features, n_classes, frames, **options)
 
@@ -389,10 +389,7 @@ class ISLRNet(nn.Module):
         return self.classifier(self.head_dropout(pooled))
 
 
-# Validation accuracy on the training signers saturates within a few epochs for this
-# model, so it stops and keeps its best checkpoint by validation loss instead.
-@register_model("islr", lr=1e-3, batch_size=64, patience=20, monitor="val_loss",
-                description="1D-CNN + Transformer (Google ISLR 1st place design)")  # fmt: skip
+@register_model("islr", "islr", "1D-CNN + Transformer (Google ISLR 1st place design)")
 def build_islr(in_features: int, n_classes: int, frames: int = 30, **options) -> nn.Module:
     return ISLRNet(in_features, n_classes, frames, **options)
 
@@ -405,12 +402,12 @@ def build_islr(in_features: int, n_classes: int, frames: int = 30, **options) ->
 class SignClassifier(nn.Module):
     """Prepared points (B, T, P, 2) + mask (B, T, P) -> logits (B, classes)."""
 
-    def __init__(self, model: str, features: FeatureConfig, n_classes: int, options: dict | None = None):
+    def __init__(self, model: str, pipeline: FeaturePipeline, n_classes: int, options: dict | None = None):
         super().__init__()
         spec = model_spec(model)
-        self.features = FeatureHead(features)
+        self.features = pipeline.head()
         try:
-            self.model = spec.build(feature_size(features), n_classes, features.frames, **(options or {}))
+            self.model = spec.build(pipeline.size, n_classes, pipeline.config.frames, **(options or {}))
         except TypeError as e:
             raise SignposeError(f"model {model!r} does not take these options {options}: {e}") from None
 
@@ -419,18 +416,12 @@ class SignClassifier(nn.Module):
         return self.model(x, frame_mask)
 
 
-def build_classifier(model: str, features: FeatureConfig, n_classes: int, options: dict | None = None) -> SignClassifier:
-    return SignClassifier(model, features, n_classes, options)
-
-
 def describe_models(features: FeatureConfig | None = None, n_classes: int = 100) -> list[dict]:
-    """Name, parameters and input shape of each registered model (for `signpose models`)."""
-    features = features or FeatureConfig()
+    """Name, parameters, input shape and default recipe of each model (`signpose models`)."""
+    pipeline = FeaturePipeline(features or FeatureConfig())
     rows = []
     for name, spec in MODELS.items():
-        model = spec.build(feature_size(features), n_classes, features.frames)
-        rows.append({"model": name, "parameters": count_parameters(model),
-                     "input": f"{features.frames} x {feature_size(features)}", "description": spec.description,
-                     "lr": spec.lr, "batch_size": spec.batch_size, "patience": spec.patience})  # fmt: skip
+        model = spec.build(pipeline.size, n_classes, pipeline.config.frames)
+        rows.append({"model": name, "parameters": count_parameters(model), "recipe": spec.recipe,
+                     "input": f"{pipeline.config.frames} x {pipeline.size}", "description": spec.description})  # fmt: skip
     return rows
-

@@ -12,17 +12,19 @@ pose    a folder of `.pose` files with a CSV mapping file -> signer, sign
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .dataset import natural_key, pose_path_for, write_manifest, write_meta, write_signs
-from .errors import SignposeError
-from .keypoints import KeypointSequence, read_pose, write_pose
+from ..errors import SignposeError
+from ..util import natural_key
+from .dataset import ManifestRow
+from .keypoints import KeypointSequence, read_pose
 from .labels import normalise_sign_id, read_labels
 from .schema import FACE, LEFT_HAND, N_POINTS, POSE, RIGHT_HAND, from_seed_vectors
+from .writer import DatasetWriter
 
 IMPORTERS = ("mpdata", "npz", "kaggle", "pose")
 MPDATA_PATTERN = "MP_Data/<signer>/<sign>/<sequence>/<frame>.npy or MP_Data/<sign>/<sequence>/<frame>.npy"
@@ -38,32 +40,35 @@ class Imported:
     error: str = ""
 
 
-def _write(out: Path, items: Iterable[Imported], names: dict[str, str], meta: dict, progress: bool) -> Path:
-    from tqdm import tqdm
+@dataclass
+class ImportReport:
+    out: Path
+    imported: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
 
-    out = Path(out)
-    rows, signs = [], {}
-    for item in tqdm(items, desc=f"import {meta['created_by']}", unit="seq", disable=not progress):
-        name = names.get(item.sign_id, item.sign_id)
-        signs[item.sign_id] = name
-        ok = item.seq is not None
-        if ok:
-            write_pose(out / pose_path_for(item.sample), item.seq)
-        rows.append({
-            "sample": item.sample, "file": pose_path_for(item.sample) if ok else "", "source": item.source,
-            "signer": item.signer, "sign_id": item.sign_id, "sign": name, "subset": "", "repetition": 0,
-            "frames": item.seq.frames if ok else 0, "fps": item.seq.fps if ok else 0,
-            "width": item.seq.width if ok else 0, "height": item.seq.height if ok else 0,
-            "status": "ok" if ok else "error", "error": item.error,
-        })  # fmt: skip
-    if not rows:
+    def summary(self) -> str:
+        lines = [f"{self.imported + len(self.failed)} samples: {self.imported} imported, {len(self.failed)} failed"]
+        lines += [f"  failed: {sample}: {error}" for sample, error in self.failed]
+        lines.append(f"dataset: {self.out}")
+        return "\n".join(lines)
+
+
+def _write(out: Path, items: Iterable[Imported], names: dict[str, str], meta: dict, progress: bool) -> ImportReport:
+    from ..progress import bar
+
+    report = ImportReport(Path(out))
+    with DatasetWriter(out, meta, names) as writer:
+        for item in bar(items, desc=meta["created_by"], unit="seq", enabled=progress):
+            row = ManifestRow(item.sample, item.signer, item.sign_id, source=item.source,
+                              status="ok" if item.seq is not None else "error", error=item.error)  # fmt: skip
+            writer.add(row, item.seq)
+            if item.seq is None:
+                report.failed.append((item.sample, item.error))
+            else:
+                report.imported += 1
+    if not report.imported and not report.failed:
         raise SignposeError(f"nothing to import from {meta.get('source_root')}")
-    table = pd.DataFrame(rows)
-    table["repetition"] = table.groupby(["signer", "sign_id"]).cumcount() + 1
-    write_meta(out, meta)
-    write_signs(out, signs)
-    write_manifest(out, table.to_dict("records"))
-    return out
+    return report
 
 
 # ---------------------------------------------------------------------------------------
@@ -113,7 +118,7 @@ def seed_vectors_to_sequence(vectors: np.ndarray, fps: float = 30.0) -> Keypoint
 
 
 def import_mpdata(source: str | Path, out: str | Path, signer: str | None = None, labels: str | Path | None = None,
-                  fps: float = 30.0, progress: bool = True) -> Path:  # fmt: skip
+                  fps: float = 30.0, progress: bool = True) -> ImportReport:  # fmt: skip
     root = Path(source)
     if not root.is_dir():
         raise SignposeError(f"{root}: no such folder; expected {MPDATA_PATTERN}")
@@ -132,7 +137,7 @@ def import_mpdata(source: str | Path, out: str | Path, signer: str | None = None
     return _write(Path(out), items(), names, meta, progress)
 
 
-def import_npz(source: str | Path, out: str | Path, fps: float = 30.0, progress: bool = True) -> Path:
+def import_npz(source: str | Path, out: str | Path, fps: float = 30.0, progress: bool = True) -> ImportReport:
     """Seed-format vectors in one .npz: X (N, T, 1662 or 258), label, and signer (or recorder)."""
     path = Path(source)
     try:
@@ -181,9 +186,11 @@ def read_kaggle_parquet(path: Path, fps: float = 30.0) -> KeypointSequence:
     return KeypointSequence(xyz=xyz, present=present, fps=fps, width=1, height=1)
 
 
-def import_kaggle(source: str | Path, out: str | Path, progress: bool = True) -> Path:
+def import_kaggle(source: str | Path, out: str | Path, progress: bool = True) -> ImportReport:
     root = Path(source)
     table_path = root / "train.csv"
+    if root.is_file() and root.suffix.lower() == ".csv":  # the CSV itself, as Kaggle users point to it
+        root, table_path = root.parent, root
     if not table_path.is_file():
         raise SignposeError(f"{root}: no train.csv; expected the asl-signs layout (train.csv + train_landmark_files/)")
     table = pd.read_csv(table_path, dtype=str)
@@ -209,7 +216,7 @@ def import_kaggle(source: str | Path, out: str | Path, progress: bool = True) ->
 # ---------------------------------------------------------------------------------------
 
 
-def import_pose(source: str | Path, out: str | Path, mapping: str | Path, progress: bool = True) -> Path:
+def import_pose(source: str | Path, out: str | Path, mapping: str | Path, progress: bool = True) -> ImportReport:
     """`.pose` files under `source`; `mapping` is a CSV with columns file, signer, sign."""
     root = Path(source)
     table = pd.read_csv(mapping, dtype=str, keep_default_na=False, encoding="utf-8-sig")
@@ -231,34 +238,3 @@ def import_pose(source: str | Path, out: str | Path, mapping: str | Path, progre
 
     meta = {"created_by": "import pose", "source_root": str(root.resolve())}
     return _write(Path(out), items(), names, meta, progress)
-
-
-# ---------------------------------------------------------------------------------------
-# numpy export, like the notebook's X1.npy / y1.npy
-# ---------------------------------------------------------------------------------------
-
-
-def export_arrays(dataset_path: str | Path, out: str | Path, features=None) -> dict:
-    """Write X.npy (N, T, F), y.npy (class index), signer.npy and classes.csv."""
-    import torch
-
-    from .config import FeatureConfig
-    from .dataset import Dataset, write_table
-    from .features import FeatureHead, load_points
-
-    features = features or FeatureConfig()
-    dataset = Dataset(dataset_path)
-    data = load_points(dataset, features)
-    with torch.no_grad():
-        x, _ = FeatureHead(features)(torch.from_numpy(data.points), torch.from_numpy(data.mask))
-    classes = dataset.sign_ids
-    index = {c: i for i, c in enumerate(classes)}
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "X.npy", x.numpy())
-    np.save(out / "y.npy", np.array([index[s] for s in data.rows.sign_id], dtype=np.int64))
-    np.save(out / "signer.npy", data.rows.signer.to_numpy().astype(str))
-    np.save(out / "sample.npy", data.rows["sample"].to_numpy().astype(str))
-    write_table(out / "classes.csv", pd.DataFrame({"index": range(len(classes)), "sign_id": classes,
-                                                   "sign": [dataset.sign_names.get(c, c) for c in classes]}))  # fmt: skip
-    return {"X": tuple(x.shape), "classes": len(classes), "out": str(out)}

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .dataset import natural_key
-from .errors import SignposeError
+from ..errors import SignposeError
+from ..util import natural_key
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Split:
     test: np.ndarray
     classes: list[str]  # sign ids, in class order
     dropped_from_test: list[str] = field(default_factory=list)  # signs no training signer has
+    test_signer: str | None = None  # None for a mixed (signer-dependent) split
 
     def labels(self, rows: pd.DataFrame) -> np.ndarray:
         index = {c: i for i, c in enumerate(self.classes)}
@@ -45,10 +46,13 @@ def _stratified(indices: np.ndarray, labels: np.ndarray, val_fraction: float, se
 def signer_split(rows: pd.DataFrame, test_signer: str, val_fraction: float = 0.2, seed: int = 42) -> Split:
     """Train/validate on every signer but `test_signer`; test on `test_signer`."""
     signers = sorted(rows.signer.unique(), key=natural_key)
+    if len(signers) < 2:
+        raise SignposeError(
+            f"a signer-independent split needs at least two signers, this dataset has {len(signers)}; "
+            "train with --split mixed for a signer-dependent model"
+        )
     if test_signer not in signers:
         raise SignposeError(f"test signer {test_signer!r} is not in the dataset; signers: {', '.join(signers)}")
-    if len(signers) < 2:
-        raise SignposeError("a signer-independent split needs at least two signers; use --split mixed")
     is_test = (rows.signer == test_signer).to_numpy()
     train_rows = rows[~is_test]
     classes = sorted(train_rows.sign_id.unique(), key=natural_key)
@@ -56,7 +60,7 @@ def signer_split(rows: pd.DataFrame, test_signer: str, val_fraction: float = 0.2
     dropped = sorted(set(rows[is_test & ~known].sign_id), key=natural_key)
     idx = np.flatnonzero(~is_test)
     train, val = _stratified(idx, rows.sign_id.to_numpy()[idx], val_fraction, seed)
-    return Split(f"test-{test_signer}", train, val, np.flatnonzero(is_test & known), classes, dropped)
+    return Split(f"test-{test_signer}", train, val, np.flatnonzero(is_test & known), classes, dropped, test_signer)
 
 
 def mixed_split(rows: pd.DataFrame, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 42) -> Split:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import SignposeError
+from ..errors import SignposeError
 
 
 def normalise_sign_id(value: object) -> str:

@@ -13,20 +13,23 @@ Two stages, so augmentation can work on geometry in between:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
-import warnings
-from dataclasses import asdict, dataclass
+import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+import pandas as pd
 import torch
+from pydantic import Field, field_validator
 
-from .config import FeatureConfig
-from .errors import SignposeError
-from .keypoints import KeypointSequence, atomic_write_bytes
-from .schema import (
+from ..data.dataset import Dataset
+from ..data.keypoints import KeypointSequence
+from ..data.schema import (
     FACE,
     FACE_LEFT_EYEBROW,
     FACE_LIPS,
@@ -39,6 +42,9 @@ from .schema import (
     mirror_permutation,
     points,
 )
+from ..errors import SignposeError
+from ..settings import Settings
+from ..util import atomic_write_bytes
 
 
 @dataclass(frozen=True)
@@ -105,12 +111,26 @@ def feature_set(name: str) -> FeatureSet:
         raise SignposeError(f"unknown feature set {name!r}; choose one of {', '.join(FEATURE_SETS)}") from None
 
 
-def feature_size(config: FeatureConfig) -> int:
-    fs = feature_set(config.features)
-    size = fs.n_points * 2
-    if config.hand_relative:
-        size += sum(len(g) for g in fs.hand_groups()) * 2
-    return size * (2 if fs.motion else 1)
+class FeatureConfig(Settings):
+    """How a keypoint sequence becomes a (frames x features) array."""
+
+    features: str = Field("pose_hands", description="feature set (`signpose models` lists them): hands, pose_hands, rich")
+    frames: int = Field(30, ge=2, le=1024, description="T: every sample becomes exactly this many frames")
+    sampling: Literal["resample", "first"] = Field(
+        "resample", description="resample: the whole sign to T frames; first: the seed's first T frames"
+    )
+    normalise: Literal["body", "image"] = Field(
+        "body", description="body: origin between the shoulders, unit shoulder width; image: the seed's [0, 1] units"
+    )
+    interpolate_gap: int = Field(5, ge=0, le=1000, description="hand-tracking gaps up to this many frames are filled linearly")
+    hand_relative: bool = Field(False, description="add each hand's points relative to its wrist, scaled by hand size")
+
+    @field_validator("features")
+    @classmethod
+    def _known_set(cls, name: str) -> str:
+        if name not in FEATURE_SETS:
+            raise ValueError(f"unknown feature set {name!r}; choose one of {', '.join(FEATURE_SETS)}")
+        return name
 
 
 # ---------------------------------------------------------------------------------------
@@ -167,9 +187,8 @@ def time_positions(frames: int, target: int, sampling: str) -> np.ndarray:
     """Fractional source frame positions for each of the `target` output frames."""
     if sampling == "resample":
         return np.linspace(0, frames - 1, target) if frames > 1 else np.zeros(target)
-    if sampling == "first":  # the seed: the first T frames; a short video repeats its last frame
-        return np.minimum(np.arange(target), frames - 1).astype(np.float64)
-    raise SignposeError(f"unknown sampling {sampling!r}; use 'resample' or 'first'")
+    # the seed: the first T frames; a short video repeats its last frame
+    return np.minimum(np.arange(target), frames - 1).astype(np.float64)
 
 
 def resample(values: np.ndarray, mask: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -184,72 +203,17 @@ def resample(values: np.ndarray, mask: np.ndarray, positions: np.ndarray) -> tup
     return out.astype(np.float32), m
 
 
-def sequence_points(seq: KeypointSequence, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    """One sequence -> points (T, P, 2) and mask (T, P) for the config's feature set."""
-    fs = feature_set(config.features)
+def sequence_points(seq: KeypointSequence, config: FeatureConfig, fs: FeatureSet) -> tuple[np.ndarray, np.ndarray]:
+    """One sequence -> points (T, P, 2) and mask (T, P) for the feature set."""
     xyz, present = interpolate_gaps(seq.xyz, seq.present, config.interpolate_gap)
     if config.normalise == "body":
         origin, scale = body_frame(xyz, present)
         xy = (xyz[..., :2] - origin) / scale
-    elif config.normalise == "image":
+    else:  # image
         xy = xyz[..., :2] / np.array([seq.width or 1, seq.height or 1], np.float32)
-    else:
-        raise SignposeError(f"unknown normalisation {config.normalise!r}; use 'body' or 'image'")
     idx = list(fs.points)
     pts, mask = resample(xy[:, idx], present[:, idx], time_positions(seq.frames, config.frames, config.sampling))
     return np.where(mask[..., None], pts, 0).astype(np.float32), mask
-
-
-def prepare_points(seqs: list[KeypointSequence], config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Many sequences -> points (N, T, P, 2) float32 and mask (N, T, P) bool."""
-    fs = feature_set(config.features)
-    if not seqs:
-        return np.zeros((0, config.frames, fs.n_points, 2), np.float32), np.zeros((0, config.frames, fs.n_points), bool)
-    out = [sequence_points(s, config) for s in seqs]
-    return np.stack([p for p, _ in out]), np.stack([m for _, m in out])
-
-
-def config_key(config: FeatureConfig) -> str:
-    """Identifies what stage 1 depends on (not hand_relative: that is stage 2)."""
-    relevant = {k: v for k, v in asdict(config).items() if k != "hand_relative"}
-    return hashlib.sha1(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]
-
-
-@dataclass
-class PointData:
-    """A dataset's samples ready for training: points, masks, labels and who signed them."""
-
-    points: np.ndarray  # (N, T, P, 2)
-    mask: np.ndarray  # (N, T, P)
-    rows: object  # pandas DataFrame of the manifest rows, aligned with points
-
-    def __len__(self) -> int:
-        return len(self.points)
-
-
-def load_points(dataset, config: FeatureConfig, workers: int = 4) -> PointData:
-    """Stage 1 for a whole dataset, cached in DATASET/cache/ (keyed by config and files)."""
-    import pandas as pd
-
-    rows = dataset.rows
-    cache = Path(dataset.root) / "cache" / f"points-{config_key(config)}-{dataset.fingerprint(rows)}.npz"
-    if cache.is_file():
-        try:
-            with np.load(cache, allow_pickle=False) as z:
-                samples = list(z["samples"])
-                if samples == list(rows["sample"]):
-                    return PointData(z["points"], z["mask"], rows)
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache is rebuilt
-    seqs, loaded, problems = dataset.load(rows, workers=workers)
-    for p in problems:
-        warnings.warn(f"skipping {p.sample}: {p.problem}", stacklevel=2)
-    pts, mask = prepare_points(seqs, config)
-    if not problems:
-        buf = io.BytesIO()
-        np.savez(buf, points=pts, mask=mask, samples=np.array(loaded["sample"], dtype=str))
-        atomic_write_bytes(cache, buf.getvalue())
-    return PointData(pts, mask, pd.DataFrame(loaded).reset_index(drop=True))
 
 
 # ---------------------------------------------------------------------------------------
@@ -260,14 +224,12 @@ def load_points(dataset, config: FeatureConfig, workers: int = 4) -> PointData:
 class FeatureHead(torch.nn.Module):
     """Points (B, T, P, 2) and mask (B, T, P) -> features (B, T, F), frame mask (B, T)."""
 
-    def __init__(self, config: FeatureConfig):
+    def __init__(self, config: FeatureConfig, fs: FeatureSet):
         super().__init__()
-        fs = feature_set(config.features)
         self.motion = fs.motion
         self.hand_relative = config.hand_relative
         groups = fs.hand_groups() if config.hand_relative else []
         self.register_buffer("hands", torch.tensor(np.stack(groups) if groups else np.zeros((0, 21)), dtype=torch.long))
-        self.out_features = feature_size(config)
 
     def forward(self, pts, mask):
         m = mask.to(pts.dtype).unsqueeze(-1)  # (B, T, P, 1)
@@ -284,3 +246,84 @@ class FeatureHead(torch.nn.Module):
             diff = (x[:, 1:] - x[:, :-1]) * (m[:, 1:] * m[:, :-1])
             feats = torch.cat([feats, torch.cat([torch.zeros_like(x[:, :1]), diff], dim=1).flatten(2)], dim=2)
         return feats, mask.any(dim=-1)
+
+
+# ---------------------------------------------------------------------------------------
+# Both stages, resolved once from a config
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class PointData:
+    """A dataset's samples ready for training: points, masks and their manifest rows."""
+
+    points: np.ndarray  # (N, T, P, 2)
+    mask: np.ndarray  # (N, T, P)
+    rows: pd.DataFrame  # the manifest rows, aligned with points
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+
+class FeaturePipeline:
+    """A FeatureConfig resolved once into what training, evaluation, export and
+    recognition share: the feature set, stage 1 (numpy, cached per dataset) and
+    stage 2 (the torch `FeatureHead` inside every model)."""
+
+    def __init__(self, config: FeatureConfig):
+        self.config = config
+        self.set = feature_set(config.features)
+
+    @property
+    def n_points(self) -> int:
+        return self.set.n_points
+
+    @property
+    def size(self) -> int:
+        """Features per frame that stage 2 gives the model."""
+        size = self.set.n_points * 2
+        if self.config.hand_relative:
+            size += sum(len(g) for g in self.set.hand_groups()) * 2
+        return size * (2 if self.set.motion else 1)
+
+    def points(self, seq: KeypointSequence) -> tuple[np.ndarray, np.ndarray]:
+        """Stage 1 for one sequence: points (T, P, 2), mask (T, P)."""
+        return sequence_points(seq, self.config, self.set)
+
+    def prepare(self, seqs: list[KeypointSequence]) -> tuple[np.ndarray, np.ndarray]:
+        """Stage 1 for many: points (N, T, P, 2) float32 and mask (N, T, P) bool."""
+        t, p = self.config.frames, self.set.n_points
+        if not seqs:
+            return np.zeros((0, t, p, 2), np.float32), np.zeros((0, t, p), bool)
+        out = [self.points(s) for s in seqs]
+        return np.stack([a for a, _ in out]), np.stack([m for _, m in out])
+
+    def head(self) -> FeatureHead:
+        return FeatureHead(self.config, self.set)
+
+    def cache_key(self) -> str:
+        """Identifies what stage 1 depends on (not hand_relative: that is stage 2)."""
+        relevant = self.config.model_dump(exclude={"hand_relative"})
+        return hashlib.sha1(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]
+
+    def load(self, dataset: Dataset, workers: int = 4) -> PointData:
+        """Stage 1 for a whole dataset, cached in DATASET/cache/ (keyed by config and files)."""
+        rows = dataset.rows
+        cache = Path(dataset.root) / "cache" / f"points-{self.cache_key()}-{dataset.fingerprint(rows)}.npz"
+        if cache.is_file():
+            try:
+                with np.load(cache, allow_pickle=False) as z:
+                    if list(z["samples"]) == list(rows["sample"]):
+                        return PointData(z["points"], z["mask"], rows)
+            except (OSError, ValueError, KeyError):
+                pass  # a damaged cache is rebuilt
+        seqs, loaded, problems = dataset.load(rows, workers=workers)
+        for p in problems:
+            print(f"signpose: warning: skipping {p.sample}: {p.problem}", file=sys.stderr)
+        pts, mask = self.prepare(seqs)
+        if not problems:
+            buf = io.BytesIO()
+            np.savez(buf, points=pts, mask=mask, samples=np.array(loaded["sample"], dtype=str))
+            with contextlib.suppress(OSError):  # a read-only dataset still trains, just without the cache
+                atomic_write_bytes(cache, buf.getvalue())
+        return PointData(pts, mask, pd.DataFrame(loaded).reset_index(drop=True))

@@ -15,8 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from .dataset import natural_key
-from .errors import SignposeError
+from ..errors import SignposeError
+from ..util import natural_key
 from .labels import normalise_sign_id
 from .video import is_frame_folder, is_video
 

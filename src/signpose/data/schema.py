@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import SignposeError
+
 POSE_POINT_NAMES: tuple[str, ...] = (
     "NOSE", "LEFT_EYE_INNER", "LEFT_EYE", "LEFT_EYE_OUTER", "RIGHT_EYE_INNER", "RIGHT_EYE",
     "RIGHT_EYE_OUTER", "LEFT_EAR", "RIGHT_EAR", "MOUTH_LEFT", "MOUTH_RIGHT", "LEFT_SHOULDER",
@@ -79,22 +81,29 @@ POSE_WORLD_COMPONENT = "POSE_WORLD_LANDMARKS"
 POSE_FORMAT_POINTS = N_POINTS + 33
 
 
+def part_named(name: str) -> Part:
+    try:
+        return PART_BY_NAME[name]
+    except KeyError:
+        raise SignposeError(f"no part {name!r}; parts: {', '.join(PART_BY_NAME)}") from None
+
+
 def point(part: str, name: str | int) -> int:
     """Global index (0..542) of a point given by part and landmark name or local index."""
-    p = PART_BY_NAME[part]
+    p = part_named(part)
     if isinstance(name, str):
         names = POSE_POINT_NAMES if p is POSE else HAND_POINT_NAMES
         if p is FACE or name not in names:
-            raise KeyError(f"no point {name!r} in part {part!r}")
+            raise SignposeError(f"no point {name!r} in part {part!r}")
         return p.start + names.index(name)
     if not 0 <= name < p.size:
-        raise KeyError(f"part {part!r} has {p.size} points, not index {name}")
+        raise SignposeError(f"part {part!r} has {p.size} points, not index {name}")
     return p.start + name
 
 
 def points(part: str, local: tuple[int, ...] | range | None = None) -> np.ndarray:
     """Global indices of a part's points (all, or the given local indices)."""
-    p = PART_BY_NAME[part]
+    p = part_named(part)
     local = range(p.size) if local is None else local
     return np.array([point(part, i) for i in local], dtype=np.int64)
 
@@ -140,7 +149,7 @@ def from_seed_vectors(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     vectors = np.asarray(vectors, dtype=np.float32)
     size = vectors.shape[-1]
     if size not in (SEED_VECTOR_SIZE, SEED_VECTOR_SIZE_NO_FACE):
-        raise ValueError(
+        raise SignposeError(
             f"a seed keypoint vector has {SEED_VECTOR_SIZE} floats (or {SEED_VECTOR_SIZE_NO_FACE} "
             f"without the face), got {size}"
         )

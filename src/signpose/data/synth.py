@@ -15,9 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import pose_path_for, write_manifest, write_meta, write_signs
-from .keypoints import KeypointSequence, write_pose
+from ..errors import SignposeError
+from ..progress import bar
+from .dataset import ManifestRow
+from .keypoints import KeypointSequence
 from .schema import FACE, LEFT_HAND, N_POINTS, POSE, POSE_POINT_NAMES, RIGHT_HAND
+from .writer import DatasetWriter
 
 WIDTH, HEIGHT, FPS = 640, 480, 25.0
 
@@ -204,30 +207,21 @@ def synth_dataset(
     out: str | Path, signers: int = 3, signs: int = 10, reps: int = 20, seed: int = 0, progress: bool = True
 ) -> Path:
     """Write a synthetic dataset folder (same format as `extract`); deterministic per seed."""
-    from tqdm import tqdm
-
+    for name, value, low in (("signers", signers, 1), ("signs", signs, 2), ("reps", reps, 1)):
+        if value < low:
+            raise SignposeError(f"synth --{name} must be at least {low}, not {value}")
     out = Path(out)
     rng = np.random.default_rng(seed)
     designs = _sign_designs(signs, rng)
     styles = _signer_styles(signers, rng)
     names = sign_names(signs)
-    rows = []
     jobs = [(s, k, r) for s in range(signers) for k in range(signs) for r in range(reps)]
     personal = {(s, k): personal_version(designs[k], np.random.default_rng([seed, s, k, 10**6]))
                 for s in range(signers) for k in range(signs)}  # fmt: skip
-    for s, k, r in tqdm(jobs, desc="synth", unit="seq", disable=not progress):
-        sample_rng = np.random.default_rng([seed, s, k, r])
-        seq = synth_sequence(personal[(s, k)], styles[s], sample_rng)
-        signer, sign_id = f"signer{s + 1}", str(k + 1)
-        sample = f"{signer}/{sign_id}/{r + 1}"
-        write_pose(out / pose_path_for(sample), seq)
-        rows.append({
-            "sample": sample, "file": pose_path_for(sample), "source": "", "signer": signer,
-            "sign_id": sign_id, "sign": names[k], "subset": "", "repetition": r + 1,
-            "frames": seq.frames, "fps": seq.fps, "width": seq.width, "height": seq.height,
-            "status": "ok", "error": "",
-        })  # fmt: skip
-    write_meta(out, {"created_by": "synth", "synth": {"signers": signers, "signs": signs, "reps": reps, "seed": seed}})
-    write_signs(out, {str(k + 1): names[k] for k in range(signs)})
-    write_manifest(out, rows)
+    meta = {"created_by": "synth", "synth": {"signers": signers, "signs": signs, "reps": reps, "seed": seed}}
+    with DatasetWriter(out, meta, {str(k + 1): names[k] for k in range(signs)}) as writer:
+        for s, k, r in bar(jobs, desc="synth", unit="seq", enabled=progress):
+            seq = synth_sequence(personal[(s, k)], styles[s], np.random.default_rng([seed, s, k, r]))
+            signer, sign_id = f"signer{s + 1}", str(k + 1)
+            writer.add(ManifestRow(f"{signer}/{sign_id}/{r + 1}", signer, sign_id, repetition=r + 1), seq)
     return out

@@ -11,14 +11,14 @@ x and y in pixels, confidence 0 = absent), so pose-format's tools open it.
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import SignposeError
+from ..errors import SignposeError
+from ..util import atomic_write_bytes
 from .schema import N_POINTS, PARTS, POSE, POSE_FORMAT_POINTS
 
 # pose-format treats confidence 0 as absent; a detected pose point whose visibility
@@ -46,7 +46,7 @@ class KeypointSequence:
         self.xyz = np.asarray(self.xyz, dtype=np.float32)
         self.present = np.asarray(self.present, dtype=bool)
         if self.xyz.shape[1:] != (N_POINTS, 3) or self.present.shape != self.xyz.shape[:2]:
-            raise ValueError(
+            raise SignposeError(
                 f"keypoints must be (frames, {N_POINTS}, 3) with a (frames, {N_POINTS}) mask, "
                 f"got {self.xyz.shape} and {self.present.shape}"
             )
@@ -136,34 +136,8 @@ def from_pose(pose) -> KeypointSequence:
     )
 
 
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write a file so that a reader sees the old file, or the whole new one, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; datasets and runs are meant to be shared
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, data) -> None:
-    """JSON (UTF-8, Arabic kept as written), atomically."""
-    import json
-
-    atomic_write_bytes(Path(path), json.dumps(data, indent=2, ensure_ascii=False).encode())
-
-
 def write_pose(path: str | Path, seq: KeypointSequence) -> None:
     """Write a sequence as a `.pose` file, atomically."""
-    import io
-
     buffer = io.BytesIO()
     to_pose(seq).write(buffer)
     atomic_write_bytes(Path(path), buffer.getvalue())

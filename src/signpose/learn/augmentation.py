@@ -16,9 +16,64 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from pydantic import Field, model_validator
 
-from .config import AugmentConfig
+from ..settings import Preset
 from .features import FeatureSet
+
+
+def _p(default: float, what: str):
+    return Field(default, ge=0, le=1, description=f"probability of {what} per sample")
+
+
+class AugmentConfig(Preset):
+    """On-the-fly augmentation: each transform has a probability and a range. Named
+    presets: `default`, `off`, `seed` (the notebook's transforms, for comparison only)."""
+
+    KIND = "augmentation preset"
+    name: str = Field("default", description="the preset these values started from")
+    rotate_p: float = _p(0.5, "a rotation about the body centre")
+    rotate_deg: float = Field(15.0, ge=0, le=180, description="largest rotation, degrees")
+    scale_p: float = _p(0.5, "scaling")
+    scale_range: tuple[float, float] = Field((0.8, 1.2), description="scale factor range")
+    shear_p: float = _p(0.3, "a shear")
+    shear: float = Field(0.15, ge=0, le=1, description="largest shear")
+    shift_p: float = _p(0.3, "a shift")
+    shift: float = Field(0.1, ge=0, le=2, description="largest shift, shoulder widths")
+    time_warp_p: float = _p(0.5, "a change of speed")
+    time_warp: tuple[float, float] = Field((0.7, 1.3), description="speed factor range")
+    crop_p: float = _p(0.3, "a crop in time")
+    crop_min: float = Field(0.8, gt=0, le=1, description="share of the sign a time crop keeps at least")
+    frame_drop_p: float = _p(0.2, "dropping frames")
+    frame_drop: float = Field(0.1, ge=0, lt=1, description="share of frames dropped")
+    point_drop_p: float = _p(0.2, "dropping points")
+    point_drop: float = Field(0.05, ge=0, lt=1, description="share of points dropped")
+    hand_drop_p: float = _p(0.1, "one whole hand going missing")
+    mirror_p: float = Field(0.0, ge=0, le=1, json_schema_extra={"flag": "--mirror"},
+                            description="probability of a left/right mirror with hand swap (handedness matters in some languages)")  # fmt: skip
+    seed_rotation_p: float = _p(0.0, "the notebook's rotation about the image corner (comparison only)")
+    seed_scale_p: float = _p(0.0, "the notebook's [0, 1) scaling (comparison only)")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> AugmentConfig:
+        for name in ("scale_range", "time_warp"):
+            low, high = getattr(self, name)
+            if not 0 < low <= high:
+                raise ValueError(f"{name} must be two numbers 0 < low <= high, not {low} {high}")
+        if self.seed_rotation_p + self.seed_scale_p > 1:
+            raise ValueError("seed_rotation_p + seed_scale_p must be at most 1 (the seed's copies are exclusive)")
+        return self
+
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, f) > 0 for f in type(self).model_fields if f.endswith("_p"))
+
+
+_OFF = {f: 0.0 for f in AugmentConfig.model_fields if f.endswith("_p")}
+AugmentConfig.register("default", "affine, time warp and crop, frame/point/hand dropout")
+AugmentConfig.register("off", "no augmentation", **_OFF)
+AugmentConfig.register("seed", "the notebook's rotation and [0, 1) scaling, as offline copies would mix them",
+                       **{**_OFF, "seed_rotation_p": 1 / 3, "seed_scale_p": 1 / 3})  # fmt: skip
 
 Transform = Callable[[torch.Tensor, torch.Tensor, "Context"], tuple[torch.Tensor, torch.Tensor]]
 TRANSFORMS: dict[str, Transform] = {}

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SignposeError
+from ..errors import SignposeError
+from ..util import natural_key
 
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -20,8 +21,6 @@ def is_video(path: Path) -> bool:
 
 def frame_images(folder: Path) -> list[Path]:
     """Image files of a frame folder, ordered by the numbers in their names."""
-    from .dataset import natural_key
-
     images = [
         p for p in folder.iterdir()
         if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")

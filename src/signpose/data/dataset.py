@@ -1,0 +1,289 @@
+"""The dataset folder: what `extract`, `synth` and every importer write.
+
+    DATASET/
+      dataset.json    what made it (source, layout, extraction settings, versions)
+      manifest.csv    one row per sample (UTF-8; sign names in any script)
+      signs.csv       sign_id,sign: the class list with display names
+      poses/...       one pose-format file per sample
+      cache/          derived arrays, safe to delete
+
+The manifest is rewritten atomically, so a crash leaves the previous complete copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SignposeError
+from ..util import atomic_write_bytes, natural_key, natural_sorted
+from .keypoints import KeypointSequence, read_pose
+
+FORMAT_NAME = "signpose-dataset"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.csv"
+SIGNS = "signs.csv"
+META = "dataset.json"
+POSES = "poses"
+
+
+
+@dataclass
+class ManifestRow:
+    """One sample of a dataset: one line of manifest.csv."""
+
+    sample: str  # stable id: the source path relative to the source root, without extension
+    signer: str
+    sign_id: str
+    sign: str = ""  # display name (any script); the sign id when no labels were given
+    file: str = ""  # the .pose file, relative to the dataset folder ("" when it failed)
+    source: str = ""  # where it came from, relative to dataset.json's source_root
+    subset: str = ""  # KArSL's train/test folder name; the signer-independent protocol ignores it
+    repetition: int = 0
+    frames: int = 0
+    fps: float = 0.0
+    width: int = 0
+    height: int = 0
+    status: str = "ok"  # ok | error
+    error: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+MANIFEST_COLUMNS = [f.name for f in fields(ManifestRow)]
+_NUMERIC = {"repetition": int, "frames": int, "fps": float, "width": int, "height": int}
+
+
+def pose_path_for(sample: str) -> str:
+    """The dataset-relative .pose path of a sample id."""
+    return f"{POSES}/{sample}.pose"
+
+
+def write_table(path: Path, table: pd.DataFrame) -> None:
+    """Write a CSV atomically, UTF-8, so Arabic names survive any reader."""
+    atomic_write_bytes(path, table.to_csv(index=False).encode("utf-8"))
+
+
+def read_table(path: Path, what: str = "table") -> pd.DataFrame:
+    """A UTF-8 CSV as text columns; a malformed file is one error naming file and line."""
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except pd.errors.EmptyDataError:
+        raise SignposeError(f"{path}: the {what} is empty") from None
+    except pd.errors.ParserError as e:
+        raise SignposeError(f"{path}: malformed {what} ({_first_line(e)})") from None
+    except UnicodeDecodeError:
+        raise SignposeError(f"{path}: the {what} is not UTF-8 text") from None
+    bad = _unbalanced_quote_line(path)
+    if bad:
+        raise SignposeError(f"{path}: malformed {what} (an unbalanced quote at line {bad})")
+    return table
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+
+
+def _unbalanced_quote_line(path: Path) -> int:
+    """The line where a quote opens and never closes (pandas would swallow the rest)."""
+    odd, opened = False, 0
+    with open(path, encoding="utf-8", newline="") as f:
+        for number, line in enumerate(f, start=1):
+            if line.count('"') % 2:
+                odd = not odd
+                opened = number if odd else 0
+    return opened
+
+
+def read_manifest(root: Path) -> list[ManifestRow]:
+    """The rows of a dataset's manifest, typed; a broken file is one error."""
+    path = Path(root) / MANIFEST
+    table = read_table(path, "manifest")
+    missing = [c for c in ("sample", "signer", "sign_id") if c not in table.columns]
+    if missing:
+        raise SignposeError(f"{path}: columns {missing} are missing; re-run the command that made it")
+    rows = []
+    known = [c for c in MANIFEST_COLUMNS if c in table.columns]
+    for record in table[known].to_dict("records"):
+        for col, kind in _NUMERIC.items():
+            if col in record:
+                try:
+                    record[col] = kind(float(record[col] or 0))
+                except ValueError:
+                    record[col] = kind(0)
+        rows.append(ManifestRow(**record))
+    return rows
+
+
+@dataclass
+class DatasetProblem:
+    sample: str
+    problem: str
+
+
+@dataclass
+class DatasetInfo:
+    """What `signpose info` shows: counts, frames, detection rates, problems."""
+
+    samples: int
+    failed: int
+    signers: list[str]
+    signs: dict[str, str]  # sign id -> name, in class order
+    counts: pd.DataFrame  # sign id x signer
+    frames: np.ndarray  # frames per sample
+    detected: dict[str, float]  # share of frames with each part detected
+    problems: list[DatasetProblem]
+
+    def as_dict(self) -> dict:
+        frames = self.frames
+        return {
+            "samples": self.samples, "failed": self.failed, "signers": self.signers, "signs": self.signs,
+            "counts": {s: {k: int(v) for k, v in self.counts[s].items()} for s in self.counts.columns},
+            "frames": {"min": int(frames.min()), "mean": float(frames.mean()), "max": int(frames.max())}
+            if len(frames) else {},
+            "detected": self.detected, "problems": [p.problem for p in self.problems],
+        }  # fmt: skip
+
+
+def read_meta(root: Path) -> dict:
+    path = Path(root) / META
+    if not path.is_file():
+        return {}
+    try:
+        meta = json.loads(path.read_text("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise SignposeError(f"{path}: not valid JSON ({e}); delete it and re-run the command that made it") from None
+    return meta if isinstance(meta, dict) else {}
+
+
+def read_signs(root: Path) -> dict[str, str]:
+    path = Path(root) / SIGNS
+    if not path.is_file():
+        return {}
+    table = read_table(path, "sign list")
+    if not {"sign_id", "sign"} <= set(table.columns):
+        raise SignposeError(f"{path}: needs columns sign_id,sign")
+    return dict(zip(table["sign_id"], table["sign"], strict=True))
+
+
+class Dataset:
+    """A dataset folder, opened for reading."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            what = "is a file, not a dataset folder" if self.root.exists() else "no such dataset folder"
+            raise SignposeError(
+                f"{self.root}: {what}; create one with `signpose extract`, `signpose synth` or `signpose import`"
+            )
+        if not (self.root / MANIFEST).is_file():
+            raise SignposeError(
+                f"{self.root}: not a signpose dataset (no {MANIFEST}); create one with "
+                "`signpose extract`, `signpose synth` or `signpose import`"
+            )
+        self.meta = read_meta(self.root)
+        rows = read_manifest(self.root)
+        seen: dict[str, int] = {}
+        for r in rows:
+            seen[r.sample] = seen.get(r.sample, 0) + 1
+        self.duplicates = natural_sorted(s for s, n in seen.items() if n > 1)
+        unique = {r.sample: r for r in rows}  # a duplicated row counts once (the last one wins)
+        table = pd.DataFrame([r.as_dict() for r in unique.values()], columns=MANIFEST_COLUMNS)
+        self.all_rows = table.sort_values("sample", key=lambda c: c.map(natural_key), kind="stable").reset_index(
+            drop=True
+        )
+        ok = self.all_rows[self.all_rows.status == "ok"]
+        self.sign_names = {**dict(zip(ok["sign_id"], ok["sign"], strict=False)), **read_signs(self.root)}
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """The samples that were extracted successfully."""
+        return self.all_rows[self.all_rows.status == "ok"].reset_index(drop=True)
+
+    @property
+    def signers(self) -> list[str]:
+        return natural_sorted(self.rows.signer.unique())
+
+    @property
+    def sign_ids(self) -> list[str]:
+        """Signs that have at least one sample, in natural order (the class order)."""
+        return natural_sorted(self.rows.sign_id.unique())
+
+    def check(self) -> list[DatasetProblem]:
+        """Duplicated rows, manifest rows without their file, pose files without a row."""
+        problems = [DatasetProblem(s, f"{s} appears more than once in {MANIFEST} (counted once)")
+                    for s in self.duplicates]  # fmt: skip
+        listed = set(self.all_rows.file)
+        for row in self.rows.itertuples():
+            if not (self.root / row.file).is_file():
+                problems.append(DatasetProblem(row.sample, f"{row.file} is listed but missing"))
+        for path in natural_sorted((self.root / POSES).rglob("*.pose"), key=str):
+            rel = path.relative_to(self.root).as_posix()
+            if rel not in listed:
+                problems.append(DatasetProblem(rel, f"{rel} has no manifest row (ignored)"))
+        return problems
+
+    def read(self, row) -> KeypointSequence:
+        return read_pose(self.root / (row["file"] if isinstance(row, dict | pd.Series) else row.file))
+
+    def load(
+        self, rows: pd.DataFrame | None = None, workers: int = 4, on_error: str = "skip"
+    ) -> tuple[list[KeypointSequence], pd.DataFrame, list[DatasetProblem]]:
+        """Read the pose files of `rows` (default: all ok samples), in threads.
+
+        Returns the sequences, the rows that loaded, and the problems (a damaged or
+        missing file is skipped with its reason, or raises when on_error='raise').
+        """
+        rows = self.rows if rows is None else rows
+        paths = [self.root / f for f in rows.file]
+
+        def _read(path: Path):
+            try:
+                return read_pose(path), None
+            except SignposeError as e:
+                return None, str(e)
+
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            results = list(pool.map(_read, paths))
+        problems = [DatasetProblem(s, err) for s, (_, err) in zip(rows["sample"], results, strict=True) if err]
+        if problems and on_error == "raise":
+            raise SignposeError(problems[0].problem)
+        keep = np.array([seq is not None for seq, _ in results], dtype=bool)
+        return [seq for seq, _ in results if seq is not None], rows[keep].reset_index(drop=True), problems
+
+    def fingerprint(self, rows: pd.DataFrame | None = None) -> str:
+        """Changes when any sample's file changes: keys derived caches."""
+        rows = self.rows if rows is None else rows
+        h = hashlib.sha1()
+        for f in rows.file:
+            st = (self.root / f).stat() if (self.root / f).exists() else None
+            h.update(f"{f}:{st.st_size if st else -1}:{st.st_mtime_ns if st else -1}\n".encode())
+        return h.hexdigest()[:16]
+
+    def info(self) -> DatasetInfo:
+        """Counts of signers x signs, frames per video, and how often each part was seen."""
+        seqs, rows, problems = self.load(self.rows)
+        table = pd.crosstab(rows.sign_id, rows.signer) if len(rows) else pd.DataFrame()
+        if len(table):
+            table = table.loc[natural_sorted(table.index), natural_sorted(table.columns)]
+        parts = np.concatenate([s.part_present() for s in seqs]) if seqs else np.zeros((0, 4), bool)
+        reported = {p.sample for p in problems}  # the check below finds missing files again
+        return DatasetInfo(
+            samples=len(rows),
+            failed=int((self.all_rows.status != "ok").sum()),
+            signers=self.signers,
+            signs={sid: self.sign_names.get(sid, sid) for sid in self.sign_ids},
+            counts=table,
+            frames=np.array([s.frames for s in seqs]) if seqs else np.zeros(0, int),
+            detected={name: float(parts[:, i].mean()) if len(parts) else 0.0
+                      for i, name in enumerate(["pose", "face", "left_hand", "right_hand"])},  # fmt: skip
+            problems=problems + [p for p in self.check() if p.sample not in reported],
+        )

@@ -1,0 +1,181 @@
+"""`DatasetWriter`: how every producer (extract, import, synth) adds samples to a dataset.
+
+It writes each sample's `.pose` file atomically, keeps the manifest rows, and writes the
+manifest, the sign list and dataset.json atomically on `flush()` and `close()`. Rows
+already in the folder are kept: writing again only adds or updates rows, so a partial
+rerun never shrinks a dataset, and sign names given once stay unless new ones are given.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from .. import __version__
+from ..errors import SignposeError
+from ..util import atomic_write_json, natural_key, natural_sorted
+from .dataset import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MANIFEST,
+    MANIFEST_COLUMNS,
+    META,
+    SIGNS,
+    ManifestRow,
+    pose_path_for,
+    read_manifest,
+    read_meta,
+    read_signs,
+    write_table,
+)
+from .keypoints import KeypointSequence, write_pose
+
+LOCK = ".signpose.lock"
+
+
+class DatasetWriter:
+    """Adds samples to a dataset folder; use as a context manager so the manifest is
+    written however the block ends (work already done stays listed)."""
+
+    def __init__(self, root: str | Path, meta: dict, names: dict[str, str] | None = None, lock: bool = True):
+        self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise SignposeError(f"{self.root}: is a file; --out must be a dataset folder (new or existing)")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = DatasetLock(self.root) if lock else None
+        if self._lock:
+            self._lock.acquire()
+        try:
+            self.previous_meta = read_meta(self.root)
+            self.rows: dict[str, ManifestRow] = (
+                {r.sample: r for r in read_manifest(self.root)} if (self.root / MANIFEST).is_file() else {}
+            )
+        except BaseException:
+            self.release()
+            raise
+        self.meta = {**self.previous_meta, **meta}
+        self.names = {**read_signs(self.root), **(names or {})}
+
+    # -- samples -------------------------------------------------------------------------
+
+    def name_of(self, sign_id: str) -> str:
+        return self.names.get(sign_id) or sign_id
+
+    def add(self, row: ManifestRow, seq: KeypointSequence | None = None) -> ManifestRow:
+        """Record a sample; with `seq`, also write its pose file (atomically) first."""
+        if seq is not None:
+            row.file = pose_path_for(row.sample)
+            write_pose(self.root / row.file, seq)
+            row.frames, row.fps, row.width, row.height = seq.frames, float(seq.fps), seq.width, seq.height
+        if row.status != "ok":
+            row.file = ""
+        row.sign = self.name_of(row.sign_id) if not row.sign or row.sign == row.sign_id else row.sign
+        self.names.setdefault(row.sign_id, row.sign)
+        self.rows[row.sample] = row
+        return row
+
+    def pose_path(self, sample: str) -> Path:
+        return self.root / pose_path_for(sample)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write the manifest as it is now (atomically)."""
+        rows = natural_sorted(self.rows.values(), key=lambda r: r.sample)
+        write_table(self.root / MANIFEST, pd.DataFrame([r.as_dict() for r in rows], columns=MANIFEST_COLUMNS))
+
+    def close(self) -> None:
+        """Number repetitions, then write the manifest, the sign list and dataset.json."""
+        try:
+            self._number_repetitions()
+            self.flush()
+            ids = natural_sorted({r.sign_id for r in self.rows.values()})
+            write_table(self.root / SIGNS, pd.DataFrame({"sign_id": ids, "sign": [self.name_of(i) for i in ids]}))
+            atomic_write_json(self.root / META, {"format": FORMAT_NAME, "version": FORMAT_VERSION,
+                                                 **self.meta, "signpose": __version__})  # fmt: skip
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        if self._lock:
+            self._lock.release()
+            self._lock = None
+
+    def _number_repetitions(self) -> None:
+        """Rows without a repetition number get their position among the same signer's
+        samples of the same sign."""
+        groups: dict[tuple[str, str], list[ManifestRow]] = {}
+        for r in self.rows.values():
+            groups.setdefault((r.signer, r.sign_id), []).append(r)
+        for group in groups.values():
+            if any(r.repetition == 0 for r in group):
+                for i, r in enumerate(sorted(group, key=lambda r: natural_key(r.sample)), start=1):
+                    r.repetition = i
+
+    def __enter__(self) -> DatasetWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class DatasetLock:
+    """One writer at a time per dataset folder: a lock file with the owner's pid and host.
+    A lock left by a process that no longer runs (on this host) is taken over."""
+
+    def __init__(self, root: Path):
+        self.path = Path(root) / LOCK
+        self.held = False
+
+    def acquire(self) -> None:
+        me = f"{os.getpid()} {socket.gethostname()}"
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                owner = self._owner()
+                if owner is not None and not self._dead(owner):
+                    pid, host = owner
+                    raise SignposeError(
+                        f"{self.path.parent}: another signpose process (pid {pid} on {host}) is writing this "
+                        f"dataset; wait for it to finish, or delete {self.path} if it is gone"
+                    ) from None
+                print(f"signpose: taking over a stale lock {self.path} (its process is gone)", file=sys.stderr)
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{me} {time.time():.0f}\n")
+            self.held = True
+            return
+        raise SignposeError(f"{self.path}: cannot take the dataset lock; delete it and retry")
+
+    def _owner(self) -> tuple[int, str] | None:
+        try:
+            pid, host, *_ = self.path.read_text().split()
+            return int(pid), host
+        except (OSError, ValueError):
+            return None
+
+    @staticmethod
+    def _dead(owner: tuple[int, str]) -> bool:
+        pid, host = owner
+        if host != socket.gethostname():
+            return False  # cannot tell for another machine: assume it is alive
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+

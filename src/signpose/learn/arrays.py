@@ -1,0 +1,38 @@
+"""The notebook's numpy arrays out of a dataset (`X.npy`, `y.npy`, like its X1.npy/y1.npy),
+for people who train with their own code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..data.dataset import Dataset, write_table
+from ..errors import SignposeError
+from .features import FeatureConfig, FeaturePipeline
+
+
+def export_arrays(dataset_path: str | Path, out: str | Path, features: FeatureConfig | None = None) -> dict:
+    """Write X.npy (N, T, F), y.npy (class index), signer.npy, sample.npy and classes.csv."""
+    pipeline = FeaturePipeline(features or FeatureConfig())
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SignposeError(f"{out}: is a file; --out must be a folder for the arrays")
+    dataset = Dataset(dataset_path)
+    data = pipeline.load(dataset)
+    if not len(data):
+        raise SignposeError(f"{dataset_path}: no samples to export")
+    with torch.no_grad():
+        x, _ = pipeline.head()(torch.from_numpy(data.points), torch.from_numpy(data.mask))
+    classes = dataset.sign_ids
+    index = {c: i for i, c in enumerate(classes)}
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "X.npy", x.numpy())
+    np.save(out / "y.npy", np.array([index[s] for s in data.rows.sign_id], dtype=np.int64))
+    np.save(out / "signer.npy", data.rows.signer.to_numpy().astype(str))
+    np.save(out / "sample.npy", data.rows["sample"].to_numpy().astype(str))
+    write_table(out / "classes.csv", pd.DataFrame({"index": range(len(classes)), "sign_id": classes,
+                                                   "sign": [dataset.sign_names.get(c, c) for c in classes]}))  # fmt: skip
+    return {"X": tuple(x.shape), "classes": len(classes), "out": str(out)}

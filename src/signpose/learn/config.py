@@ -1,0 +1,72 @@
+"""The settings of a training run: what the run is (`TrainConfig`, saved as config.json and
+compared when a run is resumed) and how this process runs it (`RuntimeConfig`, free to
+change between a run and its resumption: devices, data loader workers, time limit)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ..settings import Settings
+from .augmentation import AugmentConfig
+from .features import FeatureConfig
+from .models import MODELS
+from .recipes import Recipe
+
+
+class TrainConfig(Settings):
+    """One training run. Defaults follow the seed notebook where it has a setting."""
+
+    model: str = Field("islr", description="architecture (`signpose models` lists them): lstm, tcn, transformer, islr")
+    split: Literal["signer", "mixed"] = Field(
+        "signer", description="signer: test on a signer never seen in training; mixed: signer-dependent comparison"
+    )
+    test_signer: str | None = Field(None, description="the signer held out for testing (default: the last one)")
+    val_fraction: float = Field(0.2, ge=0, lt=1, description="share of the training signers' samples kept for validation")
+    seed: int = Field(42, ge=0, description="random seed of the split, the initial weights and augmentation")
+    features: FeatureConfig = Field(default_factory=FeatureConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig, description="augmentation")
+    recipe: Recipe = Field(default_factory=Recipe, description="training recipe (default: the model's own)")
+    model_options: dict[str, Any] = Field(
+        default_factory=dict, description='architecture options as JSON, e.g. \'{"dim": 96}\' for islr'
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_recipe(cls, data: Any) -> Any:
+        """Without a recipe name, a run trains with its model's own recipe."""
+        if isinstance(data, dict):
+            model = data.get("model", cls.model_fields["model"].default)
+            recipe = data.get("recipe") or {}
+            if isinstance(recipe, dict) and "name" not in recipe and model in MODELS:
+                data = {**data, "recipe": {**recipe, "name": MODELS[model].recipe}}
+        return data
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, name: str) -> str:
+        if name not in MODELS:
+            raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+        return name
+
+
+class RuntimeConfig(Settings):
+    """How this process trains: not part of the run's identity."""
+
+    accelerator: str = Field("auto", description="passed to Lightning: cpu, gpu, auto")
+    devices: str = Field("auto", description="passed to Lightning: a count, a list or auto")
+    strategy: str = Field("auto", description="passed to Lightning: auto, ddp, ...")
+    num_workers: int = Field(0, ge=0, le=256, description="data loader processes")
+    max_minutes: float | None = Field(None, gt=0, description="stop training after this many minutes")
+
+    @field_validator("devices")
+    @classmethod
+    def _devices(cls, value: str) -> str:
+        if value.isdigit() and int(value) < 1:
+            raise ValueError("devices must be at least 1 (or auto)")
+        return value
+
+    @property
+    def lightning_devices(self) -> int | str:
+        return int(self.devices) if self.devices.isdigit() else self.devices

@@ -1,0 +1,120 @@
+"""Evaluation of a run on a signer it never saw: metrics, tables and pictures.
+
+The run's own test (its held-out signer) is written into the run folder: metrics.json
+(accuracy, top-5, macro-F1), per_class.csv, predictions.csv and confusion.png (labelled
+with the sign names, Arabic shaped). Evaluating on another signer or dataset writes the
+same files into RUN/eval/<name>/, so the run's own test metrics are never overwritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..data.dataset import Dataset, write_table
+from ..errors import SignposeError
+from ..util import atomic_write_json, natural_sorted
+from .features import FeaturePipeline
+from .plots import plot_confusion, plot_curves
+from .runs import load_classifier, predict_points
+
+
+@dataclass
+class EvalResult:
+    """One evaluation: what was tested, the scores, and where the files are."""
+
+    run: str
+    model: str
+    features: str
+    signer: str | None
+    samples: int
+    accuracy: float
+    top5_accuracy: float
+    macro_f1: float
+    signs_not_in_training: list[str] = field(default_factory=list)
+    out: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def metrics(y_true: np.ndarray, probs: np.ndarray, names: list[str]) -> tuple[dict, pd.DataFrame]:
+    """Overall metrics and a per-class table."""
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+    labels = np.arange(len(names))
+    y_pred = probs.argmax(1)
+    top5 = np.argsort(-probs, axis=1)[:, :5]
+    summary = {
+        "samples": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "top5_accuracy": float((top5 == y_true[:, None]).any(axis=1).mean()),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+    }
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    table = pd.DataFrame({"sign": names, "precision": p.round(4), "recall": r.round(4), "f1": f.round(4), "support": s})
+    return summary, table
+
+
+def evaluate(run: str | Path, dataset_path: str | Path | None = None, signer: str | None = None) -> EvalResult:
+    """Evaluate a run on its test signer, or on another signer / dataset (into RUN/eval/)."""
+    run = Path(run)
+    classifier, info, config = load_classifier(run)
+    own_dataset = info.dataset_path(run)
+    dataset_path = Path(dataset_path) if dataset_path is not None else own_dataset
+    own = signer is None and dataset_path.resolve() == own_dataset.resolve()
+    dataset = Dataset(dataset_path)
+    data = FeaturePipeline(config.features).load(dataset)
+    rows = data.rows
+    signers = natural_sorted(set(rows.signer))
+    if signer is not None and signer not in signers:
+        raise SignposeError(f"signer {signer!r} is not in {dataset_path}; signers: {', '.join(signers)}")
+    signer = signer or info.test_signer
+    if own and info.test_samples:
+        selected = np.array(rows["sample"].isin(set(info.test_samples)))
+        if info.test_signer is not None:
+            selected |= np.array(rows.signer == info.test_signer)
+    elif signer is not None:
+        selected = np.array(rows.signer == signer)
+    else:
+        raise SignposeError(f"{run}: the run has no test signer (a mixed split); pass --signer")
+    index = {c: i for i, c in enumerate(info.classes)}
+    y = np.array([index.get(s, -1) for s in rows.sign_id])
+    unknown = natural_sorted(set(rows.sign_id[selected & (y < 0)]))
+    selected &= y >= 0
+    if not selected.any():
+        raise SignposeError(f"no samples of the run's {len(index)} signs to evaluate in {dataset_path}")
+    out = run if own else run / "eval" / (signer if dataset_path == own_dataset else f"{dataset_path.name}-{signer}")
+    probs = predict_points(classifier, data.points[selected], data.mask[selected])
+    scores, table = metrics(y[selected], probs, info.names)
+    table.insert(0, "sign_id", info.classes)
+    result = EvalResult(run=run.name, model=config.model, features=config.features.features, signer=signer,
+                        signs_not_in_training=unknown, out=str(out), **scores)  # fmt: skip
+    atomic_write_json(out / "metrics.json", result.as_dict())
+    write_table(out / "per_class.csv", table)
+    pred = probs.argmax(1)
+    write_table(out / "predictions.csv", pd.DataFrame({
+        "sample": rows["sample"][selected].to_numpy(), "true": [info.names[i] for i in y[selected]],
+        "predicted": [info.names[i] for i in pred], "confidence": probs.max(1).round(4),
+    }))  # fmt: skip
+    title = f"{config.model} on {signer or 'the test split'}: accuracy {result.accuracy:.1%}"
+    plot_confusion(y[selected], pred, info.names, out / "confusion.png", title)
+    if own:
+        plot_curves(run)
+    return result
+
+
+def mean_std_table(results: list[EvalResult], metric_names=("accuracy", "top5_accuracy", "macro_f1")) -> pd.DataFrame:
+    """One row per fold and a final mean ± std row, as the KArSL papers report it; all
+    numbers with three decimals."""
+    rows = [{"test signer": r.signer, **{m: f"{getattr(r, m):.3f}" for m in metric_names}} for r in results]
+    table = pd.DataFrame(rows, columns=["test signer", *metric_names])
+    if results:
+        values = np.array([[getattr(r, m) for m in metric_names] for r in results])
+        mean, std = values.mean(0), values.std(0)
+        table.loc[len(table)] = {"test signer": "mean ± std",
+                                 **{m: f"{mean[i]:.3f} ± {std[i]:.3f}" for i, m in enumerate(metric_names)}}  # fmt: skip
+    return table

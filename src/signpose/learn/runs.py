@@ -1,0 +1,139 @@
+"""A run folder, as evaluation and recognition read it: the typed run record and the
+trained classifier. Loading a run does not import the trainer (no Lightning).
+
+    RUN/
+      config.json       the resolved TrainConfig: the run can be repeated from it
+      run.json          RunInfo: classes and names, dataset, split, results
+      model.pt          the kept weights (a plain state dict, loaded with weights_only=True)
+      checkpoints/      Lightning's best.ckpt and last.ckpt (a rerun resumes from last)
+      logs/             TensorBoard and CSV metrics
+      curves.png        loss and accuracy per epoch
+      metrics.json ...  the test signer's evaluation; eval/<signer>/ for other signers
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .. import __version__
+from ..errors import SignposeError
+from ..settings import build, load_json
+from ..util import atomic_write_json
+from .config import TrainConfig
+from .features import FeaturePipeline
+from .models import SignClassifier
+
+RUN_FORMAT = 1
+
+
+class RunInfo(BaseModel):
+    """run.json: what a trained run is and what recognition needs from it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    format: int = RUN_FORMAT
+    signpose: str = __version__
+    dataset: str  # absolute path
+    dataset_from_run: str = ""  # the same, relative to the run folder (for a moved tree)
+    classes: list[str]
+    names: list[str]
+    split: str
+    test_signer: str | None = None
+    train_signers: list[str]
+    signs_not_in_training: list[str] = []
+    samples: dict[str, int] = {}
+    test_samples: list[str] = []
+    parameters: int = 0
+    best_epoch: int = -1
+    monitor: str = ""
+    best_score: float | None = None
+    kept: str = "best"
+    epochs_run: int = 0
+    train_seconds: float = 0.0
+    extraction: dict[str, Any] | None = None
+    runtime: dict[str, Any] = {}
+
+    def save(self, run: Path) -> None:
+        atomic_write_json(Path(run) / "run.json", self.model_dump(mode="json"))
+
+    def dataset_path(self, run: Path) -> Path:
+        """The dataset: where it was, or where it is relative to the run (a moved tree)."""
+        recorded = Path(self.dataset)
+        if recorded.is_dir() or not self.dataset_from_run:
+            return recorded
+        moved = (Path(run) / self.dataset_from_run).resolve()
+        return moved if moved.is_dir() else recorded
+
+    @staticmethod
+    def paths_for(dataset: Path, run: Path) -> dict[str, str]:
+        absolute = Path(dataset).resolve()
+        return {"dataset": str(absolute), "dataset_from_run": os.path.relpath(absolute, Path(run).resolve())}
+
+
+def load_run_info(run: str | Path) -> RunInfo:
+    run = Path(run)
+    path = run / "run.json"
+    if not path.is_file():
+        what = "no such folder" if not run.exists() else "not a training run (no run.json)"
+        raise SignposeError(f"{run}: {what}; train one with `signpose train`")
+    data = load_json(path)
+    if data.get("format") != RUN_FORMAT:
+        raise SignposeError(
+            f"{run}: run format {data.get('format')} is not supported by signpose {__version__} "
+            f"(expects {RUN_FORMAT}); retrain with this version"
+        )
+    try:
+        return RunInfo.model_validate(data)
+    except ValidationError as e:
+        raise SignposeError(f"{path}: damaged run record ({e.errors()[0]['loc']}: {e.errors()[0]['msg']})") from None
+
+
+def load_config(run: str | Path) -> TrainConfig:
+    return build(TrainConfig, load_json(Path(run) / "config.json"))
+
+
+def load_classifier(run: str | Path) -> tuple[SignClassifier, RunInfo, TrainConfig]:
+    """The trained classifier of a run folder (weights only: nothing is unpickled)."""
+    run = Path(run)
+    info = load_run_info(run)
+    config = load_config(run)
+    weights = run / "model.pt"
+    if not weights.is_file():
+        raise SignposeError(f"{run}: model.pt is missing; the run did not finish; rerun `signpose train` to resume it")
+    classifier = SignClassifier(config.model, FeaturePipeline(config.features), len(info.classes), config.model_options)
+    state = load_weights(weights)
+    try:
+        classifier.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError) as e:
+        first = str(e).strip().splitlines()[0][:200]
+        raise SignposeError(f"{weights}: the weights do not fit the model in config.json ({first}); retrain") from None
+    classifier.eval()
+    return classifier, info, config
+
+
+def load_weights(path: Path) -> dict:
+    """A state dict saved with torch.save, read without unpickling code."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError, ValueError) as e:
+        # torch's own message here suggests weights_only=False, which would run code from the file.
+        reason = "it holds more than tensors" if isinstance(e, pickle.UnpicklingError) else "truncated or damaged"
+        raise SignposeError(f"{path}: cannot load these weights ({reason}); retrain the run") from None
+
+
+def predict_points(classifier: torch.nn.Module, points: np.ndarray, mask: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Class probabilities (N, classes) for prepared points."""
+    probs = []
+    with torch.no_grad():
+        for i in range(0, len(points), batch):
+            logits = classifier(torch.from_numpy(points[i : i + batch]), torch.from_numpy(mask[i : i + batch]))
+            probs.append(torch.softmax(logits, -1).numpy())
+    return np.concatenate(probs) if probs else np.zeros((0, 0), np.float32)

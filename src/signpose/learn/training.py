@@ -1,0 +1,298 @@
+"""Training with Lightning, signer-independent by default, one run folder per run (the
+layout is in `signpose.learn.runs`). The recipe (`signpose.learn.recipes`) says how:
+optimizer, schedule, epochs, early stopping, which weights to keep."""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import os
+import time
+import warnings
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from ..data.dataset import Dataset, write_table
+from ..errors import SignposeError
+from ..progress import bar
+from ..settings import build, load_json, save_json
+from ..util import atomic_write_bytes, atomic_write_json, natural_sorted
+from .augmentation import Augmenter
+from .config import RuntimeConfig, TrainConfig
+from .evaluation import EvalResult, evaluate, mean_std_table
+from .features import FeaturePipeline, PointData
+from .models import SignClassifier, count_parameters
+from .plots import plot_curves
+from .recipes import Recipe
+from .runs import RunInfo, load_run_info, load_weights
+from .splits import Split, mixed_split, signer_split
+
+# Lightning's own use of a deprecated torch API; nothing a user can act on.
+warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+
+
+class PointBatches(torch.utils.data.Dataset):
+    """Indices into prepared points; batches are gathered and augmented in `collate`."""
+
+    def __init__(self, data: PointData, labels: np.ndarray, indices: np.ndarray):
+        self.points = torch.from_numpy(np.ascontiguousarray(data.points))
+        self.mask = torch.from_numpy(np.ascontiguousarray(data.mask))
+        self.labels = torch.from_numpy(labels.astype(np.int64))
+        self.indices = torch.from_numpy(np.asarray(indices, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> int:
+        return int(self.indices[i])
+
+
+class Collate:
+    """Gathers a batch by index and augments it in one vectorised call."""
+
+    def __init__(self, source: PointBatches, augmenter: Augmenter | None):
+        self.source = source
+        self.augmenter = augmenter
+
+    def __call__(self, idx: list[int]):
+        idx_t = torch.tensor(idx)
+        pts, mask = self.source.points[idx_t], self.source.mask[idx_t]
+        if self.augmenter is not None:
+            pts, mask = self.augmenter(pts, mask)
+        return pts, mask, self.source.labels[idx_t]
+
+
+def make_loader(source: PointBatches, batch_size: int, augmenter: Augmenter | None, shuffle: bool, seed: int,
+                num_workers: int = 0) -> torch.utils.data.DataLoader:  # fmt: skip
+    gen = torch.Generator().manual_seed(seed)
+    return torch.utils.data.DataLoader(source, batch_size=batch_size, shuffle=shuffle, generator=gen,
+                                       collate_fn=Collate(source, augmenter), num_workers=num_workers,
+                                       persistent_workers=num_workers > 0)  # fmt: skip
+
+
+_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "radam": torch.optim.RAdam}
+
+
+def warmup_cosine(total_steps: int, warmup_steps: int):
+    """Learning-rate factor per step: linear warm-up, then cosine decay to 0."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+class LitSignClassifier(L.LightningModule):
+    """The classifier with its loss, metrics and the recipe's optimizer and schedule."""
+
+    def __init__(self, classifier: SignClassifier, recipe: Recipe):
+        super().__init__()
+        self.classifier = classifier
+        self.recipe = recipe
+        self.loss = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+
+    def forward(self, pts, mask):
+        return self.classifier(pts, mask)
+
+    def _step(self, batch, stage: str):
+        pts, mask, y = batch
+        logits = self(pts, mask)
+        loss = self.loss(logits, y)
+        acc = (logits.argmax(-1) == y).float().mean()
+        n = len(y)
+        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=stage == "val", batch_size=n, sync_dist=True)
+        self.log(f"{stage}_acc", acc, on_step=False, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
+        return loss
+
+    def training_step(self, batch, _):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, _):
+        return self._step(batch, "val")
+
+    def configure_optimizers(self):
+        r = self.recipe
+        optimizer = _OPTIMIZERS[r.optimizer](self.parameters(), lr=r.lr, weight_decay=r.weight_decay)
+        if r.schedule == "constant":
+            return optimizer
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = int(round(total * r.warmup_epochs / r.epochs))
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total, warmup))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+class EpochProgress(Callback):
+    """One bar over the epochs on stderr (counts, rate, the latest losses and accuracies);
+    a line every few seconds when stderr is not a terminal."""
+
+    def __init__(self):
+        self.bar = None
+
+    def on_train_start(self, trainer, _module) -> None:
+        if trainer.is_global_zero:
+            self.bar = bar(total=trainer.max_epochs, initial=trainer.current_epoch, desc="train", unit="epoch")
+
+    def on_train_epoch_end(self, trainer, _module) -> None:
+        if self.bar is not None:
+            m = trainer.callback_metrics
+            values = {k: f"{float(m[k]):.3f}" for k in ("train_loss", "val_loss", "val_acc") if k in m}
+            self.bar.set_postfix(values, refresh=False)
+            self.bar.update(1)
+
+    def on_train_end(self, *_) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def make_split(rows, config: TrainConfig) -> Split:
+    if config.split == "mixed":
+        return mixed_split(rows, config.val_fraction, seed=config.seed)
+    test = config.test_signer or natural_sorted(rows.signer.unique())[-1]
+    return signer_split(rows, test, config.val_fraction, config.seed)
+
+
+def _check_resumable(out: Path, config: TrainConfig) -> bool:
+    """True when OUT holds this run finished; refuses a run made with other settings."""
+    if not ((out / "config.json").is_file() and (out / "checkpoints" / "last.ckpt").is_file()):
+        return False
+    previous, current = load_json(out / "config.json"), config.model_dump(mode="json")
+    if previous != current:
+        differ = sorted(k for k in current if previous.get(k) != current[k])
+        raise SignposeError(
+            f"{out}: holds a run made with other settings (differing: {', '.join(differ)}); "
+            "rerun with its config.json to resume it, or choose a new --out"
+        )
+    return all((out / f).is_file() for f in ("run.json", "model.pt"))
+
+
+def train(dataset_path: str | Path, out: str | Path, config: TrainConfig, runtime: RuntimeConfig | None = None,
+          progress: bool = True) -> RunInfo | None:  # fmt: skip
+    """Train one model; resumes from RUN/checkpoints/last.ckpt when it exists. Everything
+    is checked (settings, dataset, split) before the run folder is created. Returns the
+    run record (None in the other processes of a multi-device run)."""
+    config, runtime = build(TrainConfig, config), build(RuntimeConfig, runtime)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SignposeError(f"{out}: is a file; --out must be a run folder (new, or one to resume)")
+    dataset = Dataset(dataset_path)
+    if _check_resumable(out, config):
+        return load_run_info(out)  # finished before with the same settings: nothing to do
+    pipeline = FeaturePipeline(config.features)
+    data = pipeline.load(dataset)
+    split = make_split(data.rows, config)
+    if len(split.train) == 0 or len(split.test) == 0:
+        raise SignposeError(f"{dataset_path}: the split {split.name} leaves no training or no test samples")
+    if len(split.classes) < 2:
+        raise SignposeError(f"{dataset_path}: the training signers have {len(split.classes)} sign; need at least 2")
+
+    # Lightning's start-up banners (GPU/TPU availability, tips) say nothing a user needs here.
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    out.mkdir(parents=True, exist_ok=True)
+    save_json(config, out / "config.json")
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+
+    recipe = config.recipe
+    labels = split.labels(data.rows)
+    augmenter = Augmenter(config.augment, pipeline.set, seed=config.seed) if config.augment.active else None
+    train_loader = make_loader(PointBatches(data, labels, split.train), recipe.batch_size, augmenter, True,
+                               config.seed, runtime.num_workers)  # fmt: skip
+    val_idx = split.val if len(split.val) else split.train
+    val_loader = make_loader(PointBatches(data, labels, val_idx), 256, None, False, config.seed)
+
+    classifier = SignClassifier(config.model, pipeline, len(split.classes), config.model_options)
+    module = LitSignClassifier(classifier, recipe)
+    ckpt_dir = out / "checkpoints"
+    mode = "max" if recipe.monitor == "val_acc" else "min"
+    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=recipe.monitor, mode=mode, save_last=True)
+    callbacks = [best]
+    if recipe.early_stopping:
+        callbacks.append(EarlyStopping(monitor=recipe.monitor, mode=mode, patience=recipe.patience))
+    if progress:
+        callbacks.append(EpochProgress())
+    trainer = L.Trainer(
+        max_epochs=recipe.epochs,
+        accelerator=runtime.accelerator,
+        devices=runtime.lightning_devices,
+        strategy=runtime.strategy,
+        callbacks=callbacks,
+        logger=[TensorBoardLogger(out, name="logs", version="tensorboard"), CSVLogger(out, name="logs", version="csv")],
+        enable_progress_bar=False,  # EpochProgress instead: one bar, on stderr
+        enable_model_summary=False,
+        deterministic=False,
+        max_time={"minutes": runtime.max_minutes} if runtime.max_minutes else None,
+        log_every_n_steps=max(1, min(50, len(train_loader))),
+    )
+    resume = ckpt_dir / "last.ckpt"
+    started = time.perf_counter()
+    trainer.fit(module, train_loader, val_loader, ckpt_path=resume if resume.is_file() else None, weights_only=True)
+    seconds = time.perf_counter() - started
+    if not trainer.is_global_zero:
+        return None
+
+    kept = Path(best.best_model_path) if recipe.keep == "best" and best.best_model_path else resume
+    checkpoint = load_weights(kept)
+    state = checkpoint["state_dict"]
+    classifier.load_state_dict({k.removeprefix("classifier."): v for k, v in state.items() if k.startswith("classifier.")})
+    buffer = io.BytesIO()
+    torch.save(classifier.state_dict(), buffer)
+    atomic_write_bytes(out / "model.pt", buffer.getvalue())
+
+    info = RunInfo(
+        **RunInfo.paths_for(dataset.root, out),
+        classes=split.classes,
+        names=[dataset.sign_names.get(c, c) for c in split.classes],
+        split=split.name,
+        test_signer=split.test_signer,
+        train_signers=natural_sorted(set(data.rows.signer.iloc[split.train])),
+        signs_not_in_training=split.dropped_from_test,
+        samples={"train": len(split.train), "val": len(split.val), "test": len(split.test)},
+        test_samples=list(data.rows["sample"].iloc[split.test]),
+        parameters=count_parameters(classifier),
+        best_epoch=int(checkpoint.get("epoch", -1)),
+        monitor=recipe.monitor,
+        best_score=float(best.best_model_score) if best.best_model_score is not None else None,
+        kept=recipe.keep,
+        epochs_run=trainer.current_epoch,
+        train_seconds=round(seconds, 2),
+        extraction=dataset.meta.get("extraction"),
+        runtime=runtime.model_dump(mode="json"),
+    )
+    info.save(out)
+    plot_curves(out)
+    return info
+
+
+def cross_validate(dataset_path: str | Path, out: str | Path, config: TrainConfig, runtime: RuntimeConfig | None = None,
+                   progress: bool = True) -> tuple:  # fmt: skip
+    """Leave-one-signer-out: one run per test signer under OUT/test-<signer>, then a table
+    with one row per fold and mean ± std (OUT/cv.csv, OUT/cv.json)."""
+    config = build(TrainConfig, config)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise SignposeError(f"{out}: is a file; --out must be a folder for the fold runs")
+    dataset = Dataset(dataset_path)
+    if len(dataset.signers) < 2:
+        raise SignposeError(
+            f"{dataset_path}: cross-validation by signer needs at least two signers, this dataset has "
+            f"{len(dataset.signers)}; use `signpose train --split mixed` for a signer-dependent model"
+        )
+    results: list[EvalResult] = []
+    for signer in dataset.signers:
+        fold = config.replace(test_signer=signer, split="signer")
+        train(dataset_path, out / f"test-{signer}", fold, runtime, progress=progress)
+        results.append(evaluate(out / f"test-{signer}"))
+    table = mean_std_table(results)
+    write_table(out / "cv.csv", table)
+    atomic_write_json(out / "cv.json", [r.as_dict() for r in results])
+    return table, results

@@ -1,0 +1,2 @@
+"""Stage 4, recognition: a trained run applied to videos, files of keypoints and live
+streams (`Recognizer`), annotated output videos, and the ONNX export."""

@@ -1,0 +1,83 @@
+"""Landmarks and the recognised sign drawn onto video frames (Arabic shaped, right to left)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..data.keypoints import KeypointSequence
+from ..data.schema import LEFT_HAND, POSE, RIGHT_HAND
+from ..data.video import open_frames
+from ..errors import SignposeError
+from ..text import draw_text
+
+
+def _connections() -> list[tuple[slice, np.ndarray]]:
+    from mediapipe.python.solutions import holistic as mp_h
+
+    pose = np.array(sorted(mp_h.POSE_CONNECTIONS), dtype=np.int64)
+    hand = np.array(sorted(mp_h.HAND_CONNECTIONS), dtype=np.int64)
+    return [(POSE.slice, pose), (LEFT_HAND.slice, hand), (RIGHT_HAND.slice, hand)]
+
+
+def draw_landmarks(bgr: np.ndarray, xyz: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Pose and hand skeletons of one frame (xyz in pixels) drawn onto a BGR image."""
+    import cv2
+
+    colours = {0: (80, 200, 80), 1: (60, 60, 230), 2: (230, 120, 40)}
+    for k, (part, pairs) in enumerate(_connections()):
+        pts = xyz[part, :2]
+        seen = present[part]
+        if not seen.any():
+            continue
+        keep = seen[pairs[:, 0]] & seen[pairs[:, 1]]
+        lines = np.round(pts[pairs[keep]]).astype(np.int32)  # (L, 2, 2)
+        cv2.polylines(bgr, list(lines), False, colours[k], 2, cv2.LINE_AA)
+    h, w = bgr.shape[:2]
+    body = np.r_[POSE.slice, LEFT_HAND.start : RIGHT_HAND.start + RIGHT_HAND.size]  # no face mesh dots
+    dots = np.round(xyz[body][present[body], :2]).astype(int)
+    offs = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
+    block = (dots[:, None, :] + offs[None]).reshape(-1, 2)
+    inside = (block[:, 0] >= 0) & (block[:, 0] < w) & (block[:, 1] >= 0) & (block[:, 1] < h)
+    bgr[block[inside, 1], block[inside, 0]] = (255, 255, 255)
+    return bgr
+
+
+def caption(text: str, width: int, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A caption rendered once (shaped, right-to-left where needed): RGB patch and alpha."""
+    size = size or max(14, width // 24)
+    canvas = np.zeros((size * 2 + 12, width, 3), np.uint8)
+    rgb = draw_text(canvas, text, (12, 6), size=size, box=None)
+    alpha = np.full(canvas.shape[:2], 0.55, np.float32)
+    alpha[rgb.max(axis=2) > 0] = 1.0
+    return rgb, alpha
+
+
+def annotate_video(video: str | Path, seq: KeypointSequence, label: str, out: str | Path, fps: float = 30.0) -> Path:
+    """The input video with landmarks drawn and `label` (the recognised sign) written on it."""
+    import cv2
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    source = open_frames(video, fps=fps)
+    patch, alpha = caption(label, seq.width)
+    patch_bgr = patch[..., ::-1].astype(np.float32)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), source.fps, (seq.width, seq.height))
+    if not writer.isOpened():
+        raise SignposeError(f"{out}: cannot write a video here (check the folder and the .mp4 extension)")
+    try:
+        for i, rgb in enumerate(source):
+            bgr = np.ascontiguousarray(rgb[..., ::-1])
+            if i < seq.frames:
+                draw_landmarks(bgr, seq.xyz[i], seq.present[i])
+            h = min(patch.shape[0], bgr.shape[0])
+            region = bgr[:h].astype(np.float32)
+            a = alpha[:h, : bgr.shape[1], None]
+            bgr[:h] = (patch_bgr[:h, : bgr.shape[1]] * a + region * (1 - a)).astype(np.uint8)
+            writer.write(bgr)
+    finally:
+        writer.release()
+    tmp.replace(out)
+    return out

@@ -1,0 +1,56 @@
+"""The classifier for deployment: exported to ONNX (the feature computation inside the
+graph) and run through ONNX Runtime."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import SignposeError
+from ..learn.features import FeaturePipeline
+from ..util import atomic_write_bytes
+
+
+class OnnxClassifier:
+    """The exported model through ONNX Runtime, callable like the torch classifier."""
+
+    def __init__(self, path: Path, threads: int = 1):
+        import onnxruntime as ort
+
+        if not path.is_file():
+            raise SignposeError(f"{path}: no ONNX model; create it with `signpose export RUN --format onnx`")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types for a bad file
+            first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+            raise SignposeError(
+                f"{path}: not a usable ONNX model ({first}); re-create it with `signpose export RUN --format onnx`"
+            ) from None
+
+    def probabilities(self, points: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        (logits,) = self.session.run(None, {"points": points.astype(np.float32), "mask": mask.astype(bool)})
+        e = np.exp(logits - logits.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+
+def export_onnx(classifier: torch.nn.Module, pipeline: FeaturePipeline, path: Path) -> Path:
+    """Any SignClassifier as ONNX, with a dynamic batch axis (the legacy exporter, which
+    works beside MediaPipe's protobuf < 5)."""
+    pts = torch.zeros(1, pipeline.config.frames, pipeline.n_points, 2)
+    mask = torch.ones(1, pipeline.config.frames, pipeline.n_points, dtype=torch.bool)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # the exporter's constant-folding notes are not for users
+        warnings.simplefilter("ignore")
+        torch.onnx.export(classifier.eval(), (pts, mask), buffer, input_names=["points", "mask"],
+                          output_names=["logits"], opset_version=17, dynamo=False,
+                          dynamic_axes={"points": {0: "batch"}, "mask": {0: "batch"}, "logits": {0: "batch"}})
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+

@@ -1,0 +1,148 @@
+"""Recognising signs with a trained run: in keypoint sequences, video files (optionally
+annotated) and live streams.
+
+    rec = Recognizer.from_run("runs/islr")
+    rec.predict("clip.mp4").top          # [(sign_id, name, probability), ...]
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ..data.keypoints import KeypointSequence
+from ..data.schema import LEFT_HAND, POSE, RIGHT_HAND
+from ..errors import SignposeError
+from ..extract.holistic import ExtractionConfig, HolisticExtractor
+from ..extract.pipeline import extract_many
+from ..learn.features import FeaturePipeline
+from ..learn.runs import load_classifier, predict_points
+from ..progress import bar
+from ..settings import build
+from ..util import atomic_write_json
+from .annotate import annotate_video
+from .live import LiveConfig, live_events
+from .onnx import OnnxClassifier, export_onnx
+
+NO_SIGN = "no sign recognised"
+BACKENDS = ("torch", "onnx")
+
+
+@dataclass
+class Prediction:
+    source: str
+    top: list[tuple[str, str, float]] = field(default_factory=list)  # (sign_id, name, probability)
+    status: str = "ok"  # ok | no_sign | error
+    message: str = ""
+    frames: int = 0
+    timing: dict = field(default_factory=dict)  # seconds: decode, mediapipe, classify
+
+    @property
+    def label(self) -> str:
+        """What an annotated video shows: the sign and its probability, or why there is none."""
+        if self.status == "ok" and self.top:
+            return f"{self.top[0][1]}  {self.top[0][2]:.0%}"
+        return self.message or NO_SIGN
+
+    def as_dict(self) -> dict:
+        return {"source": self.source, "status": self.status, "message": self.message, "frames": self.frames,
+                "top": [{"sign_id": i, "sign": n, "probability": round(p, 6)} for i, n, p in self.top],
+                "timing": {k: round(v, 4) for k, v in self.timing.items()}}  # fmt: skip
+
+
+class Recognizer:
+    """A trained run, ready to recognise signs in keypoint sequences, videos and streams."""
+
+    def __init__(self, run: str | Path, backend: Literal["torch", "onnx"] = "torch"):
+        if backend not in BACKENDS:
+            raise SignposeError(f"unknown backend {backend!r}; use 'torch' or 'onnx'")
+        self.run = Path(run)
+        self.classifier, self.info, self.config = load_classifier(self.run)
+        self.pipeline = FeaturePipeline(self.config.features)
+        self.extraction = build(ExtractionConfig, self.info.extraction or {})
+        self.classes: list[str] = self.info.classes
+        self.names: list[str] = self.info.names
+        self.backend = backend
+        self._onnx = OnnxClassifier(self.run / "model.onnx") if backend == "onnx" else None
+
+    @classmethod
+    def from_run(cls, run: str | Path, backend: Literal["torch", "onnx"] = "torch") -> Recognizer:
+        return cls(run, backend)
+
+    # -- classification ------------------------------------------------------------------
+
+    def probabilities(self, points: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """(B, T, P, 2) points and (B, T, P) mask -> (B, classes) probabilities."""
+        if self._onnx is not None:
+            return self._onnx.probabilities(points, mask)
+        return predict_points(self.classifier, points, mask)
+
+    def predict_sequence(self, seq: KeypointSequence, top_k: int = 5, source: str = "") -> Prediction:
+        hands = seq.present[:, LEFT_HAND.slice].any() or seq.present[:, RIGHT_HAND.slice].any()
+        if not seq.present[:, POSE.slice].any() and not hands:
+            return Prediction(source, status="no_sign", message=f"{NO_SIGN}: no person detected", frames=seq.frames)
+        if not hands:
+            return Prediction(source, status="no_sign", message=f"{NO_SIGN}: no hands detected", frames=seq.frames)
+        start = time.perf_counter()
+        pts, mask = self.pipeline.points(seq)
+        probs = self.probabilities(pts[None], mask[None])[0]
+        order = np.argsort(-probs)[: max(1, top_k)]
+        top = [(self.classes[i], self.names[i], float(probs[i])) for i in order]
+        return Prediction(source, top, frames=seq.frames, timing={"classify": time.perf_counter() - start})
+
+    def predict(self, video: str | Path, top_k: int = 5, annotate: str | Path | None = None) -> Prediction:
+        """Recognise the sign in one video file or frame folder."""
+        try:
+            with HolisticExtractor(self.extraction) as extractor:
+                seq = extractor.extract_file(video)
+                timing = dict(extractor.last_timing)
+        except SignposeError as e:
+            return Prediction(str(video), status="error", message=str(e))
+        pred = self.predict_sequence(seq, top_k, str(video))
+        pred.timing = {**timing, **pred.timing}
+        if annotate:
+            annotate_video(video, seq, pred.label, annotate, fps=self.extraction.fps)
+        return pred
+
+    def predict_many(self, videos: list[str], top_k: int = 5, workers: int | None = None,
+                     progress: bool = True) -> Iterator[Prediction]:  # fmt: skip
+        """Many videos, extracted in parallel; each result as soon as its video is done."""
+        progress_bar = bar(total=len(videos), unit="video", desc="predict", enabled=progress)
+        try:
+            for path, seq, error, timing in extract_many([str(v) for v in videos], self.extraction, workers):
+                if seq is None:
+                    pred = Prediction(path, status="error", message=error)
+                else:
+                    pred = self.predict_sequence(seq, top_k, path)
+                    pred.timing = {**timing, **pred.timing}
+                progress_bar.update(1)
+                yield pred
+        finally:
+            progress_bar.close()
+
+    # -- live ------------------------------------------------------------------------------
+
+    def live(self, source: str | int = 0, config: LiveConfig | None = None,
+             on_frame: Callable[[np.ndarray, dict | None], None] | None = None) -> Iterator[dict]:  # fmt: skip
+        """Recognise continuously from a camera, file or stream (see `live.live_events`)."""
+        return live_events(self, source, build(LiveConfig, config), on_frame)
+
+    # -- export ----------------------------------------------------------------------------
+
+    def export_onnx(self, path: str | Path | None = None) -> Path:
+        """Write RUN/model.onnx (inputs: points (B,T,P,2), mask (B,T,P)) and features.json."""
+        path = Path(path) if path else self.run / "model.onnx"
+        if path.is_dir():
+            raise SignposeError(f"{path}: is a folder; --out must be the .onnx file to write")
+        export_onnx(self.classifier, self.pipeline, path)
+        t, p = self.pipeline.config.frames, self.pipeline.n_points
+        sidecar = {"features": self.pipeline.config.model_dump(), "points": [int(i) for i in self.pipeline.set.points],
+                   "classes": self.classes, "names": self.names, "extraction": self.extraction.model_dump(),
+                   "inputs": {"points": ["batch", t, p, 2], "mask": ["batch", t, p]}}  # fmt: skip
+        atomic_write_json(path.with_name("features.json"), sidecar)
+        return path

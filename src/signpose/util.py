@@ -1,0 +1,49 @@
+"""Small helpers every stage uses: natural sort order and atomic, UTF-8 file writes.
+
+Atomic means a reader sees the old file or the whole new one, never half of it: a crash
+or `kill -9` at any moment leaves something complete on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def natural_key(text: object) -> tuple:
+    """Sort key that orders '2' before '10' and 'frame_9' before 'frame_10'."""
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(text)))
+
+
+def natural_sorted(items, key=lambda x: x) -> list:
+    return sorted(items, key=lambda x: natural_key(key(x)))
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write a file so that a reader sees the old file, or the whole new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; datasets and runs are meant to be shared
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """JSON (UTF-8, Arabic kept as written), atomically."""
+    atomic_write_bytes(Path(path), json.dumps(data, indent=2, ensure_ascii=False).encode())
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(Path(path), text.encode("utf-8"))
