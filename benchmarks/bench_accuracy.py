@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,37 +21,45 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from common import OUT, report, require_shared  # noqa: E402
 
-from signpose.config import AugmentConfig, FeatureConfig, TrainConfig  # noqa: E402
+from signpose.data.importers import import_npz  # noqa: E402
+from signpose.data.synth import synth_dataset  # noqa: E402
+from signpose.learn.config import RuntimeConfig, TrainConfig  # noqa: E402
+from signpose.learn.training import cross_validate  # noqa: E402
 
 EPOCHS = int(os.environ.get("BENCH_EPOCHS", 60))
 MINUTES = float(os.environ.get("BENCH_MINUTES", 1.0))
 MODELS = ("lstm", "tcn", "transformer", "islr")
 
 
+RUNTIME = RuntimeConfig(max_minutes=MINUTES)
+SEED_FEATURES = {
+    "features": "pose_hands",
+    "sampling": "first",
+    "normalise": "image",
+    "interpolate_gap": 0,
+}
+
+
 def ours(model: str) -> TrainConfig:
-    feats = FeatureConfig(features="rich" if model == "islr" else "pose_hands")
-    return TrainConfig(model=model, epochs=EPOCHS, max_minutes=MINUTES, features=feats)
+    features = {"features": "rich" if model == "islr" else "pose_hands"}
+    return TrainConfig(model=model, recipe={"epochs": EPOCHS}, features=features)
 
 
 def seed_settings(model: str) -> TrainConfig:
-    feats = FeatureConfig(features="pose_hands", sampling="first", normalise="image", interpolate_gap=0)
-    return TrainConfig(model=model, epochs=EPOCHS, max_minutes=MINUTES, features=feats, augment=AugmentConfig.seed())
+    return TrainConfig(
+        model=model, recipe={"epochs": EPOCHS}, features=SEED_FEATURES, augment={"name": "seed"}
+    )
 
 
 def folds(dataset: Path, config: TrainConfig, out: Path) -> list[dict]:
-    from signpose.training import cross_validate
-
-    _, results = cross_validate(dataset, out, config, progress=False)
-    return results
+    _, results = cross_validate(dataset, out, config, RUNTIME, progress=False)
+    return [r.as_dict() for r in results]
 
 
 def main() -> None:
     import logging
 
     logging.getLogger("lightning").setLevel(logging.ERROR)
-    from signpose.importers import import_npz
-    from signpose.synth import synth_dataset
-
     root = OUT / "accuracy"
     synth = root / "synth"
     if not (synth / "manifest.csv").is_file():
@@ -65,8 +72,15 @@ def main() -> None:
     for model in MODELS:
         results = folds(synth, ours(model), root / "runs-synth" / model)
         accs = [r["accuracy"] for r in results]
-        rows.append({"model": model, "settings": "signpose", **{r["signer"]: r["accuracy"] for r in results},
-                     "mean": np.mean(accs), "std": np.std(accs)})  # fmt: skip
+        rows.append(
+            {
+                "model": model,
+                "settings": "signpose",
+                **{r["signer"]: r["accuracy"] for r in results},
+                "mean": np.mean(accs),
+                "std": np.std(accs),
+            }
+        )
     report("accuracy_synthetic", rows, {"epochs cap": EPOCHS, "minutes cap per run": MINUTES})
 
     rows = []
@@ -74,27 +88,46 @@ def main() -> None:
         for name, config in (("seed settings", seed_settings(model)), ("signpose", ours(model))):
             results = folds(real, config, root / "runs-real" / f"{model}-{name.replace(' ', '-')}")
             accs = [r["accuracy"] for r in results]
-            rows.append({"model": model, "settings": name, **{r["signer"]: r["accuracy"] for r in results},
-                         "mean": np.mean(accs)})  # fmt: skip
+            rows.append(
+                {
+                    "model": model,
+                    "settings": name,
+                    **{r["signer"]: r["accuracy"] for r in results},
+                    "mean": np.mean(accs),
+                }
+            )
     # each improvement on its own, on the default model
     base = seed_settings("islr")
+    resampled = base.replace(features={"sampling": "resample", "interpolate_gap": 5})
+    normalised = resampled.replace(features={"normalise": "body"})
     steps = {
         "seed settings": base,
-        "+ whole sign resampled": replace(base, features=replace(base.features, sampling="resample", interpolate_gap=5)),
-        "+ body normalisation": replace(base, features=replace(base.features, sampling="resample", interpolate_gap=5,
-                                                               normalise="body")),
-        "+ signpose augmentation": replace(base, augment=AugmentConfig(), features=replace(
-            base.features, sampling="resample", interpolate_gap=5, normalise="body")),
+        "+ whole sign resampled": resampled,
+        "+ body normalisation": normalised,
+        "+ signpose augmentation": normalised.replace(augment={"name": "default"}),
         "+ rich features (= signpose)": ours("islr"),
-    }  # fmt: skip
+    }
     for name, config in steps.items():
         slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")
         results = folds(real, config, root / "runs-real-steps" / slug)
         accs = [r["accuracy"] for r in results]
-        rows.append({"model": "islr", "settings": name, **{r["signer"]: r["accuracy"] for r in results},
-                     "mean": np.mean(accs)})  # fmt: skip
-    report("accuracy_recorders", rows, {"epochs cap": EPOCHS, "minutes cap per run": MINUTES,
-                                        "test signs": "those the two training recorders also performed"})  # fmt: skip
+        rows.append(
+            {
+                "model": "islr",
+                "settings": name,
+                **{r["signer"]: r["accuracy"] for r in results},
+                "mean": np.mean(accs),
+            }
+        )
+    report(
+        "accuracy_recorders",
+        rows,
+        {
+            "epochs cap": EPOCHS,
+            "minutes cap per run": MINUTES,
+            "test signs": "those the two training recorders also performed",
+        },
+    )
 
 
 if __name__ == "__main__":

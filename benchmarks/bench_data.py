@@ -24,15 +24,27 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from common import report  # noqa: E402
 
-from signpose.augmentation import Augmenter, seed_augment_rotation, seed_augment_scale  # noqa: E402
-from signpose.config import AugmentConfig, FeatureConfig  # noqa: E402
-from signpose.dataset import Dataset, pose_path_for, write_manifest, write_meta, write_signs  # noqa: E402
-from signpose.features import feature_set, load_points  # noqa: E402
-from signpose.keypoints import KeypointSequence, write_pose  # noqa: E402
-from signpose.schema import to_seed_vectors  # noqa: E402
-from signpose.synth import synth_dataset  # noqa: E402
+from signpose.data.dataset import Dataset, ManifestRow  # noqa: E402
+from signpose.data.keypoints import KeypointSequence  # noqa: E402
+from signpose.data.schema import to_seed_vectors  # noqa: E402
+from signpose.data.synth import synth_dataset  # noqa: E402
+from signpose.data.writer import DatasetWriter  # noqa: E402
+from signpose.learn.augmentation import (  # noqa: E402
+    AugmentConfig,
+    Augmenter,
+    seed_augment_rotation,
+    seed_augment_scale,
+)
+from signpose.learn.features import FeatureConfig, FeaturePipeline, feature_set  # noqa: E402
+from signpose.learn.models import SignClassifier  # noqa: E402
+from signpose.learn.training import Collate, PointBatches  # noqa: E402
 
-SIGNERS, SIGNS, REPS, FRAMES = 1, 50, 20, 30  # 1,000 sequences for one signer, like one notebook load
+SIGNERS, SIGNS, REPS, FRAMES = (
+    1,
+    50,
+    20,
+    30,
+)  # 1,000 sequences for one signer, like one notebook load
 
 
 def make_data(tmp: Path) -> tuple[Path, Path]:
@@ -41,20 +53,21 @@ def make_data(tmp: Path) -> tuple[Path, Path]:
     source = Dataset(synth)
     seqs, rows, _ = source.load()
     out, mp_data = tmp / "ds", tmp / "MP_Data" / "signer1"
-    manifest = []
-    for seq, row in zip(seqs, rows.to_dict("records"), strict=True):
-        idx = np.linspace(0, seq.frames - 1, FRAMES).round().astype(int)
-        s30 = KeypointSequence(seq.xyz[idx], seq.present[idx], seq.fps, seq.width, seq.height)
-        write_pose(out / pose_path_for(row["sample"]), s30)
-        manifest.append({**row, "frames": FRAMES})
-        vectors = to_seed_vectors(s30.image_normalised(), s30.present)
-        folder = mp_data / str(int(row["sign_id"]) + 69).zfill(4) / str(row["repetition"])
-        folder.mkdir(parents=True, exist_ok=True)
-        for f in range(FRAMES):
-            np.save(folder / f"{f + 1}.npy", vectors[f].astype(np.float64))
-    write_meta(out, {"created_by": "benchmark"})
-    write_signs(out, source.sign_names)
-    write_manifest(out, manifest)
+    with DatasetWriter(out, {"created_by": "benchmark"}, source.sign_names) as writer:
+        for seq, row in zip(seqs, rows.to_dict("records"), strict=True):
+            idx = np.linspace(0, seq.frames - 1, FRAMES).round().astype(int)
+            s30 = KeypointSequence(seq.xyz[idx], seq.present[idx], seq.fps, seq.width, seq.height)
+            writer.add(
+                ManifestRow(
+                    row["sample"], row["signer"], row["sign_id"], repetition=row["repetition"]
+                ),
+                s30,
+            )
+            vectors = to_seed_vectors(s30.image_normalised(), s30.present)
+            folder = mp_data / str(int(row["sign_id"]) + 69).zfill(4) / str(row["repetition"])
+            folder.mkdir(parents=True, exist_ok=True)
+            for f in range(FRAMES):
+                np.save(folder / f"{f + 1}.npy", vectors[f].astype(np.float64))
     return out, mp_data
 
 
@@ -65,7 +78,9 @@ def seed_load_features(path: Path, include_non_manual: bool = True):
         for sequence in range(1, REPS + 1):
             window = []
             for frame_num in range(1, FRAMES + 1):
-                res1 = np.load(os.path.join(path, str(action).zfill(4), str(sequence), f"{frame_num}.npy"))
+                res1 = np.load(
+                    os.path.join(path, str(action).zfill(4), str(sequence), f"{frame_num}.npy")
+                )
                 lh_rh = res1[1536:]
                 pose = res1[0:132]
                 for z in range(2, lh_rh.shape[0], 3):
@@ -88,30 +103,43 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-data-"))
     try:
         ds_path, mp_data = make_data(tmp)
-        config = FeatureConfig(features="pose_hands")
+        pipeline = FeaturePipeline(FeatureConfig(features="pose_hands"))
         t = time.perf_counter()
         X_seed, _ = seed_load_features(mp_data)
         seed_s = time.perf_counter() - t
         shutil.rmtree(ds_path / "cache", ignore_errors=True)
         t = time.perf_counter()
-        data = load_points(Dataset(ds_path), config)
+        data = pipeline.load(Dataset(ds_path))
         cold_s = time.perf_counter() - t
         t = time.perf_counter()
-        data = load_points(Dataset(ds_path), config)
+        data = pipeline.load(Dataset(ds_path))
         warm_s = time.perf_counter() - t
         n = len(data)
         assert X_seed.shape == (n, FRAMES, 150) and data.points.shape[:2] == (n, FRAMES)
         rows = [
-            {"load": "seed load_features (one .npy per frame)", "sequences": n, "seconds": seed_s, "speed-up": 1.0},
-            {"load": "signpose, cold (read .pose files, prepare)", "sequences": n, "seconds": cold_s,
-             "speed-up": seed_s / cold_s},
-            {"load": "signpose, warm (dataset cache)", "sequences": n, "seconds": warm_s, "speed-up": seed_s / warm_s},
-        ]  # fmt: skip
+            {
+                "load": "seed load_features (one .npy per frame)",
+                "sequences": n,
+                "seconds": seed_s,
+                "speed-up": 1.0,
+            },
+            {
+                "load": "signpose, cold (read .pose files, prepare)",
+                "sequences": n,
+                "seconds": cold_s,
+                "speed-up": seed_s / cold_s,
+            },
+            {
+                "load": "signpose, warm (dataset cache)",
+                "sequences": n,
+                "seconds": warm_s,
+                "speed-up": seed_s / warm_s,
+            },
+        ]
         report("loading", rows)
 
         # Augmentation: the same batch of 256 sequences (84 hand values, as the notebook augments).
-        hands = FeatureConfig(features="hands")
-        pts = load_points(Dataset(ds_path), hands).points[:256]
+        pts = FeaturePipeline(FeatureConfig(features="hands")).load(Dataset(ds_path)).points[:256]
         x_seed = pts.reshape(len(pts), FRAMES, 84).astype(np.float64)
         rng = np.random.default_rng(0)
         t = time.perf_counter()
@@ -126,25 +154,35 @@ def main() -> None:
         for _ in range(reps):
             augmenter(p_t, m_t)
         ours_s = (time.perf_counter() - t) / reps
-        seed_only = Augmenter(AugmentConfig.seed(), feature_set("hands"), seed=0)
+        seed_only = Augmenter(AugmentConfig(name="seed"), feature_set("hands"), seed=0)
         t = time.perf_counter()
         for _ in range(reps):
             seed_only(p_t, m_t)
         seed_vec_s = (time.perf_counter() - t) / reps
-        report("augmentation", [
-            {"augment 256 x 30 x 84": "seed rotation + scale (Python loops)", "ms": seed_aug_s * 1e3, "speed-up": 1.0},
-            {"augment 256 x 30 x 84": "signpose: the same two, vectorised", "ms": seed_vec_s * 1e3,
-             "speed-up": seed_aug_s / seed_vec_s},
-            {"augment 256 x 30 x 84": "signpose default (affine, time warp, dropout, mirror)", "ms": ours_s * 1e3,
-             "speed-up": seed_aug_s / ours_s},
-        ])  # fmt: skip
+        report(
+            "augmentation",
+            [
+                {
+                    "augment 256 x 30 x 84": "seed rotation + scale (Python loops)",
+                    "ms": seed_aug_s * 1e3,
+                    "speed-up": 1.0,
+                },
+                {
+                    "augment 256 x 30 x 84": "signpose: the same two, vectorised",
+                    "ms": seed_vec_s * 1e3,
+                    "speed-up": seed_aug_s / seed_vec_s,
+                },
+                {
+                    "augment 256 x 30 x 84": "signpose default (affine, time warp, dropout, mirror)",
+                    "ms": ours_s * 1e3,
+                    "speed-up": seed_aug_s / ours_s,
+                },
+            ],
+        )
 
         # Loader against training throughput, default model, default features.
-        from signpose.models import build_classifier
-        from signpose.training import Collate, PointBatches
-
-        rich = FeatureConfig(features="rich")
-        data = load_points(Dataset(ds_path), rich)
+        rich = FeaturePipeline(FeatureConfig(features="rich"))
+        data = rich.load(Dataset(ds_path))
         labels = np.array([int(s) - 1 for s in data.rows.sign_id])
         source = PointBatches(data, labels, np.arange(len(labels)))
         collate = Collate(source, Augmenter(AugmentConfig(), feature_set("rich"), seed=0))
@@ -153,7 +191,7 @@ def main() -> None:
         for b in batches:
             collate(b)
         load_rate = len(batches) * 64 / (time.perf_counter() - t)
-        model = build_classifier("islr", rich, SIGNS)
+        model = SignClassifier("islr", rich, SIGNS)
         opt = torch.optim.Adam(model.parameters(), 1e-3)
         t = time.perf_counter()
         for b in batches[:6]:
@@ -163,10 +201,14 @@ def main() -> None:
             loss.backward()
             opt.step()
         train_rate = 6 * 64 / (time.perf_counter() - t)
-        report("loader_vs_training", [
-            {"stage": "load + augment (one process)", "samples/s": load_rate},
-            {"stage": "train step, islr (forward + backward)", "samples/s": train_rate},
-        ], {"loader / training": load_rate / train_rate})  # fmt: skip
+        report(
+            "loader_vs_training",
+            [
+                {"stage": "load + augment (one process)", "samples/s": load_rate},
+                {"stage": "train step, islr (forward + backward)", "samples/s": train_rate},
+            ],
+            {"loader / training": load_rate / train_rate},
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -21,10 +21,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from common import report, require_shared  # noqa: E402
 
-from signpose.config import FeatureConfig, TrainConfig  # noqa: E402
-from signpose.features import feature_set  # noqa: E402
-from signpose.models import MODELS, build_classifier  # noqa: E402
-from signpose.recognition import OnnxClassifier, Recognizer, export_onnx  # noqa: E402
+from signpose.data.synth import synth_dataset  # noqa: E402
+from signpose.data.video import open_frames  # noqa: E402
+from signpose.extract.holistic import HolisticExtractor  # noqa: E402
+from signpose.learn.config import TrainConfig  # noqa: E402
+from signpose.learn.features import FeatureConfig, FeaturePipeline  # noqa: E402
+from signpose.learn.models import MODELS, SignClassifier  # noqa: E402
+from signpose.learn.training import train  # noqa: E402
+from signpose.recognise.live import LiveConfig  # noqa: E402
+from signpose.recognise.onnx import OnnxClassifier, export_onnx  # noqa: E402
+from signpose.recognise.recognizer import Recognizer  # noqa: E402
 
 
 def _median_ms(fn, repeats: int) -> float:
@@ -41,12 +47,14 @@ def classifiers(tmp: Path) -> None:
     torch.set_num_threads(1)
     rows = []
     for name in MODELS:
-        features = FeatureConfig(features="rich" if name == "islr" else "pose_hands")
-        clf = build_classifier(name, features, 100).eval()
-        p = feature_set(features.features).n_points
+        pipeline = FeaturePipeline(
+            FeatureConfig(features="rich" if name == "islr" else "pose_hands")
+        )
+        clf = SignClassifier(name, pipeline, 100).eval()
+        p = pipeline.n_points
         one = (torch.randn(1, 30, p, 2), torch.ones(1, 30, p, dtype=torch.bool))
         batch = (torch.randn(64, 30, p, 2), torch.ones(64, 30, p, dtype=torch.bool))
-        onnx = OnnxClassifier(export_onnx(clf, features, tmp / f"{name}.onnx"), threads=1)
+        onnx = OnnxClassifier(export_onnx(clf, pipeline, tmp / f"{name}.onnx"), threads=1)
         np_one = tuple(x.numpy() for x in one)
         np_batch = tuple(x.numpy() for x in batch)
         with torch.no_grad():
@@ -54,20 +62,30 @@ def classifiers(tmp: Path) -> None:
             t64 = _median_ms(lambda: clf(*batch), 5)
         o1 = _median_ms(lambda: onnx.probabilities(*np_one), 30)
         o64 = _median_ms(lambda: onnx.probabilities(*np_batch), 5)
-        rows.append({"model": name, "torch ms/seq (batch 1)": t1, "onnx ms/seq (batch 1)": o1,
-                     "torch seq/s (batch 64)": 64e3 / t64, "onnx seq/s (batch 64)": 64e3 / o64})  # fmt: skip
+        rows.append(
+            {
+                "model": name,
+                "torch ms/seq (batch 1)": t1,
+                "onnx ms/seq (batch 1)": o1,
+                "torch seq/s (batch 64)": 64e3 / t64,
+                "onnx seq/s (batch 64)": 64e3 / o64,
+            }
+        )
     report("classifier_latency", rows, {"threads": 1})
     torch.set_num_threads(2)
 
 
 def tiny_run(tmp: Path) -> Path:
-    from signpose.synth import synth_dataset
-    from signpose.training import train
-
     data = synth_dataset(tmp / "synth", signers=2, signs=5, reps=6, progress=False)
     run = tmp / "run"
-    train(data, run, TrainConfig(model="islr", epochs=1, test_signer="signer2", features=FeatureConfig(features="rich")),
-          progress=False)  # fmt: skip
+    train(
+        data,
+        run,
+        TrainConfig(
+            model="islr", test_signer="signer2", features={"features": "rich"}, recipe={"epochs": 1}
+        ),
+        progress=False,
+    )
     return run
 
 
@@ -78,17 +96,21 @@ def end_to_end(run: Path) -> None:
     for video in videos:
         pred = rec.predict(video)
         t = pred.timing
-        rows.append({"video": f"{video.parent.name}/{video.name}", "frames": pred.frames, "decode s": t["decode"],
-                     "mediapipe s": t["mediapipe"], "classify s": t["classify"],
-                     "classify share": t["classify"] / sum(t.values())})  # fmt: skip
+        rows.append(
+            {
+                "video": f"{video.parent.name}/{video.name}",
+                "frames": pred.frames,
+                "decode s": t["decode"],
+                "mediapipe s": t["mediapipe"],
+                "classify s": t["classify"],
+                "classify share": t["classify"] / sum(t.values()),
+            }
+        )
     report("predict_breakdown", rows)
 
 
 def live(run: Path) -> None:
     import cv2
-
-    from signpose.extraction import HolisticExtractor
-    from signpose.video import open_frames
 
     video = require_shared("videos", "fingerspelling_az", "Z.mp4")
     rec = Recognizer.from_run(run)
@@ -104,10 +126,24 @@ def live(run: Path) -> None:
         alone = n / (time.perf_counter() - t)
         frames = []
         t = time.perf_counter()
-        events = list(rec.live(str(video), window=30, stride=5, threshold=0.0, on_frame=lambda f, e: frames.append(1)))
+        events = list(
+            rec.live(
+                str(video),
+                LiveConfig(window=30, stride=5, threshold=0.0),
+                on_frame=lambda f, e: frames.append(1),
+            )
+        )
         with_rec = len(frames) / (time.perf_counter() - t)
-        rows.append({"repeat": repeat + 1, "frames": n, "mediapipe alone fps": alone, "live fps": with_rec,
-                     "ratio": with_rec / alone, "predictions": len(events)})  # fmt: skip
+        rows.append(
+            {
+                "repeat": repeat + 1,
+                "frames": n,
+                "mediapipe alone fps": alone,
+                "live fps": with_rec,
+                "ratio": with_rec / alone,
+                "predictions": len(events),
+            }
+        )
     del cv2
     report("live", rows)
 

@@ -14,10 +14,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from common import report  # noqa: E402
 
-from signpose.augmentation import Augmenter  # noqa: E402
-from signpose.config import AugmentConfig, FeatureConfig  # noqa: E402
-from signpose.features import feature_set  # noqa: E402
-from signpose.models import MODELS, build_classifier  # noqa: E402
+from signpose.learn.augmentation import AugmentConfig, Augmenter  # noqa: E402
+from signpose.learn.features import FeatureConfig, FeaturePipeline  # noqa: E402
+from signpose.learn.models import MODELS, SignClassifier  # noqa: E402
+from signpose.learn.recipes import Recipe  # noqa: E402
 
 TRAIN_SEQUENCES = 12_000
 
@@ -26,13 +26,18 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     rows = []
     for name, spec in MODELS.items():
-        features = FeatureConfig(features="pose_hands")  # 150 values a frame for every model here
-        p = feature_set("pose_hands").n_points
-        model = build_classifier(name, features, 100).train()
-        opt = torch.optim.Adam(model.parameters(), spec.lr)
-        aug = Augmenter(AugmentConfig(), feature_set("pose_hands"), seed=0)
-        b = spec.batch_size
-        pts, mask, y = torch.randn(b, 30, p, 2), torch.ones(b, 30, p, dtype=torch.bool), torch.randint(0, 100, (b,))
+        pipeline = FeaturePipeline(FeatureConfig(features="pose_hands"))  # 150 values a frame here
+        p = pipeline.n_points
+        recipe = Recipe.preset(spec.recipe)
+        model = SignClassifier(name, pipeline, 100).train()
+        opt = torch.optim.Adam(model.parameters(), recipe.lr)
+        aug = Augmenter(AugmentConfig(), pipeline.set, seed=0)
+        b = recipe.batch_size
+        pts, mask, y = (
+            torch.randn(b, 30, p, 2),
+            torch.ones(b, 30, p, dtype=torch.bool),
+            torch.randint(0, 100, (b,)),
+        )
         steps = 8
 
         def step():
@@ -48,9 +53,20 @@ def main() -> None:
             step()
         per_batch = (time.perf_counter() - t) / steps
         batches = -(-TRAIN_SEQUENCES // b)
-        rows.append({"model": name, "batch": b, "s/batch": per_batch, "batches/epoch": batches,
-                     "s/epoch (12,000 seq)": per_batch * batches})  # fmt: skip
-    report("training_speed", rows, {"threads": torch.get_num_threads(), "input": "30 frames x 150 features"})
+        rows.append(
+            {
+                "model": name,
+                "batch": b,
+                "s/batch": per_batch,
+                "batches/epoch": batches,
+                "s/epoch (12,000 seq)": per_batch * batches,
+            }
+        )
+    report(
+        "training_speed",
+        rows,
+        {"threads": torch.get_num_threads(), "input": "30 frames x 150 features"},
+    )
 
 
 if __name__ == "__main__":

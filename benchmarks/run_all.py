@@ -5,7 +5,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = ["bench_extraction", "bench_data", "bench_recognition", "bench_training", "bench_accuracy"]
+BENCHMARKS = [
+    "bench_extraction",
+    "bench_data",
+    "bench_recognition",
+    "bench_training",
+    "bench_accuracy",
+]
 
 if __name__ == "__main__":
     chosen = sys.argv[1:] or BENCHMARKS

@@ -38,7 +38,9 @@ def video_frames(path) -> tuple[int, tuple]:
 def synth_small(tmp_path_factory) -> Path:
     from signpose.data.synth import synth_dataset
 
-    return synth_dataset(tmp_path_factory.mktemp("synth") / "ds", signers=3, signs=5, reps=8, seed=1, progress=False)
+    return synth_dataset(
+        tmp_path_factory.mktemp("synth") / "ds", signers=3, signs=5, reps=8, seed=1, progress=False
+    )
 
 
 @pytest.fixture(scope="session")
@@ -70,8 +72,12 @@ def small_run(tmp_path_factory, synth_small) -> Path:
     from signpose.learn.training import train
 
     out = tmp_path_factory.mktemp("runs") / "islr"
-    config = TrainConfig(model="islr", test_signer="signer3", features={"features": "pose_hands"},
-                         recipe={"epochs": 6, "patience": 10, "batch_size": 32, "lr": 2e-3},
-                         model_options={"dim": 48, "groups": 1, "conv_blocks": 1})
+    config = TrainConfig(
+        model="islr",
+        test_signer="signer3",
+        features={"features": "pose_hands"},
+        recipe={"epochs": 6, "patience": 10, "batch_size": 32, "lr": 2e-3},
+        model_options={"dim": 48, "groups": 1, "conv_blocks": 1},
+    )
     train(synth_small, out, config, progress=False)
     return out

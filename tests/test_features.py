@@ -56,11 +56,17 @@ def test_body_normalisation_makes_recorders_agree(recorders):
         xs = recorders["X"][recorders["recorder"] == who]
         seqs = [seed_vectors_to_sequence(x) for x in xs]
         frames = [body_frame(s.xyz, s.present) for s in seqs]
-        raw_widths[who] = (np.median([w for _, w in frames]), np.median([o for o, _ in frames], axis=0))
+        raw_widths[who] = (
+            np.median([w for _, w in frames]),
+            np.median([o for o, _ in frames], axis=0),
+        )
         pts, mask = pipeline.prepare(seqs)
         both = mask[..., LEFT_SHOULDER] & mask[..., RIGHT_SHOULDER]
         left, right = pts[..., LEFT_SHOULDER, :][both], pts[..., RIGHT_SHOULDER, :][both]
-        norm[who] = (np.median(np.linalg.norm(left - right, axis=-1)), np.median((left + right) / 2, axis=0))
+        norm[who] = (
+            np.median(np.linalg.norm(left - right, axis=-1)),
+            np.median((left + right) / 2, axis=0),
+        )
     raw_centres = np.array([c for _, c in raw_widths.values()])
     assert np.ptp(raw_centres, axis=0).max() > 0.02  # they really stand in different places before
     for width, centre in norm.values():
@@ -72,7 +78,10 @@ def test_no_nan_from_empty_frames_or_missing_pose():
     present = np.zeros((10, 543), bool)
     present[4:6, RIGHT_HAND.slice] = True  # only a hand, briefly: no pose at all
     xyz = np.random.default_rng(0).random((10, 543, 3)).astype(np.float32) * 500
-    for seq in (KeypointSequence(xyz, present, 30, 640, 480), KeypointSequence(xyz, np.zeros_like(present), 30, 640, 480)):
+    for seq in (
+        KeypointSequence(xyz, present, 30, 640, 480),
+        KeypointSequence(xyz, np.zeros_like(present), 30, 640, 480),
+    ):
         for normalise in ("body", "image"):
             pts, mask = points(seq, features="rich", normalise=normalise)
             assert np.isfinite(pts).all() and pts.shape == (30, 107, 2)

@@ -11,7 +11,12 @@ from signpose.learn.arrays import export_arrays
 
 
 def test_mpdata_raw_layout_equals_the_npz_arrays(tmp_path):
-    report = import_mpdata(shared("mp_data", "recorder_c", "MP_Data"), tmp_path / "ds", signer="recorder_c", progress=False)
+    report = import_mpdata(
+        shared("mp_data", "recorder_c", "MP_Data"),
+        tmp_path / "ds",
+        signer="recorder_c",
+        progress=False,
+    )
     assert report.imported == 90 and not report.failed
     ds = Dataset(report.out)
     assert ds.signers == ["recorder_c"] and ds.sign_ids == ["hello", "iloveyou", "thanks"]
@@ -24,9 +29,16 @@ def test_mpdata_raw_layout_equals_the_npz_arrays(tmp_path):
         i = np.flatnonzero((label == row.sign_id) & (seqno == int(row.sample.split("/")[-1])))[0]
         assert seq.frames == 30
         # exact but for pose visibilities below 1e-4, stored as 1e-4 (0 would mean "absent")
-        np.testing.assert_allclose(to_seed_vectors(seq.xyz, seq.present, seq.visibility), X[i], atol=1e-4)
+        np.testing.assert_allclose(
+            to_seed_vectors(seq.xyz, seq.present, seq.visibility), X[i], atol=1e-4
+        )
         xyz_only = np.delete(X[i], np.arange(3, 132, 4), axis=-1)
-        np.testing.assert_array_equal(np.delete(to_seed_vectors(seq.xyz, seq.present, seq.visibility), np.arange(3, 132, 4), axis=-1), xyz_only)
+        np.testing.assert_array_equal(
+            np.delete(
+                to_seed_vectors(seq.xyz, seq.present, seq.visibility), np.arange(3, 132, 4), axis=-1
+            ),
+            xyz_only,
+        )
 
 
 def test_mpdata_frames_are_ordered_numerically(tmp_path):
@@ -36,7 +48,9 @@ def test_mpdata_frames_are_ordered_numerically(tmp_path):
         v = np.zeros(1662)
         v[0] = f + 1
         np.save(src / f"{f}.npy", v)
-    ds = Dataset(import_mpdata(tmp_path / "MP_Data", tmp_path / "ds", signer="s", progress=False).out)
+    ds = Dataset(
+        import_mpdata(tmp_path / "MP_Data", tmp_path / "ds", signer="s", progress=False).out
+    )
     seq = ds.read(ds.rows.iloc[0])
     np.testing.assert_array_equal(seq.xyz[:, 0, 0], np.arange(1, 13))
     assert ds.sign_ids == ["71"] and not seq.present[:, LEFT_HAND.slice].any()
@@ -60,10 +74,19 @@ def test_kaggle_parquet_nan_becomes_absent(tmp_path):
 
 def test_pose_import_and_export_arrays(tmp_path, synth_small):
     ds = Dataset(synth_small)
-    mapping = pd.DataFrame({"file": [f.removeprefix("poses/") for f in ds.rows.file[:6]],
-                            "signer": ds.rows.signer[:6], "sign": ds.rows.sign[:6]})
+    mapping = pd.DataFrame(
+        {
+            "file": [f.removeprefix("poses/") for f in ds.rows.file[:6]],
+            "signer": ds.rows.signer[:6],
+            "sign": ds.rows.sign[:6],
+        }
+    )
     mapping.to_csv(tmp_path / "map.csv", index=False)
-    out = Dataset(import_pose(synth_small / "poses", tmp_path / "ds", tmp_path / "map.csv", progress=False).out)
+    out = Dataset(
+        import_pose(
+            synth_small / "poses", tmp_path / "ds", tmp_path / "map.csv", progress=False
+        ).out
+    )
     assert len(out.rows) == 6 and set(out.rows.sign) <= set(ds.rows.sign)
     result = export_arrays(synth_small, tmp_path / "arrays")
     X, y = np.load(tmp_path / "arrays" / "X.npy"), np.load(tmp_path / "arrays" / "y.npy")

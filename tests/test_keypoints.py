@@ -12,9 +12,15 @@ def _sequence(frames=5, seed=0):
     present[1:3, LEFT_HAND.slice] = False
     xyz = rng.random((frames, 543, 3)).astype(np.float32) * [640, 480, 1]
     xyz[~present] = 0
-    return KeypointSequence(xyz, present, fps=25.0, width=640, height=480,
-                            visibility=rng.random((frames, 33)).astype(np.float32),
-                            world=rng.random((frames, 33, 3)).astype(np.float32))
+    return KeypointSequence(
+        xyz,
+        present,
+        fps=25.0,
+        width=640,
+        height=480,
+        visibility=rng.random((frames, 33)).astype(np.float32),
+        world=rng.random((frames, 33, 3)).astype(np.float32),
+    )
 
 
 def test_pose_file_round_trip_keeps_points_presence_and_fps(tmp_path):
@@ -23,7 +29,11 @@ def test_pose_file_round_trip_keeps_points_presence_and_fps(tmp_path):
     back = read_pose(tmp_path / "a.pose")
     np.testing.assert_allclose(back.xyz, seq.xyz, rtol=1e-6)
     np.testing.assert_array_equal(back.present, seq.present)
-    np.testing.assert_allclose(back.visibility[seq.present[:, POSE.slice]], np.maximum(seq.visibility, 1e-4).ravel(), rtol=1e-6)
+    np.testing.assert_allclose(
+        back.visibility[seq.present[:, POSE.slice]],
+        np.maximum(seq.visibility, 1e-4).ravel(),
+        rtol=1e-6,
+    )
     assert (back.fps, back.width, back.height) == (25.0, 640, 480)
     np.testing.assert_allclose(back.timestamps[:2], [0, 0.04])
 

@@ -26,7 +26,11 @@ def test_karsl_seed_variant_reads_sign_id_from_third_field(tmp_path):
     _touch(tmp_path / "01" / "sub" / "01_02_0072_x.mp4")
     _touch(tmp_path / "02" / "test" / "0071" / "02_01_0071_a.mp4")
     specs = discover(tmp_path, "karsl")
-    assert [(s.signer, s.sign_id, s.subset) for s in specs] == [("01", "71", ""), ("01", "72", ""), ("02", "71", "test")]
+    assert [(s.signer, s.sign_id, s.subset) for s in specs] == [
+        ("01", "71", ""),
+        ("01", "72", ""),
+        ("02", "71", "test"),
+    ]
 
 
 def test_unparseable_names_get_one_line_errors_with_the_pattern(tmp_path):
@@ -44,10 +48,16 @@ def test_folders_layouts(tmp_path):
     _touch(tmp_path / "a" / "s2" / "hello" / "2.mp4")
     _touch(tmp_path / "a" / "s2" / "bye" / "3.mp4")
     assert [(s.signer, s.sign_id, s.repetition) for s in discover(tmp_path / "a")] == [
-        ("s1", "hello", 1), ("s2", "bye", 1), ("s2", "hello", 1)]
+        ("s1", "hello", 1),
+        ("s2", "bye", 1),
+        ("s2", "hello", 1),
+    ]
     _touch(tmp_path / "b" / "hello" / "1.mp4")
     _touch(tmp_path / "b" / "hello" / "2.mp4")
-    assert [(s.signer, s.repetition) for s in discover(tmp_path / "b", signer="me")] == [("me", 1), ("me", 2)]
+    assert [(s.signer, s.repetition) for s in discover(tmp_path / "b", signer="me")] == [
+        ("me", 1),
+        ("me", 2),
+    ]
     _touch(tmp_path / "c" / "A.mp4")
     assert [s.sign_id for s in discover(tmp_path / "c")] == ["A"]
 
@@ -63,8 +73,13 @@ def test_missing_and_empty_folders(tmp_path):
 def test_labels_csv_keeps_arabic_and_xlsx_joins_columns(tmp_path):
     labels = read_labels(shared("karsl_layout", "labels.csv"))
     assert labels["1"] == "حرف A letter A" and len(labels) == 8
-    pd.DataFrame({"SignID": [71, 72], "Sign-Arabic": ["هيكل عظمي", "جهاز تنفسي"],
-                  "Sign-English": ["skeleton", "respiratory system"]}).to_excel(tmp_path / "labels.xlsx", index=False)
+    pd.DataFrame(
+        {
+            "SignID": [71, 72],
+            "Sign-Arabic": ["هيكل عظمي", "جهاز تنفسي"],
+            "Sign-English": ["skeleton", "respiratory system"],
+        }
+    ).to_excel(tmp_path / "labels.xlsx", index=False)
     xl = read_labels(tmp_path / "labels.xlsx")
     assert xl == {"71": "هيكل عظمي skeleton", "72": "جهاز تنفسي respiratory system"}
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")

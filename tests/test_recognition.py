@@ -19,8 +19,13 @@ from signpose.recognise.recognizer import Recognizer
 @pytest.fixture(scope="module")
 def wlasl_run(tmp_path_factory, wlasl_extracted):
     out = tmp_path_factory.mktemp("wlasl-run") / "run"
-    config = TrainConfig(model="islr", split="mixed", recipe={"epochs": 5, "batch_size": 4, "lr": 1e-3},
-                         features={"features": "pose_hands"}, model_options={"dim": 32, "groups": 1, "conv_blocks": 1})
+    config = TrainConfig(
+        model="islr",
+        split="mixed",
+        recipe={"epochs": 5, "batch_size": 4, "lr": 1e-3},
+        features={"features": "pose_hands"},
+        model_options={"dim": 32, "groups": 1, "conv_blocks": 1},
+    )
     train(wlasl_extracted, out, config, progress=False)
     return out
 
@@ -33,7 +38,9 @@ def test_predict_a_real_video(wlasl_run, wlasl_extracted):
     assert len(pred.top) == 1 and pred.top[0][0] in ("brother", "mother")
     # the same clip through `extract` and its stored .pose file gives the same answer
     ds = Dataset(wlasl_extracted)
-    stored = rec.predict_sequence(ds.read(ds.rows[ds.rows["sample"] == "mother/mother_1"].iloc[0]), top_k=2)
+    stored = rec.predict_sequence(
+        ds.read(ds.rows[ds.rows["sample"] == "mother/mother_1"].iloc[0]), top_k=2
+    )
     assert stored.top[0][0] == pred.top[0][0]
     assert stored.top[0][2] == pytest.approx(pred.top[0][2], abs=1e-3)
     assert sum(p for _, _, p in stored.top) == pytest.approx(1.0, abs=1e-5)
@@ -59,7 +66,10 @@ def test_batch_goes_on_past_bad_inputs(wlasl_run, tmp_path):
     writer.release()
     good = shared("videos", "wlasl_mini", "brother", "brother_1.mp4")
     videos = [str(bad), str(good), str(blank)]
-    found = {p.source: p for p in Recognizer.from_run(wlasl_run).predict_many(videos, workers=2, progress=False)}
+    found = {
+        p.source: p
+        for p in Recognizer.from_run(wlasl_run).predict_many(videos, workers=2, progress=False)
+    }
     preds = [found[v] for v in videos]
     assert [p.status for p in preds] == ["error", "ok", "no_sign"]
     assert "cannot open" in preds[0].message or "no frames" in preds[0].message

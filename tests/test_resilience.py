@@ -48,7 +48,8 @@ def test_ray_backend_writes_the_same_dataset_as_the_local_pool(tmp_path):
         ray.shutdown()
     assert report.extracted == 4 and not report.failed
     assert sorted(p.name for p in (tmp_path / "ray").rglob("*.pose")) == sorted(
-        p.name for p in (tmp_path / "local").rglob("*.pose"))
+        p.name for p in (tmp_path / "local").rglob("*.pose")
+    )
     _same_dataset(tmp_path / "local", tmp_path / "ray")
 
 
@@ -56,8 +57,20 @@ def test_extraction_killed_mid_run_resumes_to_the_same_dataset(tmp_path):
     src = _clips(tmp_path, 8)
     extract_dataset(src, tmp_path / "whole", workers=2, progress=False)
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "signpose.cli", "extract", str(src), "--out", str(out), "--workers", "2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "signpose.cli",
+        "extract",
+        str(src),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 180
     while len(list(out.rglob("*.pose"))) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -96,19 +109,42 @@ def test_damaged_datasets_are_reported_by_name(tmp_path, synth_small, capsys):
     assert len(data) == len(rows) - 2
     messages = capsys.readouterr().err
     assert rows["sample"][0] in messages and rows["sample"][1] in messages
-    info = subprocess.run([sys.executable, "-m", "signpose.cli", "info", str(ds)], capture_output=True, text=True)
-    assert info.returncode == 0 and info.stderr.count("warning:") == 3 and "warning" not in info.stdout
+    info = subprocess.run(
+        [sys.executable, "-m", "signpose.cli", "info", str(ds)], capture_output=True, text=True
+    )
+    assert (
+        info.returncode == 0 and info.stderr.count("warning:") == 3 and "warning" not in info.stdout
+    )
 
 
 def test_training_on_two_processes_matches_one(tmp_path, synth_small):
-    config = {"model": "lstm", "test_signer": "signer3", "features": {"features": "hands"},
-              "recipe": {"epochs": 4, "patience": 50, "lr": 3e-3}}
+    config = {
+        "model": "lstm",
+        "test_signer": "signer3",
+        "features": {"features": "hands"},
+        "recipe": {"epochs": 4, "patience": 50, "lr": 3e-3},
+    }
 
     def run(name, devices, strategy, batch):
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps({**config, "recipe": {**config["recipe"], "batch_size": batch}}))
-        cmd = [sys.executable, "-m", "signpose.cli", "train", str(synth_small), "--out", str(tmp_path / name),
-               "--config", str(path), "--devices", str(devices), "--strategy", strategy, "--accelerator", "cpu"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "signpose.cli",
+            "train",
+            str(synth_small),
+            "--out",
+            str(tmp_path / name),
+            "--config",
+            str(path),
+            "--devices",
+            str(devices),
+            "--strategy",
+            strategy,
+            "--accelerator",
+            "cpu",
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
         return json.loads((tmp_path / name / "metrics.json").read_text())

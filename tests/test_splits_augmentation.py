@@ -29,7 +29,9 @@ def _rows():
 def test_signer_split_never_mixes_signers_and_reports_unseen_signs():
     rows = _rows()
     split = signer_split(rows, "c")
-    assert set(rows.signer[split.test]) == {"c"} and "c" not in set(rows.signer[np.r_[split.train, split.val]])
+    assert set(rows.signer[split.test]) == {"c"} and "c" not in set(
+        rows.signer[np.r_[split.train, split.val]]
+    )
     assert not set(split.train) & set(split.val) and not set(split.train) & set(split.test)
     assert split.dropped_from_test == ["w"] and "w" not in set(rows.sign_id[split.test])
     assert len(split.val) == 12  # 20% of the 60 training-signer samples, stratified
@@ -96,13 +98,17 @@ def test_affine_is_about_the_body_centre_and_seed_transforms_match_the_notebook(
     mask = torch.ones(8, 30, 42, dtype=torch.bool)
     only_rotate = only(rotate_p=1.0, rotate_deg=30)
     out, _ = Augmenter(only_rotate, fs, seed=0)(pts, mask)
-    np.testing.assert_allclose(out.mean(dim=(1, 2)), pts.mean(dim=(1, 2)), atol=1e-4)  # centre stays put
+    np.testing.assert_allclose(
+        out.mean(dim=(1, 2)), pts.mean(dim=(1, 2)), atol=1e-4
+    )  # centre stays put
     # the seed's rotation is about (0, 0): it moves the centre
     seed_rot = only(seed_rotation_p=1.0)
     out, _ = Augmenter(seed_rot, fs, seed=0)(pts, mask)
     angles = torch.atan2(out[..., 1], out[..., 0]) - torch.atan2(pts[..., 1], pts[..., 0])
     degrees = torch.rad2deg(angles[:, 0, 0])
-    np.testing.assert_allclose(degrees, degrees.round(), atol=1e-3)  # integer degrees, as random.randint
+    np.testing.assert_allclose(
+        degrees, degrees.round(), atol=1e-3
+    )  # integer degrees, as random.randint
     assert degrees.abs().max() <= 5 + 1e-3
     # the notebook's own loops give the same rotation for the same angle
     x = pts.reshape(8, 30, 84).numpy()
@@ -111,7 +117,9 @@ def test_affine_is_about_the_body_centre_and_seed_transforms_match_the_notebook(
     rng = np.random.default_rng(0)
     theta = np.radians(int(rng.integers(-5, 6)))
     c, s = np.cos(theta), np.sin(theta)
-    mine = np.stack([c * x[0, :, 0::2] - s * x[0, :, 1::2], s * x[0, :, 0::2] + c * x[0, :, 1::2]], -1).reshape(30, 84)
+    mine = np.stack(
+        [c * x[0, :, 0::2] - s * x[0, :, 1::2], s * x[0, :, 0::2] + c * x[0, :, 1::2]], -1
+    ).reshape(30, 84)
     np.testing.assert_allclose(ref[0], mine, rtol=1e-5)
     scaled = seed_augment_scale(x, np.random.default_rng(0))
     ratios = scaled[:, 0, 0] / x[:, 0, 0]
@@ -122,10 +130,15 @@ def test_augmentation_presets_and_checks():
     off = AugmentConfig(name="off")
     assert not off.active and AugmentConfig().active
     seed = AugmentConfig(name="seed", mirror_p=0.5)  # a preset, with one value changed
-    assert seed.seed_rotation_p == pytest.approx(1 / 3) and seed.mirror_p == 0.5 and seed.rotate_p == 0
+    assert (
+        seed.seed_rotation_p == pytest.approx(1 / 3) and seed.mirror_p == 0.5 and seed.rotate_p == 0
+    )
     from signpose.settings import build
 
     with pytest.raises(SignposeError, match=r"augment.mirror_p \(--mirror\) must be <= 1"):
-        build(__import__("signpose.learn.config", fromlist=["TrainConfig"]).TrainConfig, {"augment": {"mirror_p": 2}})
+        build(
+            __import__("signpose.learn.config", fromlist=["TrainConfig"]).TrainConfig,
+            {"augment": {"mirror_p": 2}},
+        )
     with pytest.raises(SignposeError, match="low <= high"):
         build(AugmentConfig, {"scale_range": [1.2, 0.8]})

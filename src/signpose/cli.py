@@ -38,10 +38,19 @@ def cmd_extract(args) -> int:
     from .extract.holistic import ExtractionConfig
     from .extract.pipeline import extract_dataset
 
-    report = extract_dataset(args.videos, args.out, layout=args.layout, labels=args.labels, workers=args.workers,
-                             config=build(ExtractionConfig, given(args)), signer=args.signer,
-                             retry_failed=args.retry_failed, limit=args.limit, backend=args.backend,
-                             address=args.address)  # fmt: skip
+    report = extract_dataset(
+        args.videos,
+        args.out,
+        layout=args.layout,
+        labels=args.labels,
+        workers=args.workers,
+        config=build(ExtractionConfig, given(args)),
+        signer=args.signer,
+        retry_failed=args.retry_failed,
+        limit=args.limit,
+        backend=args.backend,
+        address=args.address,
+    )
     print(report.summary())
     return 0
 
@@ -53,14 +62,19 @@ def cmd_info(args) -> int:
     if args.json:
         print(json.dumps(info.as_dict(), ensure_ascii=False, indent=2))
         return 0
-    print(f"{info.samples} samples ({info.failed} failed), {len(info.signers)} signers, {len(info.signs)} signs")
+    print(
+        f"{info.samples} samples ({info.failed} failed), {len(info.signers)} signers, {len(info.signs)} signs"
+    )
     if info.samples:
         counts = info.counts.copy()
         counts.insert(0, "sign", [info.signs.get(i, i) for i in counts.index])
         print(counts.to_string())
         frames = info.frames
         print(f"frames per video: min {frames.min()}, mean {frames.mean():.1f}, max {frames.max()}")
-        print("frames with each part detected: " + ", ".join(f"{k} {v:.1%}" for k, v in info.detected.items()))
+        print(
+            "frames with each part detected: "
+            + ", ".join(f"{k} {v:.1%}" for k, v in info.detected.items())
+        )
     for p in info.problems:
         print(f"warning: {p.problem}", file=sys.stderr)
     return 0
@@ -69,8 +83,12 @@ def cmd_info(args) -> int:
 def cmd_synth(args) -> int:
     from .data.synth import synth_dataset
 
-    out = synth_dataset(args.out, signers=args.signers, signs=args.signs, reps=args.reps, seed=args.seed)
-    print(f"synthetic dataset: {out} ({args.signers} signers x {args.signs} signs x {args.reps} repetitions)")
+    out = synth_dataset(
+        args.out, signers=args.signers, signs=args.signs, reps=args.reps, seed=args.seed
+    )
+    print(
+        f"synthetic dataset: {out} ({args.signers} signers x {args.signs} signs x {args.reps} repetitions)"
+    )
     return 0
 
 
@@ -78,7 +96,9 @@ def cmd_import(args) -> int:
     from .data import importers
 
     readers: dict[str, Callable] = {
-        "mpdata": lambda: importers.import_mpdata(args.source, args.out, signer=args.signer, labels=args.labels),
+        "mpdata": lambda: importers.import_mpdata(
+            args.source, args.out, signer=args.signer, labels=args.labels
+        ),
         "npz": lambda: importers.import_npz(args.source, args.out),
         "kaggle": lambda: importers.import_kaggle(args.source, args.out),
         "pose": lambda: importers.import_pose(args.source, args.out, args.mapping),
@@ -107,7 +127,9 @@ def cmd_models(args) -> int:
     rows = describe_models(features, n_classes=args.classes)
     print(f"{'model':<12} {'parameters':>12}  {'input':<10} {'recipe':<17} description")
     for r in rows:
-        print(f"{r['model']:<12} {r['parameters']:>12,}  {r['input']:<10} {r['recipe']:<17} {r['description']}")
+        print(
+            f"{r['model']:<12} {r['parameters']:>12,}  {r['input']:<10} {r['recipe']:<17} {r['description']}"
+        )
     print("\nfeature sets:")
     for name, fs in FEATURE_SETS.items():
         print(f"  {name:<12} {fs.description}")
@@ -141,15 +163,24 @@ def _train_settings(args, **fixed):
     values = given(args)
     runtime = {k: values.pop(k) for k in list(values) if k in RuntimeConfig.model_fields}
     base = load_json(args.config) if args.config else {}
-    return build(TrainConfig, deep_merge(deep_merge(base, values), fixed)), build(RuntimeConfig, runtime)
+    return build(TrainConfig, deep_merge(deep_merge(base, values), fixed)), build(
+        RuntimeConfig, runtime
+    )
 
 
 def _print_result(result, run) -> None:
-    print(f"test signer {result.signer}: accuracy {result.accuracy:.3f}, top-5 {result.top5_accuracy:.3f}, "
-          f"macro-F1 {result.macro_f1:.3f} ({result.samples} samples)")  # fmt: skip
+    print(
+        f"test signer {result.signer}: accuracy {result.accuracy:.3f}, top-5 {result.top5_accuracy:.3f}, "
+        f"macro-F1 {result.macro_f1:.3f} ({result.samples} samples)"
+    )
     if result.signs_not_in_training:
-        print(f"not evaluated (no training signer performed them): {', '.join(result.signs_not_in_training)}")
-    print(f"written: {Path(result.out) / 'metrics.json'}, per_class.csv, confusion.png", file=sys.stderr)
+        print(
+            f"not evaluated (no training signer performed them): {', '.join(result.signs_not_in_training)}"
+        )
+    print(
+        f"written: {Path(result.out) / 'metrics.json'}, per_class.csv, confusion.png",
+        file=sys.stderr,
+    )
 
 
 def cmd_train(args) -> int:
@@ -162,8 +193,10 @@ def cmd_train(args) -> int:
         return 0
     result = evaluate(args.out)
     score = f"{info.best_score:.3f}" if info.best_score is not None else "n/a"
-    print(f"trained {config.model} on {', '.join(info.train_signers)}: best {info.monitor} {score} "
-          f"at epoch {info.best_epoch + 1} of {info.epochs_run}")  # fmt: skip
+    print(
+        f"trained {config.model} on {', '.join(info.train_signers)}: best {info.monitor} {score} "
+        f"at epoch {info.best_epoch + 1} of {info.epochs_run}"
+    )
     _print_result(result, args.out)
     return 0
 
@@ -191,7 +224,9 @@ def cmd_cv(args) -> int:
     print(table.to_string(index=False))
     unseen = sorted({s for r in results for s in r.signs_not_in_training})
     if unseen:
-        print(f"not evaluated in some folds (no training signer performed them): {', '.join(unseen)}")
+        print(
+            f"not evaluated in some folds (no training signer performed them): {', '.join(unseen)}"
+        )
     print(f"written: {Path(args.out) / 'cv.csv'}", file=sys.stderr)
     return 0
 
@@ -224,7 +259,9 @@ def cmd_predict(args) -> int:
     from .recognise.recognizer import Recognizer
 
     if args.annotate and Path(args.annotate).is_dir():
-        raise SignposeError(f"{args.annotate}: is a folder; --annotate takes the .mp4 file to write")
+        raise SignposeError(
+            f"{args.annotate}: is a folder; --annotate takes the .mp4 file to write"
+        )
     videos = _videos(args.videos)
     if args.annotate and len(videos) != 1:
         raise SignposeError("--annotate writes one video: pass a single input video")
@@ -258,7 +295,11 @@ def cmd_live(args) -> int:
         from .text import draw_text
 
         def show(rgb, event):
-            frame = draw_text(rgb, f"{event['sign']} {event['probability']:.0%}", (10, 10)) if event else rgb
+            frame = (
+                draw_text(rgb, f"{event['sign']} {event['probability']:.0%}", (10, 10))
+                if event
+                else rgb
+            )
             cv2.imshow("signpose live", frame[..., ::-1])
             if cv2.waitKey(1) & 0xFF == ord("q"):
                 raise KeyboardInterrupt
@@ -266,7 +307,10 @@ def cmd_live(args) -> int:
     source = int(args.source) if str(args.source).isdigit() else args.source
     for event in rec.live(source, config, on_frame=show):
         minutes, seconds = divmod(event["time"], 60)
-        print(f"{int(minutes):02d}:{seconds:05.2f}  {event['sign']}  {event['probability']:.2f}", flush=True)
+        print(
+            f"{int(minutes):02d}:{seconds:05.2f}  {event['sign']}  {event['probability']:.2f}",
+            flush=True,
+        )
     return 0
 
 
@@ -303,7 +347,10 @@ def _extract_args(p) -> None:
     p.add_argument("--retry-failed", action="store_true", help="retry samples that failed before")
     p.add_argument("--limit", type=_positive_int, help="only the first N samples (a quick look)")
     p.add_argument("--backend", choices=BACKENDS, default="local", help="process pool here, or Ray")
-    p.add_argument("--address", help="Ray cluster address (e.g. ray://head:10001 or auto); default: a local Ray")
+    p.add_argument(
+        "--address",
+        help="Ray cluster address (e.g. ray://head:10001 or auto); default: a local Ray",
+    )
     add_flags(p, ExtractionConfig, title="MediaPipe settings")
 
 
@@ -342,7 +389,9 @@ def _export_arrays_args(p) -> None:
 
 
 def _models_args(p) -> None:
-    p.add_argument("--classes", type=_positive_int, default=100, help="number of signs (default 100)")
+    p.add_argument(
+        "--classes", type=_positive_int, default=100, help="number of signs (default 100)"
+    )
     _features_args(p)
 
 
@@ -350,10 +399,16 @@ def _train_args(p, exclude: tuple[str, ...] = ()) -> None:
     from .learn.config import RuntimeConfig, TrainConfig
 
     p.add_argument("dataset", help="dataset folder (from extract, synth or import)")
-    p.add_argument("--out", required=True, help="run folder to write (an unfinished run there is resumed)")
-    p.add_argument("--config", help="a JSON TrainConfig (e.g. a run's config.json); flags override it")
+    p.add_argument(
+        "--out", required=True, help="run folder to write (an unfinished run there is resumed)"
+    )
+    p.add_argument(
+        "--config", help="a JSON TrainConfig (e.g. a run's config.json); flags override it"
+    )
     add_flags(p, TrainConfig, defaults=build(TrainConfig), exclude=exclude, title="run settings")
-    add_flags(p, RuntimeConfig, title="runtime settings (not part of the run: free to change on resume)")
+    add_flags(
+        p, RuntimeConfig, title="runtime settings (not part of the run: free to change on resume)"
+    )
 
 
 def _evaluate_args(p) -> None:
@@ -378,7 +433,9 @@ def _live_args(p) -> None:
 
     p.add_argument("run")
     p.add_argument("--source", default="0", help="camera index, video file or stream URL")
-    p.add_argument("--headless", action="store_true", help="print timestamped predictions, no window")
+    p.add_argument(
+        "--headless", action="store_true", help="print timestamped predictions, no window"
+    )
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
     add_flags(p, LiveConfig, title="live settings")
 
@@ -402,23 +459,49 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
-    "extract": Command("MediaPipe Holistic keypoints from sign videos into a dataset folder", _extract_args, cmd_extract),
+    "extract": Command(
+        "MediaPipe Holistic keypoints from sign videos into a dataset folder",
+        _extract_args,
+        cmd_extract,
+    ),
     "info": Command("signers x signs, frames, detection rates of a dataset", _info_args, cmd_info),
     "synth": Command("generate a synthetic multi-signer dataset", _synth_args, cmd_synth),
-    "import": Command("import mpdata (seed .npy per frame), npz, kaggle (asl-signs) or pose files", _import_args,
-                      cmd_import),  # fmt: skip
-    "export-arrays": Command("write X.npy, y.npy, signer.npy like the notebook's arrays", _export_arrays_args,
-                             cmd_export_arrays),  # fmt: skip
-    "models": Command("the registered models with their parameter counts", _models_args, cmd_models),
-    "recipes": Command("the registered training recipes with their values", lambda p: None, cmd_recipes),
-    "settings": Command("every training setting: flag, allowed values, default (Markdown)", lambda p: None,
-                        cmd_settings),  # fmt: skip
-    "train": Command("train a model signer-independently, then evaluate it", _train_args, cmd_train),
-    "evaluate": Command("metrics, per-class table and confusion matrix of a run", _evaluate_args, cmd_evaluate),
-    "cv": Command("leave-one-signer-out: one run per signer, mean ± std",
-                  lambda p: _train_args(p, exclude=("split", "test_signer")), cmd_cv),  # fmt: skip
+    "import": Command(
+        "import mpdata (seed .npy per frame), npz, kaggle (asl-signs) or pose files",
+        _import_args,
+        cmd_import,
+    ),
+    "export-arrays": Command(
+        "write X.npy, y.npy, signer.npy like the notebook's arrays",
+        _export_arrays_args,
+        cmd_export_arrays,
+    ),
+    "models": Command(
+        "the registered models with their parameter counts", _models_args, cmd_models
+    ),
+    "recipes": Command(
+        "the registered training recipes with their values", lambda p: None, cmd_recipes
+    ),
+    "settings": Command(
+        "every training setting: flag, allowed values, default (Markdown)",
+        lambda p: None,
+        cmd_settings,
+    ),
+    "train": Command(
+        "train a model signer-independently, then evaluate it", _train_args, cmd_train
+    ),
+    "evaluate": Command(
+        "metrics, per-class table and confusion matrix of a run", _evaluate_args, cmd_evaluate
+    ),
+    "cv": Command(
+        "leave-one-signer-out: one run per signer, mean ± std",
+        lambda p: _train_args(p, exclude=("split", "test_signer")),
+        cmd_cv,
+    ),
     "predict": Command("recognise the sign in videos", _predict_args, cmd_predict),
-    "live": Command("recognise continuously from a camera, video file or stream", _live_args, cmd_live),
+    "live": Command(
+        "recognise continuously from a camera, video file or stream", _live_args, cmd_live
+    ),
     "export": Command("export a run's model for deployment", _export_args, cmd_export),
     "demo": Command("the whole job on synthetic data, in minutes", _demo_args, cmd_demo),
 }
@@ -428,7 +511,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with `only`, just that command gets its (possibly heavy) arguments."""
     from . import __version__
 
-    parser = parser_class()(prog="signpose", description="Pose-based isolated sign language recognition.")
+    parser = parser_class()(
+        prog="signpose", description="Pose-based isolated sign language recognition."
+    )
     parser.add_argument("--version", action="version", version=f"signpose {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=parser_class())
     for name, command in COMMANDS.items():
@@ -449,7 +534,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"signpose: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("signpose: interrupted; finished work is on disk, rerun the same command to resume", file=sys.stderr)
+        print(
+            "signpose: interrupted; finished work is on disk, rerun the same command to resume",
+            file=sys.stderr,
+        )
         return 130
     except BrokenPipeError:  # `signpose info DATASET | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit

@@ -21,20 +21,31 @@ def run_demo(out: str | Path, epochs: int = 60, progress: bool = True, echo=prin
     out = Path(out)
     data = out / "dataset"
     if not (data / "manifest.csv").is_file():
-        echo(f"1/4 generating a synthetic dataset (3 signers x 10 signs x 20 repetitions) in {data}")
+        echo(
+            f"1/4 generating a synthetic dataset (3 signers x 10 signs x 20 repetitions) in {data}"
+        )
         synth_dataset(data, signers=3, signs=10, reps=20, seed=0, progress=progress)
     else:
         echo(f"1/4 using the synthetic dataset in {data}")
     run = out / "run-islr"
-    config = build(TrainConfig, {"model": "islr", "test_signer": "signer3", "features": {"features": "rich"},
-                                 "recipe": {"epochs": epochs, "patience": 15}})  # fmt: skip
+    config = build(
+        TrainConfig,
+        {
+            "model": "islr",
+            "test_signer": "signer3",
+            "features": {"features": "rich"},
+            "recipe": {"epochs": epochs, "patience": 15},
+        },
+    )
     echo(f"2/4 training 'islr' on signer1 and signer2 into {run} (signer3 is never seen)")
     info = train(data, run, config, progress=progress)
     echo("3/4 evaluating on signer3")
     result = evaluate(run)
-    echo(f"    accuracy {result.accuracy:.1%}   top-5 {result.top5_accuracy:.1%}   "
-         f"macro-F1 {result.macro_f1:.3f}   ({result.samples} sequences, {info.epochs_run} epochs, "
-         f"{info.train_seconds:.0f} s)")  # fmt: skip
+    echo(
+        f"    accuracy {result.accuracy:.1%}   top-5 {result.top5_accuracy:.1%}   "
+        f"macro-F1 {result.macro_f1:.3f}   ({result.samples} sequences, {info.epochs_run} epochs, "
+        f"{info.train_seconds:.0f} s)"
+    )
     rec = Recognizer.from_run(run)
     onnx = rec.export_onnx()
     dataset = Dataset(data)

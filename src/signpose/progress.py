@@ -23,12 +23,25 @@ class _Lines:
         self.stream.flush()
 
 
-def bar(iterable: Iterable | None = None, *, total: int | None = None, desc: str = "", unit: str = "it",
-        enabled: bool = True, initial: int = 0) -> Any:  # fmt: skip
+def bar(
+    iterable: Iterable | None = None,
+    *,
+    total: int | None = None,
+    desc: str = "",
+    unit: str = "it",
+    enabled: bool = True,
+    initial: int = 0,
+) -> Any:
     """A tqdm bar with counts and rate on stderr (never stdout, which carries results)."""
     from tqdm import tqdm
 
-    common = {"total": total, "desc": desc, "unit": unit, "initial": initial, "disable": not enabled}
+    common = {
+        "total": total,
+        "desc": desc,
+        "unit": unit,
+        "initial": initial,
+        "disable": not enabled,
+    }
     if sys.stderr.isatty():
         return tqdm(iterable, file=sys.stderr, dynamic_ncols=True, **common)
     return tqdm(iterable, file=_Lines(sys.stderr), mininterval=5.0, ncols=100, ascii=True, **common)

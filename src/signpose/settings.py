@@ -65,7 +65,9 @@ class Preset(Settings):
         if isinstance(data, dict) and "name" in data:
             name = data["name"]
             if name not in cls.PRESETS:
-                raise ValueError(f"unknown {cls.KIND} {name!r}; choose one of {', '.join(cls.PRESETS)}")
+                raise ValueError(
+                    f"unknown {cls.KIND} {name!r}; choose one of {', '.join(cls.PRESETS)}"
+                )
             return {**cls.PRESETS[name], **data}
         return data
 
@@ -111,13 +113,20 @@ def _describe(error: dict, cls: type[Settings]) -> str:
         known = ", ".join(_known_fields(cls, loc[:-1]))
         return f"unknown setting {path!r}; known here: {known}"
     template = _MESSAGES.get(kind)
-    ctx = {k: v for k, v in (error.get("ctx") or {}).items()}
+    ctx = {
+        k: (f"{v:g}" if isinstance(v, int | float) else v)
+        for k, v in (error.get("ctx") or {}).items()
+    }
     if "expected" in ctx:
         ctx["expected"] = str(ctx["expected"]).replace("'", "").replace(" or ", ", ")
     message = template.format(**ctx) if template else error["msg"].removeprefix("Value error, ")
     flag = _flag_for(cls, tuple(loc))
     name = f"{path} ({flag})" if flag else path
-    if kind in ("missing", "value_error") or "input" not in error or isinstance(error["input"], dict):
+    if (
+        kind in ("missing", "value_error")
+        or "input" not in error
+        or isinstance(error["input"], dict)
+    ):
         return f"setting {name}: {message}" if path else message
     return f"setting {name} {message}, not {error['input']!r}"
 
@@ -169,7 +178,9 @@ def load_json(path: str | Path) -> dict:
     except FileNotFoundError:
         raise SignposeError(f"{path}: config file not found") from None
     except IsADirectoryError:
-        raise SignposeError(f"{path}: is a folder; pass a JSON config file (e.g. RUN/config.json)") from None
+        raise SignposeError(
+            f"{path}: is a folder; pass a JSON config file (e.g. RUN/config.json)"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise SignposeError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(data, dict):
@@ -234,17 +245,28 @@ def flags(cls: type[Settings], prefix: tuple[str, ...] = ()) -> Iterator[Flag]:
             continue
         if isinstance(ann, type) and issubclass(ann, Settings):
             if issubclass(ann, Preset):
-                yield Flag((*prefix, name, "name"), f"--{name.replace('_', '-')}", "choice", tuple(ann.PRESETS),
-                           f"{field.description or name}: a named {ann.KIND}; the flags below override its values",
-                           None)  # fmt: skip
+                yield Flag(
+                    (*prefix, name, "name"),
+                    f"--{name.replace('_', '-')}",
+                    "choice",
+                    tuple(ann.PRESETS),
+                    f"{field.description or name}: a named {ann.KIND}; the flags below override its values",
+                    None,
+                )
             yield from flags(ann, (*prefix, name))
             continue
         if issubclass(cls, Preset) and name == "name":
             continue
         kind, choices = _kind(ann)
         flag = extra.get("flag") or f"--{name.replace('_', '-')}"
-        yield Flag((*prefix, name), flag, kind, choices, field.description or "",
-                   field.get_default(call_default_factory=True))  # fmt: skip
+        yield Flag(
+            (*prefix, name),
+            flag,
+            kind,
+            choices,
+            field.description or "",
+            field.get_default(call_default_factory=True),
+        )
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -273,8 +295,13 @@ def _number(kind: str):
     return parse
 
 
-def add_flags(parser: argparse.ArgumentParser, cls: type[Settings], defaults: Settings | None = None,
-              exclude: tuple[str, ...] = (), title: str | None = None) -> None:  # fmt: skip
+def add_flags(
+    parser: argparse.ArgumentParser,
+    cls: type[Settings],
+    defaults: Settings | None = None,
+    exclude: tuple[str, ...] = (),
+    title: str | None = None,
+) -> None:
     """Add one flag per setting of `cls` (but those whose dotted path is in `exclude`).
     Flags default to 'not given', so a config file or a preset supplies what the user did
     not set; the help shows the default."""
@@ -287,9 +314,16 @@ def add_flags(parser: argparse.ArgumentParser, cls: type[Settings], defaults: Se
         name = f"{section} settings" if section else (title or "settings")
         group = groups.setdefault(section, parser.add_argument_group(name))
         default = _lookup(shown, f.path) if shown is not None else f.default
-        text = f.help + (f" (default: {_show(default)})" if default is not None and f.kind != "bool" else "")
+        text = f.help + (
+            f" (default: {_show(default)})" if default is not None and f.kind != "bool" else ""
+        )
         metavar = f.flag.removeprefix("--").upper().replace("-", "_")
-        kwargs: dict[str, Any] = {"dest": f.dest, "default": argparse.SUPPRESS, "help": text, "metavar": metavar}
+        kwargs: dict[str, Any] = {
+            "dest": f.dest,
+            "default": argparse.SUPPRESS,
+            "help": text,
+            "metavar": metavar,
+        }
         if f.kind == "bool":
             del kwargs["metavar"]
             kwargs["action"] = argparse.BooleanOptionalAction
@@ -329,7 +363,9 @@ def given(args: argparse.Namespace) -> dict:
             try:
                 value = json.loads(value)
             except json.JSONDecodeError as e:
-                raise SignposeError(f"--{path[-1].replace('_', '-')}: not valid JSON ({e})") from None
+                raise SignposeError(
+                    f"--{path[-1].replace('_', '-')}: not valid JSON ({e})"
+                ) from None
         node = out
         for p in path[:-1]:
             node = node.setdefault(p, {})
@@ -350,12 +386,18 @@ def markdown_table(cls: type[Settings], defaults: Settings | None = None) -> str
     lines = ["| flag | setting | allowed | default | meaning |", "|---|---|---|---|---|"]
     for f in flags(cls):
         allowed = {
-            "choice": " \\| ".join(f.choices), "bool": "on/off (`--no-...`)", "pair": "two numbers",
-            "json": "JSON object", "int": _range(cls, f.path, "whole number"), "float": _range(cls, f.path, "number"),
+            "choice": " \\| ".join(f.choices),
+            "bool": "on/off (`--no-...`)",
+            "pair": "two numbers",
+            "json": "JSON object",
+            "int": _range(cls, f.path, "whole number"),
+            "float": _range(cls, f.path, "number"),
             "str": "text",
-        }[f.kind]  # fmt: skip
+        }[f.kind]
         default = _lookup(shown, f.path)
-        lines.append(f"| `{f.flag}` | `{'.'.join(f.path)}` | {allowed} | `{_show(default)}` | {f.help} |")
+        lines.append(
+            f"| `{f.flag}` | `{'.'.join(f.path)}` | {allowed} | `{_show(default)}` | {f.help} |"
+        )
     return "\n".join(lines)
 
 

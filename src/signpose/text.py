@@ -56,8 +56,14 @@ def _font(size: int):
     return ImageFont.truetype(str(font_path()), size, layout_engine=ImageFont.Layout.RAQM)
 
 
-def draw_text(rgb: np.ndarray, text: str, xy: tuple[int, int], size: int = 28,
-              fill: tuple[int, int, int] = (255, 255, 255), box: tuple[int, int, int] | None = (0, 0, 0)) -> np.ndarray:  # fmt: skip
+def draw_text(
+    rgb: np.ndarray,
+    text: str,
+    xy: tuple[int, int],
+    size: int = 28,
+    fill: tuple[int, int, int] = (255, 255, 255),
+    box: tuple[int, int, int] | None = (0, 0, 0),
+) -> np.ndarray:
     """Draw text (any script) onto an RGB frame with Pillow + raqm; returns a new frame."""
     from PIL import Image, ImageDraw
 

@@ -33,7 +33,6 @@ META = "dataset.json"
 POSES = "poses"
 
 
-
 @dataclass
 class ManifestRow:
     """One sample of a dataset: one line of manifest.csv."""
@@ -109,7 +108,9 @@ def read_manifest(root: Path) -> list[ManifestRow]:
     table = read_table(path, "manifest")
     missing = [c for c in ("sample", "signer", "sign_id") if c not in table.columns]
     if missing:
-        raise SignposeError(f"{path}: columns {missing} are missing; re-run the command that made it")
+        raise SignposeError(
+            f"{path}: columns {missing} are missing; re-run the command that made it"
+        )
     rows = []
     known = [c for c in MANIFEST_COLUMNS if c in table.columns]
     for record in table[known].to_dict("records"):
@@ -145,12 +146,23 @@ class DatasetInfo:
     def as_dict(self) -> dict:
         frames = self.frames
         return {
-            "samples": self.samples, "failed": self.failed, "signers": self.signers, "signs": self.signs,
-            "counts": {s: {k: int(v) for k, v in self.counts[s].items()} for s in self.counts.columns},
-            "frames": {"min": int(frames.min()), "mean": float(frames.mean()), "max": int(frames.max())}
-            if len(frames) else {},
-            "detected": self.detected, "problems": [p.problem for p in self.problems],
-        }  # fmt: skip
+            "samples": self.samples,
+            "failed": self.failed,
+            "signers": self.signers,
+            "signs": self.signs,
+            "counts": {
+                s: {k: int(v) for k, v in self.counts[s].items()} for s in self.counts.columns
+            },
+            "frames": {
+                "min": int(frames.min()),
+                "mean": float(frames.mean()),
+                "max": int(frames.max()),
+            }
+            if len(frames)
+            else {},
+            "detected": self.detected,
+            "problems": [p.problem for p in self.problems],
+        }
 
 
 def read_meta(root: Path) -> dict:
@@ -160,7 +172,9 @@ def read_meta(root: Path) -> dict:
     try:
         meta = json.loads(path.read_text("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise SignposeError(f"{path}: not valid JSON ({e}); delete it and re-run the command that made it") from None
+        raise SignposeError(
+            f"{path}: not valid JSON ({e}); delete it and re-run the command that made it"
+        ) from None
     return meta if isinstance(meta, dict) else {}
 
 
@@ -180,7 +194,11 @@ class Dataset:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         if not self.root.is_dir():
-            what = "is a file, not a dataset folder" if self.root.exists() else "no such dataset folder"
+            what = (
+                "is a file, not a dataset folder"
+                if self.root.exists()
+                else "no such dataset folder"
+            )
             raise SignposeError(
                 f"{self.root}: {what}; create one with `signpose extract`, `signpose synth` or `signpose import`"
             )
@@ -197,11 +215,14 @@ class Dataset:
         self.duplicates = natural_sorted(s for s, n in seen.items() if n > 1)
         unique = {r.sample: r for r in rows}  # a duplicated row counts once (the last one wins)
         table = pd.DataFrame([r.as_dict() for r in unique.values()], columns=MANIFEST_COLUMNS)
-        self.all_rows = table.sort_values("sample", key=lambda c: c.map(natural_key), kind="stable").reset_index(
-            drop=True
-        )
+        self.all_rows = table.sort_values(
+            "sample", key=lambda c: c.map(natural_key), kind="stable"
+        ).reset_index(drop=True)
         ok = self.all_rows[self.all_rows.status == "ok"]
-        self.sign_names = {**dict(zip(ok["sign_id"], ok["sign"], strict=False)), **read_signs(self.root)}
+        self.sign_names = {
+            **dict(zip(ok["sign_id"], ok["sign"], strict=False)),
+            **read_signs(self.root),
+        }
 
     @property
     def rows(self) -> pd.DataFrame:
@@ -219,8 +240,10 @@ class Dataset:
 
     def check(self) -> list[DatasetProblem]:
         """Duplicated rows, manifest rows without their file, pose files without a row."""
-        problems = [DatasetProblem(s, f"{s} appears more than once in {MANIFEST} (counted once)")
-                    for s in self.duplicates]  # fmt: skip
+        problems = [
+            DatasetProblem(s, f"{s} appears more than once in {MANIFEST} (counted once)")
+            for s in self.duplicates
+        ]
         listed = set(self.all_rows.file)
         for row in self.rows.itertuples():
             if not (self.root / row.file).is_file():
@@ -232,7 +255,9 @@ class Dataset:
         return problems
 
     def read(self, row) -> KeypointSequence:
-        return read_pose(self.root / (row["file"] if isinstance(row, dict | pd.Series) else row.file))
+        return read_pose(
+            self.root / (row["file"] if isinstance(row, dict | pd.Series) else row.file)
+        )
 
     def load(
         self, rows: pd.DataFrame | None = None, workers: int = 4, on_error: str = "skip"
@@ -253,11 +278,19 @@ class Dataset:
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             results = list(pool.map(_read, paths))
-        problems = [DatasetProblem(s, err) for s, (_, err) in zip(rows["sample"], results, strict=True) if err]
+        problems = [
+            DatasetProblem(s, err)
+            for s, (_, err) in zip(rows["sample"], results, strict=True)
+            if err
+        ]
         if problems and on_error == "raise":
             raise SignposeError(problems[0].problem)
         keep = np.array([seq is not None for seq, _ in results], dtype=bool)
-        return [seq for seq, _ in results if seq is not None], rows[keep].reset_index(drop=True), problems
+        return (
+            [seq for seq, _ in results if seq is not None],
+            rows[keep].reset_index(drop=True),
+            problems,
+        )
 
     def fingerprint(self, rows: pd.DataFrame | None = None) -> str:
         """Changes when any sample's file changes: keys derived caches."""
@@ -283,7 +316,9 @@ class Dataset:
             signs={sid: self.sign_names.get(sid, sid) for sid in self.sign_ids},
             counts=table,
             frames=np.array([s.frames for s in seqs]) if seqs else np.zeros(0, int),
-            detected={name: float(parts[:, i].mean()) if len(parts) else 0.0
-                      for i, name in enumerate(["pose", "face", "left_hand", "right_hand"])},  # fmt: skip
+            detected={
+                name: float(parts[:, i].mean()) if len(parts) else 0.0
+                for i, name in enumerate(["pose", "face", "left_hand", "right_hand"])
+            },
             problems=problems + [p for p in self.check() if p.sample not in reported],
         )

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SignposeError
+from ..progress import bar
 from ..util import natural_key
 from .dataset import ManifestRow
 from .keypoints import KeypointSequence, read_pose
@@ -27,7 +28,9 @@ from .schema import FACE, LEFT_HAND, N_POINTS, POSE, RIGHT_HAND, from_seed_vecto
 from .writer import DatasetWriter
 
 IMPORTERS = ("mpdata", "npz", "kaggle", "pose")
-MPDATA_PATTERN = "MP_Data/<signer>/<sign>/<sequence>/<frame>.npy or MP_Data/<sign>/<sequence>/<frame>.npy"
+MPDATA_PATTERN = (
+    "MP_Data/<signer>/<sign>/<sequence>/<frame>.npy or MP_Data/<sign>/<sequence>/<frame>.npy"
+)
 
 
 @dataclass
@@ -47,20 +50,28 @@ class ImportReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
-        lines = [f"{self.imported + len(self.failed)} samples: {self.imported} imported, {len(self.failed)} failed"]
+        lines = [
+            f"{self.imported + len(self.failed)} samples: {self.imported} imported, {len(self.failed)} failed"
+        ]
         lines += [f"  failed: {sample}: {error}" for sample, error in self.failed]
         lines.append(f"dataset: {self.out}")
         return "\n".join(lines)
 
 
-def _write(out: Path, items: Iterable[Imported], names: dict[str, str], meta: dict, progress: bool) -> ImportReport:
-    from ..progress import bar
-
+def _write(
+    out: Path, items: Iterable[Imported], names: dict[str, str], meta: dict, progress: bool
+) -> ImportReport:
     report = ImportReport(Path(out))
     with DatasetWriter(out, meta, names) as writer:
         for item in bar(items, desc=meta["created_by"], unit="seq", enabled=progress):
-            row = ManifestRow(item.sample, item.signer, item.sign_id, source=item.source,
-                              status="ok" if item.seq is not None else "error", error=item.error)  # fmt: skip
+            row = ManifestRow(
+                item.sample,
+                item.signer,
+                item.sign_id,
+                source=item.source,
+                status="ok" if item.seq is not None else "error",
+                error=item.error,
+            )
             writer.add(row, item.seq)
             if item.seq is None:
                 report.failed.append((item.sample, item.error))
@@ -113,12 +124,22 @@ def seed_vectors_to_sequence(vectors: np.ndarray, fps: float = 30.0) -> Keypoint
     xyz, present = from_seed_vectors(vectors)
     visibility = None
     if vectors.shape[-1] >= POSE.size * 4:
-        visibility = np.asarray(vectors[..., : POSE.size * 4], np.float32).reshape(-1, POSE.size, 4)[..., 3]
-    return KeypointSequence(xyz=xyz, present=present, fps=fps, width=1, height=1, visibility=visibility)
+        visibility = np.asarray(vectors[..., : POSE.size * 4], np.float32).reshape(
+            -1, POSE.size, 4
+        )[..., 3]
+    return KeypointSequence(
+        xyz=xyz, present=present, fps=fps, width=1, height=1, visibility=visibility
+    )
 
 
-def import_mpdata(source: str | Path, out: str | Path, signer: str | None = None, labels: str | Path | None = None,
-                  fps: float = 30.0, progress: bool = True) -> ImportReport:  # fmt: skip
+def import_mpdata(
+    source: str | Path,
+    out: str | Path,
+    signer: str | None = None,
+    labels: str | Path | None = None,
+    fps: float = 30.0,
+    progress: bool = True,
+) -> ImportReport:
     root = Path(source)
     if not root.is_dir():
         raise SignposeError(f"{root}: no such folder; expected {MPDATA_PATTERN}")
@@ -127,17 +148,34 @@ def import_mpdata(source: str | Path, out: str | Path, signer: str | None = None
         for who, sign, seq in _mpdata_sequences(root, signer):
             sample = f"{who}/{sign}/{seq.name}"
             try:
-                yield Imported(sample, who, normalise_sign_id(sign), seq.relative_to(root).as_posix(),
-                               seed_vectors_to_sequence(read_mpdata_sequence(seq), fps))  # fmt: skip
+                yield Imported(
+                    sample,
+                    who,
+                    normalise_sign_id(sign),
+                    seq.relative_to(root).as_posix(),
+                    seed_vectors_to_sequence(read_mpdata_sequence(seq), fps),
+                )
             except (SignposeError, ValueError, OSError) as e:
-                yield Imported(sample, who, normalise_sign_id(sign), seq.relative_to(root).as_posix(), error=str(e))
+                yield Imported(
+                    sample,
+                    who,
+                    normalise_sign_id(sign),
+                    seq.relative_to(root).as_posix(),
+                    error=str(e),
+                )
 
     names = read_labels(labels) if labels else {}
-    meta = {"created_by": "import mpdata", "source_root": str(root.resolve()), "units": "image-normalised"}
+    meta = {
+        "created_by": "import mpdata",
+        "source_root": str(root.resolve()),
+        "units": "image-normalised",
+    }
     return _write(Path(out), items(), names, meta, progress)
 
 
-def import_npz(source: str | Path, out: str | Path, fps: float = 30.0, progress: bool = True) -> ImportReport:
+def import_npz(
+    source: str | Path, out: str | Path, fps: float = 30.0, progress: bool = True
+) -> ImportReport:
     """Seed-format vectors in one .npz: X (N, T, 1662 or 258), label, and signer (or recorder)."""
     path = Path(source)
     try:
@@ -148,16 +186,27 @@ def import_npz(source: str | Path, out: str | Path, fps: float = 30.0, progress:
         keys = set(z.files)
         signer_key = "signer" if "signer" in keys else "recorder"
         if not {"X", "label", signer_key} <= keys:
-            raise SignposeError(f"{path}: needs arrays X, label and signer (or recorder); has {sorted(keys)}")
+            raise SignposeError(
+                f"{path}: needs arrays X, label and signer (or recorder); has {sorted(keys)}"
+            )
         X, labels, signers = z["X"], z["label"].astype(str), z[signer_key].astype(str)
         seqno = z["seq"] if "seq" in keys else np.arange(len(X))
 
     def items():
         for x, label, who, n in zip(X, labels, signers, seqno, strict=True):
-            yield Imported(f"{who}/{label}/{n}", who, normalise_sign_id(label), f"{path.name}#{n}",
-                           seed_vectors_to_sequence(x, fps))  # fmt: skip
+            yield Imported(
+                f"{who}/{label}/{n}",
+                who,
+                normalise_sign_id(label),
+                f"{path.name}#{n}",
+                seed_vectors_to_sequence(x, fps),
+            )
 
-    meta = {"created_by": "import npz", "source_root": str(path.resolve().parent), "units": "image-normalised"}
+    meta = {
+        "created_by": "import npz",
+        "source_root": str(path.resolve().parent),
+        "units": "image-normalised",
+    }
     return _write(Path(out), items(), {}, meta, progress)
 
 
@@ -165,7 +214,12 @@ def import_npz(source: str | Path, out: str | Path, fps: float = 30.0, progress:
 # kaggle asl-signs
 # ---------------------------------------------------------------------------------------
 
-_KAGGLE_OFFSETS = {"pose": POSE.start, "face": FACE.start, "left_hand": LEFT_HAND.start, "right_hand": RIGHT_HAND.start}
+_KAGGLE_OFFSETS = {
+    "pose": POSE.start,
+    "face": FACE.start,
+    "left_hand": LEFT_HAND.start,
+    "right_hand": RIGHT_HAND.start,
+}
 
 
 def read_kaggle_parquet(path: Path, fps: float = 30.0) -> KeypointSequence:
@@ -175,7 +229,9 @@ def read_kaggle_parquet(path: Path, fps: float = 30.0) -> KeypointSequence:
         raise SignposeError(f"{path}: no landmark rows")
     unknown = set(df["type"].unique()) - set(_KAGGLE_OFFSETS)
     if unknown:
-        raise SignposeError(f"{path}: unknown landmark types {sorted(unknown)}; expected {sorted(_KAGGLE_OFFSETS)}")
+        raise SignposeError(
+            f"{path}: unknown landmark types {sorted(unknown)}; expected {sorted(_KAGGLE_OFFSETS)}"
+        )
     frames, t_index = np.unique(df["frame"].to_numpy(), return_inverse=True)
     point = df["type"].map(_KAGGLE_OFFSETS).to_numpy() + df["landmark_index"].to_numpy()
     xyz = np.zeros((len(frames), N_POINTS, 3), np.float32)
@@ -189,10 +245,14 @@ def read_kaggle_parquet(path: Path, fps: float = 30.0) -> KeypointSequence:
 def import_kaggle(source: str | Path, out: str | Path, progress: bool = True) -> ImportReport:
     root = Path(source)
     table_path = root / "train.csv"
-    if root.is_file() and root.suffix.lower() == ".csv":  # the CSV itself, as Kaggle users point to it
+    if (
+        root.is_file() and root.suffix.lower() == ".csv"
+    ):  # the CSV itself, as Kaggle users point to it
         root, table_path = root.parent, root
     if not table_path.is_file():
-        raise SignposeError(f"{root}: no train.csv; expected the asl-signs layout (train.csv + train_landmark_files/)")
+        raise SignposeError(
+            f"{root}: no train.csv; expected the asl-signs layout (train.csv + train_landmark_files/)"
+        )
     table = pd.read_csv(table_path, dtype=str)
     missing = {"path", "participant_id", "sequence_id", "sign"} - set(table.columns)
     if missing:
@@ -205,9 +265,15 @@ def import_kaggle(source: str | Path, out: str | Path, progress: bool = True) ->
                 seq = read_kaggle_parquet(root / row.path)
                 yield Imported(sample, row.participant_id, row.sign, row.path, seq)
             except (SignposeError, OSError, ValueError) as e:
-                yield Imported(sample, row.participant_id, row.sign, row.path, error=str(e).splitlines()[0])
+                yield Imported(
+                    sample, row.participant_id, row.sign, row.path, error=str(e).splitlines()[0]
+                )
 
-    meta = {"created_by": "import kaggle", "source_root": str(root.resolve()), "units": "image-normalised"}
+    meta = {
+        "created_by": "import kaggle",
+        "source_root": str(root.resolve()),
+        "units": "image-normalised",
+    }
     return _write(Path(out), items(), {}, meta, progress)
 
 
@@ -216,13 +282,17 @@ def import_kaggle(source: str | Path, out: str | Path, progress: bool = True) ->
 # ---------------------------------------------------------------------------------------
 
 
-def import_pose(source: str | Path, out: str | Path, mapping: str | Path, progress: bool = True) -> ImportReport:
+def import_pose(
+    source: str | Path, out: str | Path, mapping: str | Path, progress: bool = True
+) -> ImportReport:
     """`.pose` files under `source`; `mapping` is a CSV with columns file, signer, sign."""
     root = Path(source)
     table = pd.read_csv(mapping, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     missing = {"file", "signer", "sign"} - set(table.columns)
     if missing:
-        raise SignposeError(f"{mapping}: columns {sorted(missing)} are missing; expected file,signer,sign")
+        raise SignposeError(
+            f"{mapping}: columns {sorted(missing)} are missing; expected file,signer,sign"
+        )
     names = {}
     if "sign_id" in table.columns:
         names = dict(zip(table.sign_id.map(normalise_sign_id), table.sign, strict=True))

@@ -155,7 +155,9 @@ def read_pose(path: str | Path) -> KeypointSequence:
     except SignposeError as e:
         raise SignposeError(f"{path}: {e}") from None
     except FileNotFoundError:
-        raise SignposeError(f"{path}: pose file is missing; re-run extraction to recreate it") from None
+        raise SignposeError(
+            f"{path}: pose file is missing; re-run extraction to recreate it"
+        ) from None
     except Exception as e:  # pose-format raises assorted errors on truncated files
         raise SignposeError(
             f"{path}: unreadable pose file ({type(e).__name__}: {e}); delete it and re-run "

@@ -32,14 +32,18 @@ def read_labels(path: str | Path) -> dict[str, str]:
     """Sign id -> display name from a CSV or xlsx label file."""
     path = Path(path)
     if not path.is_file():
-        raise SignposeError(f"{path}: label file not found; pass a CSV (SignID,Sign) or KArSL's labels.xlsx")
+        raise SignposeError(
+            f"{path}: label file not found; pass a CSV (SignID,Sign) or KArSL's labels.xlsx"
+        )
     try:
         if path.suffix.lower() in (".xlsx", ".xls"):
             table = pd.read_excel(path, dtype=str)
         else:
             table = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
     except Exception as e:
-        raise SignposeError(f"{path}: cannot read labels ({e}); expected a CSV with columns SignID,Sign") from None
+        raise SignposeError(
+            f"{path}: cannot read labels ({e}); expected a CSV with columns SignID,Sign"
+        ) from None
     cols = [str(c) for c in table.columns]
     id_col = _pick(cols, "signid", "id", "classid", "label")
     name_col = _pick(cols, "sign", "name", "signname", "gloss")
@@ -49,7 +53,9 @@ def read_labels(path: str | Path) -> dict[str, str]:
         # KArSL's xlsx splits the name into Arabic and English columns.
         parts = [c for c in cols if c != id_col and ("arab" in c.lower() or "engl" in c.lower())]
         if not parts:
-            raise SignposeError(f"{path}: no sign name column in {cols}; expected columns SignID,Sign")
+            raise SignposeError(
+                f"{path}: no sign name column in {cols}; expected columns SignID,Sign"
+            )
         names = table[parts].fillna("").astype(str).agg(" ".join, axis=1)
     else:
         names = table[name_col].fillna("").astype(str)

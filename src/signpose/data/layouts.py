@@ -21,7 +21,9 @@ from .labels import normalise_sign_id
 from .video import is_frame_folder, is_video
 
 KARSL_PATTERN = "<root>/<signer>/<train|test>/<sign id>/<sample folder or video>, or <root>/<signer>/.../<a>_<b>_<sign id>_<rest>.<video ext>"
-FOLDERS_PATTERN = "<root>/<signer>/<sign>/<sample>, <root>/<sign>/<sample> or <root>/<sign>.<video ext>"
+FOLDERS_PATTERN = (
+    "<root>/<signer>/<sign>/<sample>, <root>/<sign>/<sample> or <root>/<sign>.<video ext>"
+)
 LAYOUTS = ("karsl", "folders")
 
 
@@ -42,7 +44,9 @@ class SampleSpec:
 
 
 def _visible(path: Path) -> list[Path]:
-    return sorted((p for p in path.iterdir() if not p.name.startswith(".")), key=lambda p: natural_key(p.name))
+    return sorted(
+        (p for p in path.iterdir() if not p.name.startswith(".")), key=lambda p: natural_key(p.name)
+    )
 
 
 def _is_sample(path: Path) -> bool:
@@ -83,12 +87,23 @@ def _karsl(root: Path) -> list[SampleSpec]:
                         )
                     for sample in _visible(sign_dir):
                         if _is_sample(sample):
-                            specs.append(SampleSpec(_sample_id(root, sample), sample, signer,
-                                                    normalise_sign_id(sign_dir.name), sub.name.lower()))
+                            specs.append(
+                                SampleSpec(
+                                    _sample_id(root, sample),
+                                    sample,
+                                    signer,
+                                    normalise_sign_id(sign_dir.name),
+                                    sub.name.lower(),
+                                )
+                            )
                         elif sample.is_dir():
-                            raise SignposeError(f"{sample}: sample folder has no frame images; expected {KARSL_PATTERN}")
+                            raise SignposeError(
+                                f"{sample}: sample folder has no frame images; expected {KARSL_PATTERN}"
+                            )
             else:
-                for video in sorted(sub.rglob("*") if sub.is_dir() else [sub], key=lambda p: natural_key(str(p))):
+                for video in sorted(
+                    sub.rglob("*") if sub.is_dir() else [sub], key=lambda p: natural_key(str(p))
+                ):
                     if not is_video(video):
                         continue
                     fields = video.stem.split("_")
@@ -96,10 +111,23 @@ def _karsl(root: Path) -> list[SampleSpec]:
                         raise SignposeError(
                             f"{video}: cannot read the sign id from the file name; expected {KARSL_PATTERN}"
                         )
-                    subset = next((p.lower() for p in video.relative_to(signer_dir).parts[:-1]
-                                   if p.lower() in ("train", "test")), "")
-                    specs.append(SampleSpec(_sample_id(root, video), video, signer,
-                                            normalise_sign_id(fields[2]), subset))
+                    subset = next(
+                        (
+                            p.lower()
+                            for p in video.relative_to(signer_dir).parts[:-1]
+                            if p.lower() in ("train", "test")
+                        ),
+                        "",
+                    )
+                    specs.append(
+                        SampleSpec(
+                            _sample_id(root, video),
+                            video,
+                            signer,
+                            normalise_sign_id(fields[2]),
+                            subset,
+                        )
+                    )
     return specs
 
 
@@ -108,7 +136,9 @@ def _folders(root: Path, signer: str | None) -> list[SampleSpec]:
     single = signer or root.resolve().name
     for top in _visible(root):
         if is_video(top):  # <root>/<sign>.<ext>
-            specs.append(SampleSpec(_sample_id(root, top), top, single, normalise_sign_id(top.stem)))
+            specs.append(
+                SampleSpec(_sample_id(root, top), top, single, normalise_sign_id(top.stem))
+            )
             continue
         if not top.is_dir():
             continue
@@ -116,20 +146,28 @@ def _folders(root: Path, signer: str | None) -> list[SampleSpec]:
         if any(_is_sample(c) for c in children):  # <root>/<sign>/<sample>
             for c in children:
                 if _is_sample(c):
-                    specs.append(SampleSpec(_sample_id(root, c), c, single, normalise_sign_id(top.name)))
+                    specs.append(
+                        SampleSpec(_sample_id(root, c), c, single, normalise_sign_id(top.name))
+                    )
             continue
         for sign_dir in children:  # <root>/<signer>/<sign>/<sample>
             if not sign_dir.is_dir():
                 continue
             samples = [c for c in _visible(sign_dir) if _is_sample(c)]
             if not samples:
-                raise SignposeError(f"{sign_dir}: no videos or frame folders here; expected {FOLDERS_PATTERN}")
+                raise SignposeError(
+                    f"{sign_dir}: no videos or frame folders here; expected {FOLDERS_PATTERN}"
+                )
             for c in samples:
-                specs.append(SampleSpec(_sample_id(root, c), c, top.name, normalise_sign_id(sign_dir.name)))
+                specs.append(
+                    SampleSpec(_sample_id(root, c), c, top.name, normalise_sign_id(sign_dir.name))
+                )
     return specs
 
 
-def discover(root: str | Path, layout: str = "folders", signer: str | None = None) -> list[SampleSpec]:
+def discover(
+    root: str | Path, layout: str = "folders", signer: str | None = None
+) -> list[SampleSpec]:
     """All samples under `root` in the given layout; a clear error if there are none."""
     root = Path(root)
     if not root.exists():
@@ -139,7 +177,9 @@ def discover(root: str | Path, layout: str = "folders", signer: str | None = Non
     if root.is_file():
         if not is_video(root):
             raise SignposeError(f"{root}: not a video file; pass a folder of sign videos")
-        return [SampleSpec(root.stem, root, signer or "unknown", normalise_sign_id(root.stem), "", 1)]
+        return [
+            SampleSpec(root.stem, root, signer or "unknown", normalise_sign_id(root.stem), "", 1)
+        ]
     specs = _karsl(root) if layout == "karsl" else _folders(root, signer)
     if not specs:
         pattern = KARSL_PATTERN if layout == "karsl" else FOLDERS_PATTERN

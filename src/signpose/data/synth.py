@@ -25,31 +25,74 @@ from .writer import DatasetWriter
 WIDTH, HEIGHT, FPS = 640, 480, 25.0
 
 SIGN_NAMES = [
-    "مرحبا hello", "شكرا thanks", "نعم yes", "لا no", "أم mother", "أخ brother",
-    "أخت sister", "بيت house", "ماء water", "كتاب book", "مدرسة school", "طبيب doctor",
-    "صديق friend", "سيارة car", "طعام food", "يوم day", "ليل night", "سعيد happy",
-    "حزين sad", "عمل work",
-]  # fmt: skip
+    "مرحبا hello",
+    "شكرا thanks",
+    "نعم yes",
+    "لا no",
+    "أم mother",
+    "أخ brother",
+    "أخت sister",
+    "بيت house",
+    "ماء water",
+    "كتاب book",
+    "مدرسة school",
+    "طبيب doctor",
+    "صديق friend",
+    "سيارة car",
+    "طعام food",
+    "يوم day",
+    "ليل night",
+    "سعيد happy",
+    "حزين sad",
+    "عمل work",
+]
 
 # Body template in shoulder-width units, origin between the shoulders, y down.
 # The signer's left side is on the image's right (they face the camera).
 _POSE_TEMPLATE = {
-    "NOSE": (0.0, -0.85), "LEFT_EYE_INNER": (0.05, -0.95), "LEFT_EYE": (0.09, -0.96),
-    "LEFT_EYE_OUTER": (0.13, -0.96), "RIGHT_EYE_INNER": (-0.05, -0.95), "RIGHT_EYE": (-0.09, -0.96),
-    "RIGHT_EYE_OUTER": (-0.13, -0.96), "LEFT_EAR": (0.2, -0.9), "RIGHT_EAR": (-0.2, -0.9),
-    "MOUTH_LEFT": (0.06, -0.74), "MOUTH_RIGHT": (-0.06, -0.74), "LEFT_SHOULDER": (0.5, 0.0),
-    "RIGHT_SHOULDER": (-0.5, 0.0), "LEFT_HIP": (0.33, 1.5), "RIGHT_HIP": (-0.33, 1.5),
-    "LEFT_KNEE": (0.33, 2.5), "RIGHT_KNEE": (-0.33, 2.5), "LEFT_ANKLE": (0.33, 3.4),
-    "RIGHT_ANKLE": (-0.33, 3.4), "LEFT_HEEL": (0.35, 3.5), "RIGHT_HEEL": (-0.35, 3.5),
-    "LEFT_FOOT_INDEX": (0.38, 3.6), "RIGHT_FOOT_INDEX": (-0.38, 3.6),
-}  # fmt: skip
+    "NOSE": (0.0, -0.85),
+    "LEFT_EYE_INNER": (0.05, -0.95),
+    "LEFT_EYE": (0.09, -0.96),
+    "LEFT_EYE_OUTER": (0.13, -0.96),
+    "RIGHT_EYE_INNER": (-0.05, -0.95),
+    "RIGHT_EYE": (-0.09, -0.96),
+    "RIGHT_EYE_OUTER": (-0.13, -0.96),
+    "LEFT_EAR": (0.2, -0.9),
+    "RIGHT_EAR": (-0.2, -0.9),
+    "MOUTH_LEFT": (0.06, -0.74),
+    "MOUTH_RIGHT": (-0.06, -0.74),
+    "LEFT_SHOULDER": (0.5, 0.0),
+    "RIGHT_SHOULDER": (-0.5, 0.0),
+    "LEFT_HIP": (0.33, 1.5),
+    "RIGHT_HIP": (-0.33, 1.5),
+    "LEFT_KNEE": (0.33, 2.5),
+    "RIGHT_KNEE": (-0.33, 2.5),
+    "LEFT_ANKLE": (0.33, 3.4),
+    "RIGHT_ANKLE": (-0.33, 3.4),
+    "LEFT_HEEL": (0.35, 3.5),
+    "RIGHT_HEEL": (-0.35, 3.5),
+    "LEFT_FOOT_INDEX": (0.38, 3.6),
+    "RIGHT_FOOT_INDEX": (-0.38, 3.6),
+}
 
 # Hand template (hand-length units): finger base offsets from the wrist, base angle, segments.
-_FINGER_BASES = np.array([[-0.22, -0.12], [-0.14, -0.55], [0.0, -0.6], [0.13, -0.55], [0.25, -0.45]])
+_FINGER_BASES = np.array(
+    [[-0.22, -0.12], [-0.14, -0.55], [0.0, -0.6], [0.13, -0.55], [0.25, -0.45]]
+)
 _FINGER_ANGLES = np.radians([-55.0, -10.0, 0.0, 8.0, 18.0])
-_FINGER_SEGMENTS = np.array([[0.22, 0.18, 0.15], [0.26, 0.17, 0.14], [0.28, 0.19, 0.15],
-                             [0.25, 0.17, 0.14], [0.2, 0.14, 0.12]])  # fmt: skip
-_FACE_TEMPLATE = np.random.default_rng(12345).normal(size=(FACE.size, 2)) * [0.13, 0.17] + [0.0, -0.85]
+_FINGER_SEGMENTS = np.array(
+    [
+        [0.22, 0.18, 0.15],
+        [0.26, 0.17, 0.14],
+        [0.28, 0.19, 0.15],
+        [0.25, 0.17, 0.14],
+        [0.2, 0.14, 0.12],
+    ]
+)
+_FACE_TEMPLATE = np.random.default_rng(12345).normal(size=(FACE.size, 2)) * [0.13, 0.17] + [
+    0.0,
+    -0.85,
+]
 
 
 @dataclass(frozen=True)
@@ -81,14 +124,20 @@ def _sign_designs(n: int, rng: np.random.Generator) -> list[SignDesign]:
     for k in range(n):
         # Pairs of signs share a path and differ in handshape: the hard cases.
         base = designs[k - 1] if k % 4 == 3 else None
-        designs.append(SignDesign(
-            start=base.start if base else rng.uniform([-0.6, -0.9], [0.4, 0.9]),
-            amp=base.amp if base else rng.uniform(0.08, 0.4, (2, 2)) * rng.choice([-1, 1], (2, 2)),
-            freq=base.freq if base else rng.choice([0.5, 1.0, 1.5, 2.0], 2),
-            phase=base.phase if base else rng.uniform(0, 2 * np.pi, (2, 2)),
-            curl_from=rng.uniform(0, 1, 5), curl_to=rng.uniform(0, 1, 5),
-            tilt=float(rng.uniform(-0.6, 0.6)), two_handed=bool(rng.random() < 0.4),
-        ))  # fmt: skip
+        designs.append(
+            SignDesign(
+                start=base.start if base else rng.uniform([-0.6, -0.9], [0.4, 0.9]),
+                amp=base.amp
+                if base
+                else rng.uniform(0.08, 0.4, (2, 2)) * rng.choice([-1, 1], (2, 2)),
+                freq=base.freq if base else rng.choice([0.5, 1.0, 1.5, 2.0], 2),
+                phase=base.phase if base else rng.uniform(0, 2 * np.pi, (2, 2)),
+                curl_from=rng.uniform(0, 1, 5),
+                curl_to=rng.uniform(0, 1, 5),
+                tilt=float(rng.uniform(-0.6, 0.6)),
+                two_handed=bool(rng.random() < 0.4),
+            )
+        )
     return designs
 
 
@@ -108,13 +157,17 @@ def _signer_styles(n: int, rng: np.random.Generator) -> list[SignerStyle]:
     ]
 
 
-def _hand(wrist: np.ndarray, curl: np.ndarray, tilt: np.ndarray, size: float, mirror: bool) -> np.ndarray:
+def _hand(
+    wrist: np.ndarray, curl: np.ndarray, tilt: np.ndarray, size: float, mirror: bool
+) -> np.ndarray:
     """21 hand points (T, 21, 2) from wrist (T, 2), curl (T, 5), rotation (T,), all vectorised."""
     t = wrist.shape[0]
     seg_angle = _FINGER_ANGLES[None, :, None] + np.cumsum(
         np.repeat(curl[:, :, None] * np.radians(75), 3, axis=2), axis=2
     )  # (T, 5 fingers, 3 joints): each joint bends further with curl
-    steps = _FINGER_SEGMENTS[None] * np.stack([np.sin(seg_angle), -np.cos(seg_angle)], -1).transpose(3, 0, 1, 2)
+    steps = _FINGER_SEGMENTS[None] * np.stack(
+        [np.sin(seg_angle), -np.cos(seg_angle)], -1
+    ).transpose(3, 0, 1, 2)
     joints = _FINGER_BASES.T[:, None, :, None] + np.cumsum(steps, axis=3)  # (2, T, 5, 3)
     bases = np.broadcast_to(_FINGER_BASES.T[:, None, :, None], (2, t, 5, 1))
     # MediaPipe order per finger: base (CMC/MCP) then three joints; thumb's base is the CMC.
@@ -123,7 +176,9 @@ def _hand(wrist: np.ndarray, curl: np.ndarray, tilt: np.ndarray, size: float, mi
     if mirror:
         local = local * [-1, 1]
     c, s = np.cos(tilt)[:, None], np.sin(tilt)[:, None]
-    rotated = np.stack([c * local[..., 0] - s * local[..., 1], s * local[..., 0] + c * local[..., 1]], -1)
+    rotated = np.stack(
+        [c * local[..., 0] - s * local[..., 1], s * local[..., 0] + c * local[..., 1]], -1
+    )
     return wrist[:, None, :] + size * rotated
 
 
@@ -162,8 +217,13 @@ def synth_sequence(
     curl = np.clip(curl + rng.normal(0, 0.05, 5), 0, 1)
     tilt = design.tilt + 0.3 * tau + rng.normal(0, 0.05)
     rh = _hand(right_wrist, curl, np.full(frames, -tilt), 0.45, mirror=False)
-    lh = _hand(left_wrist, curl if design.two_handed else np.full((frames, 5), 0.3), np.full(frames, tilt),
-               0.45, mirror=True)  # fmt: skip
+    lh = _hand(
+        left_wrist,
+        curl if design.two_handed else np.full((frames, 5), 0.3),
+        np.full(frames, tilt),
+        0.45,
+        mirror=True,
+    )
 
     body = np.zeros((frames, N_POINTS, 2))
     for name, xy in _POSE_TEMPLATE.items():
@@ -189,22 +249,32 @@ def synth_sequence(
 
     present = np.ones((frames, N_POINTS), bool)
     for hand_part, active in ((RIGHT_HAND, True), (LEFT_HAND, design.two_handed)):
-        dropped = rng.random(frames) < (style.drop_rate if active else 0.7)  # a resting hand is rarely seen
+        dropped = rng.random(frames) < (
+            style.drop_rate if active else 0.7
+        )  # a resting hand is rarely seen
         if active and rng.random() < 0.3:  # a burst of lost tracking
             start = rng.integers(0, max(1, frames - 6))
             dropped[start : start + rng.integers(2, 6)] = True
         present[dropped, hand_part.slice] = False
     visibility = np.full((frames, POSE.size), 0.99, np.float32)
-    return KeypointSequence(xyz=xyz, present=present, fps=FPS, width=WIDTH, height=HEIGHT,
-                            visibility=visibility)  # fmt: skip
+    return KeypointSequence(
+        xyz=xyz, present=present, fps=FPS, width=WIDTH, height=HEIGHT, visibility=visibility
+    )
 
 
 def sign_names(n: int) -> list[str]:
-    return [SIGN_NAMES[i] if i < len(SIGN_NAMES) else f"إشارة {i + 1} sign {i + 1}" for i in range(n)]
+    return [
+        SIGN_NAMES[i] if i < len(SIGN_NAMES) else f"إشارة {i + 1} sign {i + 1}" for i in range(n)
+    ]
 
 
 def synth_dataset(
-    out: str | Path, signers: int = 3, signs: int = 10, reps: int = 20, seed: int = 0, progress: bool = True
+    out: str | Path,
+    signers: int = 3,
+    signs: int = 10,
+    reps: int = 20,
+    seed: int = 0,
+    progress: bool = True,
 ) -> Path:
     """Write a synthetic dataset folder (same format as `extract`); deterministic per seed."""
     for name, value, low in (("signers", signers, 1), ("signs", signs, 2), ("reps", reps, 1)):
@@ -216,12 +286,22 @@ def synth_dataset(
     styles = _signer_styles(signers, rng)
     names = sign_names(signs)
     jobs = [(s, k, r) for s in range(signers) for k in range(signs) for r in range(reps)]
-    personal = {(s, k): personal_version(designs[k], np.random.default_rng([seed, s, k, 10**6]))
-                for s in range(signers) for k in range(signs)}  # fmt: skip
-    meta = {"created_by": "synth", "synth": {"signers": signers, "signs": signs, "reps": reps, "seed": seed}}
+    personal = {
+        (s, k): personal_version(designs[k], np.random.default_rng([seed, s, k, 10**6]))
+        for s in range(signers)
+        for k in range(signs)
+    }
+    meta = {
+        "created_by": "synth",
+        "synth": {"signers": signers, "signs": signs, "reps": reps, "seed": seed},
+    }
     with DatasetWriter(out, meta, {str(k + 1): names[k] for k in range(signs)}) as writer:
         for s, k, r in bar(jobs, desc="synth", unit="seq", enabled=progress):
-            seq = synth_sequence(personal[(s, k)], styles[s], np.random.default_rng([seed, s, k, r]))
+            seq = synth_sequence(
+                personal[(s, k)], styles[s], np.random.default_rng([seed, s, k, r])
+            )
             signer, sign_id = f"signer{s + 1}", str(k + 1)
-            writer.add(ManifestRow(f"{signer}/{sign_id}/{r + 1}", signer, sign_id, repetition=r + 1), seq)
+            writer.add(
+                ManifestRow(f"{signer}/{sign_id}/{r + 1}", signer, sign_id, repetition=r + 1), seq
+            )
     return out

@@ -42,10 +42,14 @@ class DatasetWriter:
     """Adds samples to a dataset folder; use as a context manager so the manifest is
     written however the block ends (work already done stays listed)."""
 
-    def __init__(self, root: str | Path, meta: dict, names: dict[str, str] | None = None, lock: bool = True):
+    def __init__(
+        self, root: str | Path, meta: dict, names: dict[str, str] | None = None, lock: bool = True
+    ):
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
-            raise SignposeError(f"{self.root}: is a file; --out must be a dataset folder (new or existing)")
+            raise SignposeError(
+                f"{self.root}: is a file; --out must be a dataset folder (new or existing)"
+            )
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = DatasetLock(self.root) if lock else None
         if self._lock:
@@ -53,7 +57,9 @@ class DatasetWriter:
         try:
             self.previous_meta = read_meta(self.root)
             self.rows: dict[str, ManifestRow] = (
-                {r.sample: r for r in read_manifest(self.root)} if (self.root / MANIFEST).is_file() else {}
+                {r.sample: r for r in read_manifest(self.root)}
+                if (self.root / MANIFEST).is_file()
+                else {}
             )
         except BaseException:
             self.release()
@@ -71,10 +77,17 @@ class DatasetWriter:
         if seq is not None:
             row.file = pose_path_for(row.sample)
             write_pose(self.root / row.file, seq)
-            row.frames, row.fps, row.width, row.height = seq.frames, float(seq.fps), seq.width, seq.height
+            row.frames, row.fps, row.width, row.height = (
+                seq.frames,
+                float(seq.fps),
+                seq.width,
+                seq.height,
+            )
         if row.status != "ok":
             row.file = ""
-        row.sign = self.name_of(row.sign_id) if not row.sign or row.sign == row.sign_id else row.sign
+        row.sign = (
+            self.name_of(row.sign_id) if not row.sign or row.sign == row.sign_id else row.sign
+        )
         self.names.setdefault(row.sign_id, row.sign)
         self.rows[row.sample] = row
         return row
@@ -87,7 +100,10 @@ class DatasetWriter:
     def flush(self) -> None:
         """Write the manifest as it is now (atomically)."""
         rows = natural_sorted(self.rows.values(), key=lambda r: r.sample)
-        write_table(self.root / MANIFEST, pd.DataFrame([r.as_dict() for r in rows], columns=MANIFEST_COLUMNS))
+        write_table(
+            self.root / MANIFEST,
+            pd.DataFrame([r.as_dict() for r in rows], columns=MANIFEST_COLUMNS),
+        )
 
     def close(self) -> None:
         """Number repetitions, then write the manifest, the sign list and dataset.json."""
@@ -95,9 +111,19 @@ class DatasetWriter:
             self._number_repetitions()
             self.flush()
             ids = natural_sorted({r.sign_id for r in self.rows.values()})
-            write_table(self.root / SIGNS, pd.DataFrame({"sign_id": ids, "sign": [self.name_of(i) for i in ids]}))
-            atomic_write_json(self.root / META, {"format": FORMAT_NAME, "version": FORMAT_VERSION,
-                                                 **self.meta, "signpose": __version__})  # fmt: skip
+            write_table(
+                self.root / SIGNS,
+                pd.DataFrame({"sign_id": ids, "sign": [self.name_of(i) for i in ids]}),
+            )
+            atomic_write_json(
+                self.root / META,
+                {
+                    "format": FORMAT_NAME,
+                    "version": FORMAT_VERSION,
+                    **self.meta,
+                    "signpose": __version__,
+                },
+            )
         finally:
             self.release()
 
@@ -145,7 +171,10 @@ class DatasetLock:
                         f"{self.path.parent}: another signpose process (pid {pid} on {host}) is writing this "
                         f"dataset; wait for it to finish, or delete {self.path} if it is gone"
                     ) from None
-                print(f"signpose: taking over a stale lock {self.path} (its process is gone)", file=sys.stderr)
+                print(
+                    f"signpose: taking over a stale lock {self.path} (its process is gone)",
+                    file=sys.stderr,
+                )
                 self.path.unlink(missing_ok=True)
                 continue
             with os.fdopen(fd, "w") as f:
@@ -178,4 +207,3 @@ class DatasetLock:
         if self.held:
             self.path.unlink(missing_ok=True)
             self.held = False
-

@@ -56,8 +56,13 @@ class _RayWorker:
         return fn(job)
 
 
-def run_ray(fn: Callable, jobs: list, workers: int | None, config: ExtractionConfig,
-            address: str | None = None) -> Iterator:  # fmt: skip
+def run_ray(
+    fn: Callable,
+    jobs: list,
+    workers: int | None,
+    config: ExtractionConfig,
+    address: str | None = None,
+) -> Iterator:
     """fn over jobs on Ray actors, yielded as they finish. Starts a local Ray instance
     unless one is running or `address` names a cluster (signpose must be installed on
     every node, and the output folder must be on a filesystem they all share)."""
@@ -71,8 +76,13 @@ def run_ray(fn: Callable, jobs: list, workers: int | None, config: ExtractionCon
         # Ray starts its workers at niceness 15, so on a busy machine MediaPipe in them
         # runs several times slower than in our own pool; a local instance runs them at 0.
         os.environ.setdefault("RAY_worker_niceness", "0")
-        ray.init(address=address, num_cpus=workers if address is None else None, include_dashboard=False,
-                 log_to_driver=False, configure_logging=False)  # fmt: skip
+        ray.init(
+            address=address,
+            num_cpus=workers if address is None else None,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
     n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     actor = ray.remote(num_cpus=1)(_RayWorker)
     actors = [actor.remote(config) for _ in range(max(1, min(n, len(jobs))))]
@@ -85,7 +95,9 @@ def run_ray(fn: Callable, jobs: list, workers: int | None, config: ExtractionCon
             ray.shutdown()
 
 
-def worker_count(workers: int | None, jobs: int, backend: str = "local", address: str | None = None) -> int:
+def worker_count(
+    workers: int | None, jobs: int, backend: str = "local", address: str | None = None
+) -> int:
     """Processes to start: what was asked, at most one per job; 0 = all of a Ray cluster's CPUs."""
     if workers is not None and workers < 1:
         raise SignposeError(f"--workers must be at least 1, not {workers}")
@@ -94,8 +106,14 @@ def worker_count(workers: int | None, jobs: int, backend: str = "local", address
     return max(1, min(workers or os.cpu_count() or 1, jobs or 1))
 
 
-def run_jobs(fn: Callable[[Any], Any], jobs: list, config: ExtractionConfig, workers: int, backend: str = "local",
-             address: str | None = None) -> Iterator:  # fmt: skip
+def run_jobs(
+    fn: Callable[[Any], Any],
+    jobs: list,
+    config: ExtractionConfig,
+    workers: int,
+    backend: str = "local",
+    address: str | None = None,
+) -> Iterator:
     """fn over jobs on the chosen backend, results as they finish."""
     if backend not in BACKENDS:
         raise SignposeError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")

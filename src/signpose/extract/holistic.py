@@ -33,11 +33,21 @@ class ExtractionConfig(Settings):
     """MediaPipe Holistic settings; the defaults are the seed notebook's."""
 
     model_complexity: Literal[0, 1, 2] = Field(
-        1, description="pose model: 0 lite, 1 full (the notebook's), 2 heavy; all ship in the mediapipe wheel"
+        1,
+        description="pose model: 0 lite, 1 full (the notebook's), 2 heavy; all ship in the mediapipe wheel",
     )
-    min_detection_confidence: float = Field(0.5, ge=0, le=1, description="MediaPipe detection threshold")
-    min_tracking_confidence: float = Field(0.5, ge=0, le=1, description="MediaPipe tracking threshold")
-    fps: float = Field(30.0, gt=0, le=1000, description="frame rate of frame-image folders (videos carry their own)")
+    min_detection_confidence: float = Field(
+        0.5, ge=0, le=1, description="MediaPipe detection threshold"
+    )
+    min_tracking_confidence: float = Field(
+        0.5, ge=0, le=1, description="MediaPipe tracking threshold"
+    )
+    fps: float = Field(
+        30.0,
+        gt=0,
+        le=1000,
+        description="frame rate of frame-image folders (videos carry their own)",
+    )
 
 
 _BLANK = np.full((256, 256, 3), 255, np.uint8)
@@ -57,11 +67,17 @@ def _landmark_array(landmarks, n: int) -> np.ndarray:
         k = (rec - 2) // 5
         raw = np.frombuffer(buf, np.uint8).reshape(n, rec)
         fields = raw[:, 2:].reshape(n, k, 5)
-        if (raw[:, 0] == 0x0A).all() and (raw[:, 1] == rec - 2).all() and (
-            fields[:, :, 0] == np.array(_LANDMARK_TAGS[:k], np.uint8)
-        ).all():
-            return np.ascontiguousarray(fields[:, :, 1:]).view("<f4").reshape(n, k).astype(np.float32)
-    return np.array([(p.x, p.y, p.z, p.visibility, p.presence) for p in landmarks.landmark], np.float32)
+        if (
+            (raw[:, 0] == 0x0A).all()
+            and (raw[:, 1] == rec - 2).all()
+            and (fields[:, :, 0] == np.array(_LANDMARK_TAGS[:k], np.uint8)).all()
+        ):
+            return (
+                np.ascontiguousarray(fields[:, :, 1:]).view("<f4").reshape(n, k).astype(np.float32)
+            )
+    return np.array(
+        [(p.x, p.y, p.z, p.visibility, p.presence) for p in landmarks.landmark], np.float32
+    )
 
 
 @contextmanager
@@ -147,7 +163,9 @@ class HolisticExtractor:
         xyz[:, 1] *= height
         return xyz, present, visibility, world
 
-    def extract(self, frames: Iterable[np.ndarray], fps: float, width: int, height: int) -> KeypointSequence:
+    def extract(
+        self, frames: Iterable[np.ndarray], fps: float, width: int, height: int
+    ) -> KeypointSequence:
         """Keypoints of every frame of one sample. `last_timing` then holds the seconds
         spent decoding and in MediaPipe."""
         self._forget_tracking()
@@ -179,7 +197,6 @@ class HolisticExtractor:
             world=np.stack(world),
         )
 
-
     def extract_file(self, path: str | Path) -> KeypointSequence:
         """Keypoints of one video file or frame folder."""
         source = open_frames(path, fps=self.config.fps)
@@ -193,5 +210,3 @@ def extract_video(path: str | Path, config: ExtractionConfig | None = None) -> K
     """Keypoints of one video file or frame folder (a fresh graph; for one-off use)."""
     with HolisticExtractor(config) as extractor:
         return extractor.extract_file(path)
-
-

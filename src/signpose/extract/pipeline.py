@@ -61,8 +61,9 @@ def _extract_path(path: str) -> tuple[str, KeypointSequence | None, str, dict]:
     return path, seq, error, (worker_extractor().last_timing if seq is not None else {})
 
 
-def extract_many(paths: list[str], config: ExtractionConfig | None = None, workers: int | None = None
-                 ) -> Iterator[tuple[str, KeypointSequence | None, str, dict]]:  # fmt: skip
+def extract_many(
+    paths: list[str], config: ExtractionConfig | None = None, workers: int | None = None
+) -> Iterator[tuple[str, KeypointSequence | None, str, dict]]:
     """Keypoints of many videos in parallel, yielded as they finish: (path, seq, error, timing)."""
     n = worker_count(workers, len(paths))
     yield from run_jobs(_extract_path, list(paths), config or ExtractionConfig(), n)
@@ -96,14 +97,20 @@ class ExtractionReport:
 def _row(spec: SampleSpec, root: Path, result: dict) -> ManifestRow:
     ok = result.get("status") == "ok"
     return ManifestRow(
-        sample=spec.sample, signer=spec.signer, sign_id=spec.sign_id,
+        sample=spec.sample,
+        signer=spec.signer,
+        sign_id=spec.sign_id,
         file=pose_path_for(spec.sample) if ok else "",
         source=spec.path.relative_to(root).as_posix() if spec.path != root else spec.path.name,
-        subset=spec.subset, repetition=spec.repetition,
-        frames=int(result.get("frames", 0)), fps=float(result.get("fps", 0.0)),
-        width=int(result.get("width", 0)), height=int(result.get("height", 0)),
-        status="ok" if ok else "error", error=str(result.get("error", "")),
-    )  # fmt: skip
+        subset=spec.subset,
+        repetition=spec.repetition,
+        frames=int(result.get("frames", 0)),
+        fps=float(result.get("fps", 0.0)),
+        width=int(result.get("width", 0)),
+        height=int(result.get("height", 0)),
+        status="ok" if ok else "error",
+        error=str(result.get("error", "")),
+    )
 
 
 def _recover_from_file(path: Path) -> dict | None:
@@ -115,7 +122,13 @@ def _recover_from_file(path: Path) -> dict | None:
     except SignposeError:
         path.unlink(missing_ok=True)  # cannot happen with atomic writes; redo it if it does
         return None
-    return {"frames": seq.frames, "fps": seq.fps, "width": seq.width, "height": seq.height, "status": "ok"}
+    return {
+        "frames": seq.frames,
+        "fps": seq.fps,
+        "width": seq.width,
+        "height": seq.height,
+        "status": "ok",
+    }
 
 
 def extract_dataset(
@@ -151,10 +164,17 @@ def extract_dataset(
             f"{labels}: sign ids {unknown[:10]} found under {root} are not in the label file; "
             "pass the full label file"
         )
-    meta = {"created_by": "extract", "source_root": str(root.resolve()), "layout": layout,
-            "labels": str(labels) if labels else None, "extraction": config.model_dump()}  # fmt: skip
+    meta = {
+        "created_by": "extract",
+        "source_root": str(root.resolve()),
+        "layout": layout,
+        "labels": str(labels) if labels else None,
+        "extraction": config.model_dump(),
+    }
     with DatasetWriter(out, meta, names) as writer:
-        for stale in (out / POSES).rglob(".*.tmp"):  # half-written files of a killed run: never read, removed
+        for stale in (out / POSES).rglob(
+            ".*.tmp"
+        ):  # half-written files of a killed run: never read, removed
             stale.unlink(missing_ok=True)
         report = ExtractionReport(out=out, total=len(specs))
         pending = []
@@ -175,11 +195,20 @@ def extract_dataset(
         n = worker_count(workers, len(pending), backend, address)
         by_id = {s.sample: s for s in specs}
         start = last_flush = time.perf_counter()
-        label = f"{n or 'all'} worker{'s' if n != 1 else ''}" + (", ray" if backend == "ray" else "")
-        progress_bar = bar(total=len(specs), initial=report.done_before, unit="video", enabled=progress,
-                           desc=f"extract ({label})")  # fmt: skip
+        label = f"{n or 'all'} worker{'s' if n != 1 else ''}" + (
+            ", ray" if backend == "ray" else ""
+        )
+        progress_bar = bar(
+            total=len(specs),
+            initial=report.done_before,
+            unit="video",
+            enabled=progress,
+            desc=f"extract ({label})",
+        )
         try:
-            for result in run_jobs(_extract_sample, [(s, str(out)) for s in pending], config, n, backend, address):
+            for result in run_jobs(
+                _extract_sample, [(s, str(out)) for s in pending], config, n, backend, address
+            ):
                 writer.add(_row(by_id[result["sample"]], root, result))
                 report.frames += int(result.get("frames", 0))
                 if result["status"] == "ok":
@@ -187,9 +216,13 @@ def extract_dataset(
                 else:
                     report.failed.append((result["sample"], result["error"]))
                 elapsed = time.perf_counter() - start
-                progress_bar.set_postfix(frames_s=f"{report.frames / max(elapsed, 1e-9):.1f}", failed=len(report.failed))
+                progress_bar.set_postfix(
+                    frames_s=f"{report.frames / max(elapsed, 1e-9):.1f}", failed=len(report.failed)
+                )
                 progress_bar.update(1)
-                if time.perf_counter() - last_flush > 2.0:  # keep the manifest close behind the files
+                if (
+                    time.perf_counter() - last_flush > 2.0
+                ):  # keep the manifest close behind the files
                     writer.flush()
                     last_flush = time.perf_counter()
         finally:

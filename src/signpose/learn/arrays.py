@@ -14,7 +14,9 @@ from ..errors import SignposeError
 from .features import FeatureConfig, FeaturePipeline
 
 
-def export_arrays(dataset_path: str | Path, out: str | Path, features: FeatureConfig | None = None) -> dict:
+def export_arrays(
+    dataset_path: str | Path, out: str | Path, features: FeatureConfig | None = None
+) -> dict:
     """Write X.npy (N, T, F), y.npy (class index), signer.npy, sample.npy and classes.csv."""
     pipeline = FeaturePipeline(features or FeatureConfig())
     out = Path(out)
@@ -33,6 +35,14 @@ def export_arrays(dataset_path: str | Path, out: str | Path, features: FeatureCo
     np.save(out / "y.npy", np.array([index[s] for s in data.rows.sign_id], dtype=np.int64))
     np.save(out / "signer.npy", data.rows.signer.to_numpy().astype(str))
     np.save(out / "sample.npy", data.rows["sample"].to_numpy().astype(str))
-    write_table(out / "classes.csv", pd.DataFrame({"index": range(len(classes)), "sign_id": classes,
-                                                   "sign": [dataset.sign_names.get(c, c) for c in classes]}))  # fmt: skip
+    write_table(
+        out / "classes.csv",
+        pd.DataFrame(
+            {
+                "index": range(len(classes)),
+                "sign_id": classes,
+                "sign": [dataset.sign_names.get(c, c) for c in classes],
+            }
+        ),
+    )
     return {"X": tuple(x.shape), "classes": len(classes), "out": str(out)}

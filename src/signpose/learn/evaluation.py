@@ -52,14 +52,26 @@ def metrics(y_true: np.ndarray, probs: np.ndarray, names: list[str]) -> tuple[di
         "samples": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "top5_accuracy": float((top5 == y_true[:, None]).any(axis=1).mean()),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "macro_f1": float(
+            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+        ),
     }
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
-    table = pd.DataFrame({"sign": names, "precision": p.round(4), "recall": r.round(4), "f1": f.round(4), "support": s})
+    table = pd.DataFrame(
+        {
+            "sign": names,
+            "precision": p.round(4),
+            "recall": r.round(4),
+            "f1": f.round(4),
+            "support": s,
+        }
+    )
     return summary, table
 
 
-def evaluate(run: str | Path, dataset_path: str | Path | None = None, signer: str | None = None) -> EvalResult:
+def evaluate(
+    run: str | Path, dataset_path: str | Path | None = None, signer: str | None = None
+) -> EvalResult:
     """Evaluate a run on its test signer, or on another signer / dataset (into RUN/eval/)."""
     run = Path(run)
     classifier, info, config = load_classifier(run)
@@ -71,7 +83,9 @@ def evaluate(run: str | Path, dataset_path: str | Path | None = None, signer: st
     rows = data.rows
     signers = natural_sorted(set(rows.signer))
     if signer is not None and signer not in signers:
-        raise SignposeError(f"signer {signer!r} is not in {dataset_path}; signers: {', '.join(signers)}")
+        raise SignposeError(
+            f"signer {signer!r} is not in {dataset_path}; signers: {', '.join(signers)}"
+        )
     signer = signer or info.test_signer
     if own and info.test_samples:
         selected = np.array(rows["sample"].isin(set(info.test_samples)))
@@ -86,20 +100,42 @@ def evaluate(run: str | Path, dataset_path: str | Path | None = None, signer: st
     unknown = natural_sorted(set(rows.sign_id[selected & (y < 0)]))
     selected &= y >= 0
     if not selected.any():
-        raise SignposeError(f"no samples of the run's {len(index)} signs to evaluate in {dataset_path}")
-    out = run if own else run / "eval" / (signer if dataset_path == own_dataset else f"{dataset_path.name}-{signer}")
+        raise SignposeError(
+            f"no samples of the run's {len(index)} signs to evaluate in {dataset_path}"
+        )
+    out = (
+        run
+        if own
+        else run
+        / "eval"
+        / (signer if dataset_path == own_dataset else f"{dataset_path.name}-{signer}")
+    )
     probs = predict_points(classifier, data.points[selected], data.mask[selected])
     scores, table = metrics(y[selected], probs, info.names)
     table.insert(0, "sign_id", info.classes)
-    result = EvalResult(run=run.name, model=config.model, features=config.features.features, signer=signer,
-                        signs_not_in_training=unknown, out=str(out), **scores)  # fmt: skip
+    result = EvalResult(
+        run=run.name,
+        model=config.model,
+        features=config.features.features,
+        signer=signer,
+        signs_not_in_training=unknown,
+        out=str(out),
+        **scores,
+    )
     atomic_write_json(out / "metrics.json", result.as_dict())
     write_table(out / "per_class.csv", table)
     pred = probs.argmax(1)
-    write_table(out / "predictions.csv", pd.DataFrame({
-        "sample": rows["sample"][selected].to_numpy(), "true": [info.names[i] for i in y[selected]],
-        "predicted": [info.names[i] for i in pred], "confidence": probs.max(1).round(4),
-    }))  # fmt: skip
+    write_table(
+        out / "predictions.csv",
+        pd.DataFrame(
+            {
+                "sample": rows["sample"][selected].to_numpy(),
+                "true": [info.names[i] for i in y[selected]],
+                "predicted": [info.names[i] for i in pred],
+                "confidence": probs.max(1).round(4),
+            }
+        ),
+    )
     title = f"{config.model} on {signer or 'the test split'}: accuracy {result.accuracy:.1%}"
     plot_confusion(y[selected], pred, info.names, out / "confusion.png", title)
     if own:
@@ -107,14 +143,21 @@ def evaluate(run: str | Path, dataset_path: str | Path | None = None, signer: st
     return result
 
 
-def mean_std_table(results: list[EvalResult], metric_names=("accuracy", "top5_accuracy", "macro_f1")) -> pd.DataFrame:
+def mean_std_table(
+    results: list[EvalResult], metric_names=("accuracy", "top5_accuracy", "macro_f1")
+) -> pd.DataFrame:
     """One row per fold and a final mean ± std row, as the KArSL papers report it; all
     numbers with three decimals."""
-    rows = [{"test signer": r.signer, **{m: f"{getattr(r, m):.3f}" for m in metric_names}} for r in results]
+    rows = [
+        {"test signer": r.signer, **{m: f"{getattr(r, m):.3f}" for m in metric_names}}
+        for r in results
+    ]
     table = pd.DataFrame(rows, columns=["test signer", *metric_names])
     if results:
         values = np.array([[getattr(r, m) for m in metric_names] for r in results])
         mean, std = values.mean(0), values.std(0)
-        table.loc[len(table)] = {"test signer": "mean ± std",
-                                 **{m: f"{mean[i]:.3f} ± {std[i]:.3f}" for i, m in enumerate(metric_names)}}  # fmt: skip
+        table.loc[len(table)] = {
+            "test signer": "mean ± std",
+            **{m: f"{mean[i]:.3f} ± {std[i]:.3f}" for i, m in enumerate(metric_names)},
+        }
     return table

@@ -90,46 +90,72 @@ def register_feature_set(fs: FeatureSet) -> FeatureSet:
     return fs
 
 
-register_feature_set(FeatureSet("hands", _HANDS, description="both hands, x,y: 84 values (the seed's hands input)"))
-register_feature_set(FeatureSet(
-    "pose_hands", tuple(points("pose")) + _HANDS,
-    description="33 pose + 42 hand points, x,y: 150 values (the seed's pose+hands input, sliced correctly)",
-))  # fmt: skip
-register_feature_set(FeatureSet(
-    "rich",
-    tuple(UPPER_BODY) + _HANDS
-    + tuple(FACE.start + i for i in FACE_LIPS + FACE_LEFT_EYEBROW + FACE_RIGHT_EYEBROW),
-    motion=True,
-    description="upper body, hands, lips and eyebrows, x,y, with frame differences: 428 values",
-))  # fmt: skip
+register_feature_set(
+    FeatureSet("hands", _HANDS, description="both hands, x,y: 84 values (the seed's hands input)")
+)
+register_feature_set(
+    FeatureSet(
+        "pose_hands",
+        tuple(points("pose")) + _HANDS,
+        description="33 pose + 42 hand points, x,y: 150 values (the seed's pose+hands input, sliced correctly)",
+    )
+)
+register_feature_set(
+    FeatureSet(
+        "rich",
+        tuple(UPPER_BODY)
+        + _HANDS
+        + tuple(FACE.start + i for i in FACE_LIPS + FACE_LEFT_EYEBROW + FACE_RIGHT_EYEBROW),
+        motion=True,
+        description="upper body, hands, lips and eyebrows, x,y, with frame differences: 428 values",
+    )
+)
 
 
 def feature_set(name: str) -> FeatureSet:
     try:
         return FEATURE_SETS[name]
     except KeyError:
-        raise SignposeError(f"unknown feature set {name!r}; choose one of {', '.join(FEATURE_SETS)}") from None
+        raise SignposeError(
+            f"unknown feature set {name!r}; choose one of {', '.join(FEATURE_SETS)}"
+        ) from None
 
 
 class FeatureConfig(Settings):
     """How a keypoint sequence becomes a (frames x features) array."""
 
-    features: str = Field("pose_hands", description="feature set (`signpose models` lists them): hands, pose_hands, rich")
-    frames: int = Field(30, ge=2, le=1024, description="T: every sample becomes exactly this many frames")
+    features: str = Field(
+        "pose_hands",
+        description="feature set (`signpose models` lists them): hands, pose_hands, rich",
+    )
+    frames: int = Field(
+        30, ge=2, le=1024, description="T: every sample becomes exactly this many frames"
+    )
     sampling: Literal["resample", "first"] = Field(
-        "resample", description="resample: the whole sign to T frames; first: the seed's first T frames"
+        "resample",
+        description="resample: the whole sign to T frames; first: the seed's first T frames",
     )
     normalise: Literal["body", "image"] = Field(
-        "body", description="body: origin between the shoulders, unit shoulder width; image: the seed's [0, 1] units"
+        "body",
+        description="body: origin between the shoulders, unit shoulder width; image: the seed's [0, 1] units",
     )
-    interpolate_gap: int = Field(5, ge=0, le=1000, description="hand-tracking gaps up to this many frames are filled linearly")
-    hand_relative: bool = Field(False, description="add each hand's points relative to its wrist, scaled by hand size")
+    interpolate_gap: int = Field(
+        5,
+        ge=0,
+        le=1000,
+        description="hand-tracking gaps up to this many frames are filled linearly",
+    )
+    hand_relative: bool = Field(
+        False, description="add each hand's points relative to its wrist, scaled by hand size"
+    )
 
     @field_validator("features")
     @classmethod
     def _known_set(cls, name: str) -> str:
         if name not in FEATURE_SETS:
-            raise ValueError(f"unknown feature set {name!r}; choose one of {', '.join(FEATURE_SETS)}")
+            raise ValueError(
+                f"unknown feature set {name!r}; choose one of {', '.join(FEATURE_SETS)}"
+            )
         return name
 
 
@@ -138,7 +164,9 @@ class FeatureConfig(Settings):
 # ---------------------------------------------------------------------------------------
 
 
-def interpolate_gaps(xyz: np.ndarray, present: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
+def interpolate_gaps(
+    xyz: np.ndarray, present: np.ndarray, max_gap: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Fill gaps of up to `max_gap` frames between two detections, linearly, per point.
 
     Leading and trailing gaps are left absent: there is nothing to interpolate from.
@@ -191,7 +219,9 @@ def time_positions(frames: int, target: int, sampling: str) -> np.ndarray:
     return np.minimum(np.arange(target), frames - 1).astype(np.float64)
 
 
-def resample(values: np.ndarray, mask: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def resample(
+    values: np.ndarray, mask: np.ndarray, positions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Values (T0, ...) and mask at fractional frame positions; a point is present only
     when both neighbouring source frames have it (nothing is invented)."""
     lo = np.floor(positions).astype(int)
@@ -203,7 +233,9 @@ def resample(values: np.ndarray, mask: np.ndarray, positions: np.ndarray) -> tup
     return out.astype(np.float32), m
 
 
-def sequence_points(seq: KeypointSequence, config: FeatureConfig, fs: FeatureSet) -> tuple[np.ndarray, np.ndarray]:
+def sequence_points(
+    seq: KeypointSequence, config: FeatureConfig, fs: FeatureSet
+) -> tuple[np.ndarray, np.ndarray]:
     """One sequence -> points (T, P, 2) and mask (T, P) for the feature set."""
     xyz, present = interpolate_gaps(seq.xyz, seq.present, config.interpolate_gap)
     if config.normalise == "body":
@@ -212,7 +244,9 @@ def sequence_points(seq: KeypointSequence, config: FeatureConfig, fs: FeatureSet
     else:  # image
         xy = xyz[..., :2] / np.array([seq.width or 1, seq.height or 1], np.float32)
     idx = list(fs.points)
-    pts, mask = resample(xy[:, idx], present[:, idx], time_positions(seq.frames, config.frames, config.sampling))
+    pts, mask = resample(
+        xy[:, idx], present[:, idx], time_positions(seq.frames, config.frames, config.sampling)
+    )
     return np.where(mask[..., None], pts, 0).astype(np.float32), mask
 
 
@@ -229,7 +263,10 @@ class FeatureHead(torch.nn.Module):
         self.motion = fs.motion
         self.hand_relative = config.hand_relative
         groups = fs.hand_groups() if config.hand_relative else []
-        self.register_buffer("hands", torch.tensor(np.stack(groups) if groups else np.zeros((0, 21)), dtype=torch.long))
+        self.register_buffer(
+            "hands",
+            torch.tensor(np.stack(groups) if groups else np.zeros((0, 21)), dtype=torch.long),
+        )
 
     def forward(self, pts, mask):
         m = mask.to(pts.dtype).unsqueeze(-1)  # (B, T, P, 1)
@@ -237,14 +274,18 @@ class FeatureHead(torch.nn.Module):
         if self.hand_relative and self.hands.shape[0]:
             hand, hm = xs[0][:, :, self.hands], m[:, :, self.hands]  # (B, T, H, 21, 2|1)
             wrist, valid = hand[..., :1, :], hm * hm[..., :1, :]
-            size = (hand[..., 9:10, :] - wrist).norm(dim=-1, keepdim=True).clamp_min(1e-3)  # wrist to middle MCP
+            size = (
+                (hand[..., 9:10, :] - wrist).norm(dim=-1, keepdim=True).clamp_min(1e-3)
+            )  # wrist to middle MCP
             xs.append(((hand - wrist) / size * valid).flatten(2, 3))
             ms.append(valid.flatten(2, 3))
         x, m = torch.cat(xs, dim=2), torch.cat(ms, dim=2)
         feats = x.flatten(2)
         if self.motion:  # a difference exists only where the point was seen in both frames
             diff = (x[:, 1:] - x[:, :-1]) * (m[:, 1:] * m[:, :-1])
-            feats = torch.cat([feats, torch.cat([torch.zeros_like(x[:, :1]), diff], dim=1).flatten(2)], dim=2)
+            feats = torch.cat(
+                [feats, torch.cat([torch.zeros_like(x[:, :1]), diff], dim=1).flatten(2)], dim=2
+            )
         return feats, mask.any(dim=-1)
 
 
@@ -309,7 +350,11 @@ class FeaturePipeline:
     def load(self, dataset: Dataset, workers: int = 4) -> PointData:
         """Stage 1 for a whole dataset, cached in DATASET/cache/ (keyed by config and files)."""
         rows = dataset.rows
-        cache = Path(dataset.root) / "cache" / f"points-{self.cache_key()}-{dataset.fingerprint(rows)}.npz"
+        cache = (
+            Path(dataset.root)
+            / "cache"
+            / f"points-{self.cache_key()}-{dataset.fingerprint(rows)}.npz"
+        )
         if cache.is_file():
             try:
                 with np.load(cache, allow_pickle=False) as z:
@@ -324,6 +369,8 @@ class FeaturePipeline:
         if not problems:
             buf = io.BytesIO()
             np.savez(buf, points=pts, mask=mask, samples=np.array(loaded["sample"], dtype=str))
-            with contextlib.suppress(OSError):  # a read-only dataset still trains, just without the cache
+            with contextlib.suppress(
+                OSError
+            ):  # a read-only dataset still trains, just without the cache
                 atomic_write_bytes(cache, buf.getvalue())
         return PointData(pts, mask, pd.DataFrame(loaded).reset_index(drop=True))

@@ -58,7 +58,13 @@ def count_parameters(module: nn.Module) -> int:
 
 def _seed_head(in_features: int, n_classes: int) -> nn.Sequential:
     """The notebook's classifier head: Dense 64 relu, Dense 32 relu, Dense n (softmax in the loss)."""
-    return nn.Sequential(nn.Linear(in_features, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, n_classes))
+    return nn.Sequential(
+        nn.Linear(in_features, 64),
+        nn.ReLU(),
+        nn.Linear(64, 32),
+        nn.ReLU(),
+        nn.Linear(32, n_classes),
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -70,7 +76,9 @@ class KerasLSTM(nn.Module):
     """An LSTM layer as Keras builds it: one bias per gate, a chosen activation (the
     notebook uses relu instead of tanh), sigmoid gates, forget-gate bias initialised to 1."""
 
-    def __init__(self, in_features: int, units: int, activation: str = "relu", return_sequences: bool = True):
+    def __init__(
+        self, in_features: int, units: int, activation: str = "relu", return_sequences: bool = True
+    ):
         super().__init__()
         self.units = units
         self.return_sequences = return_sequences
@@ -105,7 +113,9 @@ class SeedLSTM(nn.Module):
     def __init__(self, in_features: int, n_classes: int, frames: int = 30):
         super().__init__()
         self.rnn = nn.Sequential(
-            KerasLSTM(in_features, 64), KerasLSTM(64, 128), KerasLSTM(128, 64, return_sequences=False)
+            KerasLSTM(in_features, 64),
+            KerasLSTM(64, 128),
+            KerasLSTM(128, 64, return_sequences=False),
         )
         self.head = _seed_head(64, n_classes)
 
@@ -124,7 +134,15 @@ def build_lstm(in_features: int, n_classes: int, frames: int = 30) -> nn.Module:
 
 
 class CausalConv1d(nn.Conv1d):
-    def __init__(self, cin: int, cout: int, kernel: int, dilation: int = 1, groups: int = 1, bias: bool = True):
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: int,
+        dilation: int = 1,
+        groups: int = 1,
+        bias: bool = True,
+    ):
         super().__init__(cin, cout, kernel, dilation=dilation, groups=groups, bias=bias)
         self.left = (kernel - 1) * dilation
 
@@ -155,12 +173,19 @@ class KerasTCN(nn.Module):
     """keras-tcn's TCN with its defaults: kernel 3, dilations 1..32, one stack, skip
     connections summed; `return_sequences=False` keeps the last step."""
 
-    def __init__(self, cin: int, filters: int, return_sequences: bool = True, kernel: int = 3,
-                 dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32)):  # fmt: skip
+    def __init__(
+        self,
+        cin: int,
+        filters: int,
+        return_sequences: bool = True,
+        kernel: int = 3,
+        dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32),
+    ):
         super().__init__()
         self.return_sequences = return_sequences
         self.blocks = nn.ModuleList(
-            TCNResidualBlock(cin if i == 0 else filters, filters, kernel, d) for i, d in enumerate(dilations)
+            TCNResidualBlock(cin if i == 0 else filters, filters, kernel, d)
+            for i, d in enumerate(dilations)
         )
 
     def forward(self, x):  # (B, T, C)
@@ -179,7 +204,9 @@ class SeedTCN(nn.Module):
 
     def __init__(self, in_features: int, n_classes: int, frames: int = 30):
         super().__init__()
-        self.tcn = nn.Sequential(KerasTCN(in_features, 64), KerasTCN(64, 128), KerasTCN(128, 64, return_sequences=False))
+        self.tcn = nn.Sequential(
+            KerasTCN(in_features, 64), KerasTCN(64, 128), KerasTCN(128, 64, return_sequences=False)
+        )
         self.head = _seed_head(64, n_classes)
 
     def forward(self, x, frame_mask=None):
@@ -214,8 +241,13 @@ class KerasMHA(nn.Module):
             return y.view(b, t, self.heads, self.key_dim).transpose(1, 2)
 
         attn_mask = None if key_mask is None else key_mask[:, None, None, :]
-        y = F.scaled_dot_product_attention(split(self.q(x)), split(self.k(x)), split(self.v(x)), attn_mask=attn_mask,
-                                           dropout_p=self.dropout if self.training else 0.0)  # fmt: skip
+        y = F.scaled_dot_product_attention(
+            split(self.q(x)),
+            split(self.k(x)),
+            split(self.v(x)),
+            attn_mask=attn_mask,
+            dropout_p=self.dropout if self.training else 0.0,
+        )
         return self.out(y.transpose(1, 2).reshape(b, t, -1))
 
 
@@ -227,7 +259,9 @@ class SeedEncoderBlock(nn.Module):
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
         self.attn = KerasMHA(dim, heads, key_dim, dropout)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.ff = nn.Sequential(nn.Linear(dim, ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff, dim))
+        self.ff = nn.Sequential(
+            nn.Linear(dim, ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff, dim)
+        )
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x, key_mask=None):
@@ -253,17 +287,32 @@ class SeedTransformer(nn.Module):
     numbers come from that); pool='time' averages over the visible frames instead.
     """
 
-    def __init__(self, in_features: int, n_classes: int, frames: int = 30, heads: int = 9, key_dim: int = 256,
-                 ff: int = 2048, blocks: int = 4, mlp: int = 128, dropout: float = 0.25, mlp_dropout: float = 0.4,
-                 pool: str = "features"):  # fmt: skip
+    def __init__(
+        self,
+        in_features: int,
+        n_classes: int,
+        frames: int = 30,
+        heads: int = 9,
+        key_dim: int = 256,
+        ff: int = 2048,
+        blocks: int = 4,
+        mlp: int = 128,
+        dropout: float = 0.25,
+        mlp_dropout: float = 0.4,
+        pool: str = "features",
+    ):
         super().__init__()
         if pool not in ("features", "time"):
             raise SignposeError(f"transformer pool must be 'features' or 'time', not {pool!r}")
         self.pool = pool
         self.position = nn.Embedding(frames, in_features)
-        self.blocks = nn.ModuleList(SeedEncoderBlock(in_features, heads, key_dim, ff, dropout) for _ in range(blocks))
+        self.blocks = nn.ModuleList(
+            SeedEncoderBlock(in_features, heads, key_dim, ff, dropout) for _ in range(blocks)
+        )
         pooled = frames if pool == "features" else in_features
-        self.head = nn.Sequential(nn.Linear(pooled, mlp), nn.ReLU(), nn.Dropout(mlp_dropout), nn.Linear(mlp, n_classes))
+        self.head = nn.Sequential(
+            nn.Linear(pooled, mlp), nn.ReLU(), nn.Dropout(mlp_dropout), nn.Linear(mlp, n_classes)
+        )
 
     def forward(self, x, frame_mask=None):
         t = x.shape[1]
@@ -274,12 +323,18 @@ class SeedTransformer(nn.Module):
         if self.pool == "features":
             pooled = x.mean(dim=2)
         else:
-            w = (key_mask if key_mask is not None else torch.ones_like(x[..., 0], dtype=torch.bool)).to(x.dtype)
+            w = (
+                key_mask if key_mask is not None else torch.ones_like(x[..., 0], dtype=torch.bool)
+            ).to(x.dtype)
             pooled = (x * w.unsqueeze(-1)).sum(1) / w.sum(1, keepdim=True).clamp_min(1.0)
         return self.head(pooled)
 
 
-@register_model("transformer", "seed-transformer", "the seed's transformer encoder (4 blocks, 9x256 heads, ff 2048)")
+@register_model(
+    "transformer",
+    "seed-transformer",
+    "the seed's transformer encoder (4 blocks, 9x256 heads, ff 2048)",
+)
 def build_transformer(in_features: int, n_classes: int, frames: int = 30, **options) -> nn.Module:
     return SeedTransformer(in_features, n_classes, frames, **options)
 
@@ -300,7 +355,9 @@ class DropPath(nn.Module):
     def forward(self, x):
         if not self.training or self.p == 0:
             return x
-        keep = (torch.rand(x.shape[0], *([1] * (x.dim() - 1)), device=x.device) >= self.p).to(x.dtype)
+        keep = (torch.rand(x.shape[0], *([1] * (x.dim() - 1)), device=x.device) >= self.p).to(
+            x.dtype
+        )
         return x * keep / (1 - self.p)
 
 
@@ -313,14 +370,23 @@ class ECA(nn.Module):
 
     def forward(self, x, w):  # x (B, T, C); w (B, T, 1) frame weights
         pooled = (x * w).sum(1) / w.sum(1).clamp_min(1.0)
-        return x * torch.sigmoid(self.conv(pooled.unsqueeze(1)))  # (B, 1, C) gates broadcast over time
+        return x * torch.sigmoid(
+            self.conv(pooled.unsqueeze(1))
+        )  # (B, 1, C) gates broadcast over time
 
 
 class ConvBlock(nn.Module):
     """Expand (x2, swish), depthwise causal conv (kernel 17), batch norm, ECA, project,
     drop path, residual."""
 
-    def __init__(self, dim: int, kernel: int = 17, expand: int = 2, dropout: float = 0.2, drop_path: float = 0.0):
+    def __init__(
+        self,
+        dim: int,
+        kernel: int = 17,
+        expand: int = 2,
+        dropout: float = 0.2,
+        drop_path: float = 0.0,
+    ):
         super().__init__()
         inner = dim * expand
         self.expand = nn.Linear(dim, inner)
@@ -341,12 +407,24 @@ class ConvBlock(nn.Module):
 class TransformerBlock(nn.Module):
     """Pre-norm multi-head attention and a x2 swish feed-forward, with drop path."""
 
-    def __init__(self, dim: int, heads: int = 4, expand: int = 2, dropout: float = 0.2, drop_path: float = 0.0):
+    def __init__(
+        self,
+        dim: int,
+        heads: int = 4,
+        expand: int = 2,
+        dropout: float = 0.2,
+        drop_path: float = 0.0,
+    ):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
         self.attn = KerasMHA(dim, heads, dim // heads, dropout)
         self.norm2 = nn.LayerNorm(dim)
-        self.ff = nn.Sequential(nn.Linear(dim, dim * expand), nn.SiLU(), nn.Dropout(dropout), nn.Linear(dim * expand, dim))
+        self.ff = nn.Sequential(
+            nn.Linear(dim, dim * expand),
+            nn.SiLU(),
+            nn.Dropout(dropout),
+            nn.Linear(dim * expand, dim),
+        )
         self.drop_path = DropPath(drop_path)
 
     def forward(self, x, key_mask):
@@ -361,15 +439,29 @@ class ISLRNet(nn.Module):
     masked average pooling over time, heavy dropout before the classifier. Width 192 and
     two groups give about 1.9M parameters on the `rich` features."""
 
-    def __init__(self, in_features: int, n_classes: int, frames: int = 30, dim: int = 192, groups: int = 2,
-                 conv_blocks: int = 3, kernel: int = 17, heads: int = 4, dropout: float = 0.2,
-                 drop_path: float = 0.1, head_dropout: float = 0.5):  # fmt: skip
+    def __init__(
+        self,
+        in_features: int,
+        n_classes: int,
+        frames: int = 30,
+        dim: int = 192,
+        groups: int = 2,
+        conv_blocks: int = 3,
+        kernel: int = 17,
+        heads: int = 4,
+        dropout: float = 0.2,
+        drop_path: float = 0.1,
+        head_dropout: float = 0.5,
+    ):
         super().__init__()
         self.stem = nn.Linear(in_features, dim, bias=False)
         self.stem_bn = nn.BatchNorm1d(dim, momentum=0.05)
         layers: list[nn.Module] = []
         for _ in range(groups):
-            layers += [ConvBlock(dim, kernel, dropout=dropout, drop_path=drop_path) for _ in range(conv_blocks)]
+            layers += [
+                ConvBlock(dim, kernel, dropout=dropout, drop_path=drop_path)
+                for _ in range(conv_blocks)
+            ]
             layers.append(TransformerBlock(dim, heads, dropout=dropout, drop_path=drop_path))
         self.layers = nn.ModuleList(layers)
         self.top = nn.Linear(dim, dim * 2)
@@ -402,14 +494,20 @@ def build_islr(in_features: int, n_classes: int, frames: int = 30, **options) ->
 class SignClassifier(nn.Module):
     """Prepared points (B, T, P, 2) + mask (B, T, P) -> logits (B, classes)."""
 
-    def __init__(self, model: str, pipeline: FeaturePipeline, n_classes: int, options: dict | None = None):
+    def __init__(
+        self, model: str, pipeline: FeaturePipeline, n_classes: int, options: dict | None = None
+    ):
         super().__init__()
         spec = model_spec(model)
         self.features = pipeline.head()
         try:
-            self.model = spec.build(pipeline.size, n_classes, pipeline.config.frames, **(options or {}))
+            self.model = spec.build(
+                pipeline.size, n_classes, pipeline.config.frames, **(options or {})
+            )
         except TypeError as e:
-            raise SignposeError(f"model {model!r} does not take these options {options}: {e}") from None
+            raise SignposeError(
+                f"model {model!r} does not take these options {options}: {e}"
+            ) from None
 
     def forward(self, points, mask):
         x, frame_mask = self.features(points, mask)
@@ -422,6 +520,13 @@ def describe_models(features: FeatureConfig | None = None, n_classes: int = 100)
     rows = []
     for name, spec in MODELS.items():
         model = spec.build(pipeline.size, n_classes, pipeline.config.frames)
-        rows.append({"model": name, "parameters": count_parameters(model), "recipe": spec.recipe,
-                     "input": f"{pipeline.config.frames} x {pipeline.size}", "description": spec.description})  # fmt: skip
+        rows.append(
+            {
+                "model": name,
+                "parameters": count_parameters(model),
+                "recipe": spec.recipe,
+                "input": f"{pipeline.config.frames} x {pipeline.size}",
+                "description": spec.description,
+            }
+        )
     return rows

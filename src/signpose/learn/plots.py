@@ -20,7 +20,9 @@ def _pyplot():
     return plt
 
 
-def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, names: list[str], path: Path, title: str) -> None:
+def plot_confusion(
+    y_true: np.ndarray, y_pred: np.ndarray, names: list[str], path: Path, title: str
+) -> None:
     from sklearn.metrics import confusion_matrix
 
     plt = _pyplot()
@@ -36,8 +38,15 @@ def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, names: list[str], pat
     ax.set_yticks(range(n), labels, fontsize=max(5, 11 - n // 20))
     if n <= 30:
         for i, j in zip(*np.nonzero(cm), strict=True):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
-                    color="white" if norm[i, j] > 0.5 else "black")  # fmt: skip
+            ax.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if norm[i, j] > 0.5 else "black",
+            )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
@@ -62,7 +71,12 @@ def plot_curves(run: Path) -> Path | None:
             col = f"{stage}_{metric}"
             if col in per_epoch:
                 series = per_epoch[col].dropna()
-                ax.plot(series.index, series.values, label=stage, marker="." if len(series) < 40 else None)
+                ax.plot(
+                    series.index,
+                    series.values,
+                    label=stage,
+                    marker="." if len(series) < 40 else None,
+                )
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("accuracy" if metric == "acc" else metric)
@@ -74,5 +88,3 @@ def plot_curves(run: Path) -> Path | None:
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
-
-

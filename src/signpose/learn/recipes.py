@@ -24,35 +24,58 @@ class Recipe(Preset):
     lr: float = Field(1e-4, gt=0, le=10, description="peak learning rate")
     weight_decay: float = Field(0.0, ge=0, le=10, description="weight decay (decoupled for adamw)")
     schedule: Literal["constant", "cosine"] = Field(
-        "constant", description="learning rate over the run: constant, or linear warm-up then cosine decay to 0"
+        "constant",
+        description="learning rate over the run: constant, or linear warm-up then cosine decay to 0",
     )
-    warmup_epochs: float = Field(0.0, ge=0, description="epochs of linear warm-up (cosine schedule)")
+    warmup_epochs: float = Field(
+        0.0, ge=0, description="epochs of linear warm-up (cosine schedule)"
+    )
     epochs: int = Field(1000, ge=1, le=100_000, description="most epochs to train")
     batch_size: int = Field(32, ge=1, le=65_536, description="samples per training step")
-    early_stopping: bool = Field(True, description="stop when the monitored validation value stops improving")
+    early_stopping: bool = Field(
+        True, description="stop when the monitored validation value stops improving"
+    )
     patience: int = Field(10, ge=1, description="epochs without improvement before early stopping")
     monitor: Literal["val_acc", "val_loss"] = Field(
         "val_acc", description="what early stopping and the best checkpoint follow"
     )
     keep: Literal["best", "last"] = Field(
-        "best", description="weights the run keeps: the best checkpoint by --monitor, or the last epoch's"
+        "best",
+        description="weights the run keeps: the best checkpoint by --monitor, or the last epoch's",
     )
-    label_smoothing: float = Field(0.0, ge=0, lt=1, description="label smoothing of the cross-entropy loss")
+    label_smoothing: float = Field(
+        0.0, ge=0, lt=1, description="label smoothing of the cross-entropy loss"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Recipe:
         if self.warmup_epochs >= self.epochs and self.schedule == "cosine":
-            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be fewer than epochs ({self.epochs})")
+            raise ValueError(
+                f"warmup_epochs ({self.warmup_epochs}) must be fewer than epochs ({self.epochs})"
+            )
         return self
 
 
 # The seed notebook: Adam, categorical cross-entropy, early stopping on validation
 # accuracy with patience 10, up to 1000 epochs, batch 32.
-Recipe.register("seed", "the notebook's: Adam 1e-4, batch 32, early stopping on val_acc (patience 10)")
+Recipe.register(
+    "seed", "the notebook's: Adam 1e-4, batch 32, early stopping on val_acc (patience 10)"
+)
 # The notebook trains its transformer with a tenth of the learning rate, batch 64, patience 5.
-Recipe.register("seed-transformer", "the notebook's transformer: Adam 1e-5, batch 64, patience 5",
-                lr=1e-5, batch_size=64, patience=5)  # fmt: skip
+Recipe.register(
+    "seed-transformer",
+    "the notebook's transformer: Adam 1e-5, batch 64, patience 5",
+    lr=1e-5,
+    batch_size=64,
+    patience=5,
+)
 # 0.1's islr settings: validation accuracy on the training signers saturates within a
 # few epochs for this model, so it stops and keeps its best checkpoint by validation loss.
-Recipe.register("islr", "Adam 1e-3, batch 64, early stopping on val_loss (patience 20)",
-                lr=1e-3, batch_size=64, patience=20, monitor="val_loss")  # fmt: skip
+Recipe.register(
+    "islr",
+    "Adam 1e-3, batch 64, early stopping on val_loss (patience 20)",
+    lr=1e-3,
+    batch_size=64,
+    patience=20,
+    monitor="val_loss",
+)

@@ -39,11 +39,15 @@ def _stratified(indices: np.ndarray, labels: np.ndarray, val_fraction: float, se
         return indices, indices[:0]
     counts = pd.Series(labels).value_counts()
     stratify = labels if counts.min() >= 2 and len(indices) * val_fraction >= len(counts) else None
-    train, val = train_test_split(indices, test_size=val_fraction, shuffle=True, stratify=stratify, random_state=seed)
+    train, val = train_test_split(
+        indices, test_size=val_fraction, shuffle=True, stratify=stratify, random_state=seed
+    )
     return np.sort(train), np.sort(val)
 
 
-def signer_split(rows: pd.DataFrame, test_signer: str, val_fraction: float = 0.2, seed: int = 42) -> Split:
+def signer_split(
+    rows: pd.DataFrame, test_signer: str, val_fraction: float = 0.2, seed: int = 42
+) -> Split:
     """Train/validate on every signer but `test_signer`; test on `test_signer`."""
     signers = sorted(rows.signer.unique(), key=natural_key)
     if len(signers) < 2:
@@ -52,7 +56,9 @@ def signer_split(rows: pd.DataFrame, test_signer: str, val_fraction: float = 0.2
             "train with --split mixed for a signer-dependent model"
         )
     if test_signer not in signers:
-        raise SignposeError(f"test signer {test_signer!r} is not in the dataset; signers: {', '.join(signers)}")
+        raise SignposeError(
+            f"test signer {test_signer!r} is not in the dataset; signers: {', '.join(signers)}"
+        )
     is_test = (rows.signer == test_signer).to_numpy()
     train_rows = rows[~is_test]
     classes = sorted(train_rows.sign_id.unique(), key=natural_key)
@@ -60,10 +66,20 @@ def signer_split(rows: pd.DataFrame, test_signer: str, val_fraction: float = 0.2
     dropped = sorted(set(rows[is_test & ~known].sign_id), key=natural_key)
     idx = np.flatnonzero(~is_test)
     train, val = _stratified(idx, rows.sign_id.to_numpy()[idx], val_fraction, seed)
-    return Split(f"test-{test_signer}", train, val, np.flatnonzero(is_test & known), classes, dropped, test_signer)
+    return Split(
+        f"test-{test_signer}",
+        train,
+        val,
+        np.flatnonzero(is_test & known),
+        classes,
+        dropped,
+        test_signer,
+    )
 
 
-def mixed_split(rows: pd.DataFrame, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 42) -> Split:
+def mixed_split(
+    rows: pd.DataFrame, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 42
+) -> Split:
     """Signer-dependent comparison: all signers mixed, stratified train/val/test."""
     classes = sorted(rows.sign_id.unique(), key=natural_key)
     labels = rows.sign_id.to_numpy()
@@ -73,6 +89,11 @@ def mixed_split(rows: pd.DataFrame, val_fraction: float = 0.2, test_fraction: fl
     return Split("mixed", train, val, test, classes)
 
 
-def leave_one_signer_out(rows: pd.DataFrame, val_fraction: float = 0.2, seed: int = 42) -> list[Split]:
+def leave_one_signer_out(
+    rows: pd.DataFrame, val_fraction: float = 0.2, seed: int = 42
+) -> list[Split]:
     """One signer-independent split per signer."""
-    return [signer_split(rows, s, val_fraction, seed) for s in sorted(rows.signer.unique(), key=natural_key)]
+    return [
+        signer_split(rows, s, val_fraction, seed)
+        for s in sorted(rows.signer.unique(), key=natural_key)
+    ]

@@ -68,12 +68,24 @@ class Collate:
         return pts, mask, self.source.labels[idx_t]
 
 
-def make_loader(source: PointBatches, batch_size: int, augmenter: Augmenter | None, shuffle: bool, seed: int,
-                num_workers: int = 0) -> torch.utils.data.DataLoader:  # fmt: skip
+def make_loader(
+    source: PointBatches,
+    batch_size: int,
+    augmenter: Augmenter | None,
+    shuffle: bool,
+    seed: int,
+    num_workers: int = 0,
+) -> torch.utils.data.DataLoader:
     gen = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(source, batch_size=batch_size, shuffle=shuffle, generator=gen,
-                                       collate_fn=Collate(source, augmenter), num_workers=num_workers,
-                                       persistent_workers=num_workers > 0)  # fmt: skip
+    return torch.utils.data.DataLoader(
+        source,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=gen,
+        collate_fn=Collate(source, augmenter),
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )
 
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "radam": torch.optim.RAdam}
@@ -109,8 +121,24 @@ class LitSignClassifier(L.LightningModule):
         loss = self.loss(logits, y)
         acc = (logits.argmax(-1) == y).float().mean()
         n = len(y)
-        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=stage == "val", batch_size=n, sync_dist=True)
-        self.log(f"{stage}_acc", acc, on_step=False, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
+        self.log(
+            f"{stage}_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=stage == "val",
+            batch_size=n,
+            sync_dist=True,
+        )
+        self.log(
+            f"{stage}_acc",
+            acc,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=n,
+            sync_dist=True,
+        )
         return loss
 
     def training_step(self, batch, _):
@@ -121,7 +149,9 @@ class LitSignClassifier(L.LightningModule):
 
     def configure_optimizers(self):
         r = self.recipe
-        optimizer = _OPTIMIZERS[r.optimizer](self.parameters(), lr=r.lr, weight_decay=r.weight_decay)
+        optimizer = _OPTIMIZERS[r.optimizer](
+            self.parameters(), lr=r.lr, weight_decay=r.weight_decay
+        )
         if r.schedule == "constant":
             return optimizer
         total = max(1, int(self.trainer.estimated_stepping_batches))
@@ -139,12 +169,16 @@ class EpochProgress(Callback):
 
     def on_train_start(self, trainer, _module) -> None:
         if trainer.is_global_zero:
-            self.bar = bar(total=trainer.max_epochs, initial=trainer.current_epoch, desc="train", unit="epoch")
+            self.bar = bar(
+                total=trainer.max_epochs, initial=trainer.current_epoch, desc="train", unit="epoch"
+            )
 
     def on_train_epoch_end(self, trainer, _module) -> None:
         if self.bar is not None:
             m = trainer.callback_metrics
-            values = {k: f"{float(m[k]):.3f}" for k in ("train_loss", "val_loss", "val_acc") if k in m}
+            values = {
+                k: f"{float(m[k]):.3f}" for k in ("train_loss", "val_loss", "val_acc") if k in m
+            }
             self.bar.set_postfix(values, refresh=False)
             self.bar.update(1)
 
@@ -175,8 +209,13 @@ def _check_resumable(out: Path, config: TrainConfig) -> bool:
     return all((out / f).is_file() for f in ("run.json", "model.pt"))
 
 
-def train(dataset_path: str | Path, out: str | Path, config: TrainConfig, runtime: RuntimeConfig | None = None,
-          progress: bool = True) -> RunInfo | None:  # fmt: skip
+def train(
+    dataset_path: str | Path,
+    out: str | Path,
+    config: TrainConfig,
+    runtime: RuntimeConfig | None = None,
+    progress: bool = True,
+) -> RunInfo | None:
     """Train one model; resumes from RUN/checkpoints/last.ckpt when it exists. Everything
     is checked (settings, dataset, split) before the run folder is created. Returns the
     run record (None in the other processes of a multi-device run)."""
@@ -191,9 +230,13 @@ def train(dataset_path: str | Path, out: str | Path, config: TrainConfig, runtim
     data = pipeline.load(dataset)
     split = make_split(data.rows, config)
     if len(split.train) == 0 or len(split.test) == 0:
-        raise SignposeError(f"{dataset_path}: the split {split.name} leaves no training or no test samples")
+        raise SignposeError(
+            f"{dataset_path}: the split {split.name} leaves no training or no test samples"
+        )
     if len(split.classes) < 2:
-        raise SignposeError(f"{dataset_path}: the training signers have {len(split.classes)} sign; need at least 2")
+        raise SignposeError(
+            f"{dataset_path}: the training signers have {len(split.classes)} sign; need at least 2"
+        )
 
     # Lightning's start-up banners (GPU/TPU availability, tips) say nothing a user needs here.
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
@@ -204,9 +247,17 @@ def train(dataset_path: str | Path, out: str | Path, config: TrainConfig, runtim
 
     recipe = config.recipe
     labels = split.labels(data.rows)
-    augmenter = Augmenter(config.augment, pipeline.set, seed=config.seed) if config.augment.active else None
-    train_loader = make_loader(PointBatches(data, labels, split.train), recipe.batch_size, augmenter, True,
-                               config.seed, runtime.num_workers)  # fmt: skip
+    augmenter = (
+        Augmenter(config.augment, pipeline.set, seed=config.seed) if config.augment.active else None
+    )
+    train_loader = make_loader(
+        PointBatches(data, labels, split.train),
+        recipe.batch_size,
+        augmenter,
+        True,
+        config.seed,
+        runtime.num_workers,
+    )
     val_idx = split.val if len(split.val) else split.train
     val_loader = make_loader(PointBatches(data, labels, val_idx), 256, None, False, config.seed)
 
@@ -214,7 +265,9 @@ def train(dataset_path: str | Path, out: str | Path, config: TrainConfig, runtim
     module = LitSignClassifier(classifier, recipe)
     ckpt_dir = out / "checkpoints"
     mode = "max" if recipe.monitor == "val_acc" else "min"
-    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=recipe.monitor, mode=mode, save_last=True)
+    best = ModelCheckpoint(
+        dirpath=ckpt_dir, filename="best", monitor=recipe.monitor, mode=mode, save_last=True
+    )
     callbacks = [best]
     if recipe.early_stopping:
         callbacks.append(EarlyStopping(monitor=recipe.monitor, mode=mode, patience=recipe.patience))
@@ -226,7 +279,10 @@ def train(dataset_path: str | Path, out: str | Path, config: TrainConfig, runtim
         devices=runtime.lightning_devices,
         strategy=runtime.strategy,
         callbacks=callbacks,
-        logger=[TensorBoardLogger(out, name="logs", version="tensorboard"), CSVLogger(out, name="logs", version="csv")],
+        logger=[
+            TensorBoardLogger(out, name="logs", version="tensorboard"),
+            CSVLogger(out, name="logs", version="csv"),
+        ],
         enable_progress_bar=False,  # EpochProgress instead: one bar, on stderr
         enable_model_summary=False,
         deterministic=False,
@@ -235,7 +291,13 @@ def train(dataset_path: str | Path, out: str | Path, config: TrainConfig, runtim
     )
     resume = ckpt_dir / "last.ckpt"
     started = time.perf_counter()
-    trainer.fit(module, train_loader, val_loader, ckpt_path=resume if resume.is_file() else None, weights_only=True)
+    trainer.fit(
+        module,
+        train_loader,
+        val_loader,
+        ckpt_path=resume if resume.is_file() else None,
+        weights_only=True,
+    )
     seconds = time.perf_counter() - started
     if not trainer.is_global_zero:
         return None
@@ -243,7 +305,9 @@ def train(dataset_path: str | Path, out: str | Path, config: TrainConfig, runtim
     kept = Path(best.best_model_path) if recipe.keep == "best" and best.best_model_path else resume
     checkpoint = load_weights(kept)
     state = checkpoint["state_dict"]
-    classifier.load_state_dict({k.removeprefix("classifier."): v for k, v in state.items() if k.startswith("classifier.")})
+    classifier.load_state_dict(
+        {k.removeprefix("classifier."): v for k, v in state.items() if k.startswith("classifier.")}
+    )
     buffer = io.BytesIO()
     torch.save(classifier.state_dict(), buffer)
     atomic_write_bytes(out / "model.pt", buffer.getvalue())
@@ -273,8 +337,13 @@ def train(dataset_path: str | Path, out: str | Path, config: TrainConfig, runtim
     return info
 
 
-def cross_validate(dataset_path: str | Path, out: str | Path, config: TrainConfig, runtime: RuntimeConfig | None = None,
-                   progress: bool = True) -> tuple:  # fmt: skip
+def cross_validate(
+    dataset_path: str | Path,
+    out: str | Path,
+    config: TrainConfig,
+    runtime: RuntimeConfig | None = None,
+    progress: bool = True,
+) -> tuple:
     """Leave-one-signer-out: one run per test signer under OUT/test-<signer>, then a table
     with one row per fold and mean ± std (OUT/cv.csv, OUT/cv.json)."""
     config = build(TrainConfig, config)

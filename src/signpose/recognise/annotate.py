@@ -35,7 +35,9 @@ def draw_landmarks(bgr: np.ndarray, xyz: np.ndarray, present: np.ndarray) -> np.
         lines = np.round(pts[pairs[keep]]).astype(np.int32)  # (L, 2, 2)
         cv2.polylines(bgr, list(lines), False, colours[k], 2, cv2.LINE_AA)
     h, w = bgr.shape[:2]
-    body = np.r_[POSE.slice, LEFT_HAND.start : RIGHT_HAND.start + RIGHT_HAND.size]  # no face mesh dots
+    body = np.r_[
+        POSE.slice, LEFT_HAND.start : RIGHT_HAND.start + RIGHT_HAND.size
+    ]  # no face mesh dots
     dots = np.round(xyz[body][present[body], :2]).astype(int)
     offs = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
     block = (dots[:, None, :] + offs[None]).reshape(-1, 2)
@@ -54,7 +56,9 @@ def caption(text: str, width: int, size: int | None = None) -> tuple[np.ndarray,
     return rgb, alpha
 
 
-def annotate_video(video: str | Path, seq: KeypointSequence, label: str, out: str | Path, fps: float = 30.0) -> Path:
+def annotate_video(
+    video: str | Path, seq: KeypointSequence, label: str, out: str | Path, fps: float = 30.0
+) -> Path:
     """The input video with landmarks drawn and `label` (the recognised sign) written on it."""
     import cv2
 
@@ -64,9 +68,13 @@ def annotate_video(video: str | Path, seq: KeypointSequence, label: str, out: st
     patch, alpha = caption(label, seq.width)
     patch_bgr = patch[..., ::-1].astype(np.float32)
     tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), source.fps, (seq.width, seq.height))
+    writer = cv2.VideoWriter(
+        str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), source.fps, (seq.width, seq.height)
+    )
     if not writer.isOpened():
-        raise SignposeError(f"{out}: cannot write a video here (check the folder and the .mp4 extension)")
+        raise SignposeError(
+            f"{out}: cannot write a video here (check the folder and the .mp4 extension)"
+        )
     try:
         for i, rgb in enumerate(source):
             bgr = np.ascontiguousarray(rgb[..., ::-1])

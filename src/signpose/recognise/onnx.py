@@ -22,11 +22,15 @@ class OnnxClassifier:
         import onnxruntime as ort
 
         if not path.is_file():
-            raise SignposeError(f"{path}: no ONNX model; create it with `signpose export RUN --format onnx`")
+            raise SignposeError(
+                f"{path}: no ONNX model; create it with `signpose export RUN --format onnx`"
+            )
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
         except Exception as e:  # onnxruntime raises its own exception types for a bad file
             first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
             raise SignposeError(
@@ -34,7 +38,9 @@ class OnnxClassifier:
             ) from None
 
     def probabilities(self, points: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        (logits,) = self.session.run(None, {"points": points.astype(np.float32), "mask": mask.astype(bool)})
+        (logits,) = self.session.run(
+            None, {"points": points.astype(np.float32), "mask": mask.astype(bool)}
+        )
         e = np.exp(logits - logits.max(-1, keepdims=True))
         return e / e.sum(-1, keepdims=True)
 
@@ -47,10 +53,15 @@ def export_onnx(classifier: torch.nn.Module, pipeline: FeaturePipeline, path: Pa
     buffer = io.BytesIO()
     with warnings.catch_warnings():  # the exporter's constant-folding notes are not for users
         warnings.simplefilter("ignore")
-        torch.onnx.export(classifier.eval(), (pts, mask), buffer, input_names=["points", "mask"],
-                          output_names=["logits"], opset_version=17, dynamo=False,
-                          dynamic_axes={"points": {0: "batch"}, "mask": {0: "batch"}, "logits": {0: "batch"}})
+        torch.onnx.export(
+            classifier.eval(),
+            (pts, mask),
+            buffer,
+            input_names=["points", "mask"],
+            output_names=["logits"],
+            opset_version=17,
+            dynamo=False,
+            dynamic_axes={"points": {0: "batch"}, "mask": {0: "batch"}, "logits": {0: "batch"}},
+        )
     atomic_write_bytes(path, buffer.getvalue())
     return path
-
-

@@ -50,9 +50,14 @@ class Prediction:
         return self.message or NO_SIGN
 
     def as_dict(self) -> dict:
-        return {"source": self.source, "status": self.status, "message": self.message, "frames": self.frames,
-                "top": [{"sign_id": i, "sign": n, "probability": round(p, 6)} for i, n, p in self.top],
-                "timing": {k: round(v, 4) for k, v in self.timing.items()}}  # fmt: skip
+        return {
+            "source": self.source,
+            "status": self.status,
+            "message": self.message,
+            "frames": self.frames,
+            "top": [{"sign_id": i, "sign": n, "probability": round(p, 6)} for i, n, p in self.top],
+            "timing": {k: round(v, 4) for k, v in self.timing.items()},
+        }
 
 
 class Recognizer:
@@ -82,20 +87,33 @@ class Recognizer:
             return self._onnx.probabilities(points, mask)
         return predict_points(self.classifier, points, mask)
 
-    def predict_sequence(self, seq: KeypointSequence, top_k: int = 5, source: str = "") -> Prediction:
+    def predict_sequence(
+        self, seq: KeypointSequence, top_k: int = 5, source: str = ""
+    ) -> Prediction:
         hands = seq.present[:, LEFT_HAND.slice].any() or seq.present[:, RIGHT_HAND.slice].any()
         if not seq.present[:, POSE.slice].any() and not hands:
-            return Prediction(source, status="no_sign", message=f"{NO_SIGN}: no person detected", frames=seq.frames)
+            return Prediction(
+                source,
+                status="no_sign",
+                message=f"{NO_SIGN}: no person detected",
+                frames=seq.frames,
+            )
         if not hands:
-            return Prediction(source, status="no_sign", message=f"{NO_SIGN}: no hands detected", frames=seq.frames)
+            return Prediction(
+                source, status="no_sign", message=f"{NO_SIGN}: no hands detected", frames=seq.frames
+            )
         start = time.perf_counter()
         pts, mask = self.pipeline.points(seq)
         probs = self.probabilities(pts[None], mask[None])[0]
         order = np.argsort(-probs)[: max(1, top_k)]
         top = [(self.classes[i], self.names[i], float(probs[i])) for i in order]
-        return Prediction(source, top, frames=seq.frames, timing={"classify": time.perf_counter() - start})
+        return Prediction(
+            source, top, frames=seq.frames, timing={"classify": time.perf_counter() - start}
+        )
 
-    def predict(self, video: str | Path, top_k: int = 5, annotate: str | Path | None = None) -> Prediction:
+    def predict(
+        self, video: str | Path, top_k: int = 5, annotate: str | Path | None = None
+    ) -> Prediction:
         """Recognise the sign in one video file or frame folder."""
         try:
             with HolisticExtractor(self.extraction) as extractor:
@@ -109,12 +127,15 @@ class Recognizer:
             annotate_video(video, seq, pred.label, annotate, fps=self.extraction.fps)
         return pred
 
-    def predict_many(self, videos: list[str], top_k: int = 5, workers: int | None = None,
-                     progress: bool = True) -> Iterator[Prediction]:  # fmt: skip
+    def predict_many(
+        self, videos: list[str], top_k: int = 5, workers: int | None = None, progress: bool = True
+    ) -> Iterator[Prediction]:
         """Many videos, extracted in parallel; each result as soon as its video is done."""
         progress_bar = bar(total=len(videos), unit="video", desc="predict", enabled=progress)
         try:
-            for path, seq, error, timing in extract_many([str(v) for v in videos], self.extraction, workers):
+            for path, seq, error, timing in extract_many(
+                [str(v) for v in videos], self.extraction, workers
+            ):
                 if seq is None:
                     pred = Prediction(path, status="error", message=error)
                 else:
@@ -127,8 +148,12 @@ class Recognizer:
 
     # -- live ------------------------------------------------------------------------------
 
-    def live(self, source: str | int = 0, config: LiveConfig | None = None,
-             on_frame: Callable[[np.ndarray, dict | None], None] | None = None) -> Iterator[dict]:  # fmt: skip
+    def live(
+        self,
+        source: str | int = 0,
+        config: LiveConfig | None = None,
+        on_frame: Callable[[np.ndarray, dict | None], None] | None = None,
+    ) -> Iterator[dict]:
         """Recognise continuously from a camera, file or stream (see `live.live_events`)."""
         return live_events(self, source, build(LiveConfig, config), on_frame)
 
@@ -141,8 +166,13 @@ class Recognizer:
             raise SignposeError(f"{path}: is a folder; --out must be the .onnx file to write")
         export_onnx(self.classifier, self.pipeline, path)
         t, p = self.pipeline.config.frames, self.pipeline.n_points
-        sidecar = {"features": self.pipeline.config.model_dump(), "points": [int(i) for i in self.pipeline.set.points],
-                   "classes": self.classes, "names": self.names, "extraction": self.extraction.model_dump(),
-                   "inputs": {"points": ["batch", t, p, 2], "mask": ["batch", t, p]}}  # fmt: skip
+        sidecar = {
+            "features": self.pipeline.config.model_dump(),
+            "points": [int(i) for i in self.pipeline.set.points],
+            "classes": self.classes,
+            "names": self.names,
+            "extraction": self.extraction.model_dump(),
+            "inputs": {"points": ["batch", t, p, 2], "mask": ["batch", t, p]},
+        }
         atomic_write_json(path.with_name("features.json"), sidecar)
         return path

@@ -1,0 +1,149 @@
+"""Settings are declared once: the flags, the checks, the saved config and the README's
+table all follow from the declaration."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from signpose.cli import _train_settings, build_parser
+from signpose.errors import SignposeError
+from signpose.learn.config import RuntimeConfig, TrainConfig
+from signpose.learn.recipes import Recipe
+from signpose.settings import build, markdown_table
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def parse(*argv):
+    return _train_settings(build_parser("train").parse_args(["train", "ds", "--out", "run", *argv]))
+
+
+def test_each_flag_lands_in_its_setting():
+    config, runtime = parse(
+        "--model",
+        "lstm",
+        "--frames",
+        "64",
+        "--lr",
+        "3e-4",
+        "--mirror",
+        "0.5",
+        "--no-early-stopping",
+        "--scale-range",
+        "0.9",
+        "1.1",
+        "--hand-relative",
+        "--model-options",
+        '{"unused": 1}',
+        "--devices",
+        "2",
+        "--num-workers",
+        "3",
+        "--test-signer",
+        "07",
+        "--label-smoothing",
+        "0.1",
+    )
+    assert config.model == "lstm" and config.test_signer == "07"
+    assert config.features.frames == 64 and config.features.hand_relative
+    assert (
+        config.recipe.name == "seed" and config.recipe.lr == 3e-4
+    )  # lstm's recipe, one value changed
+    assert (
+        config.recipe.batch_size == 32
+        and not config.recipe.early_stopping
+        and config.recipe.label_smoothing == 0.1
+    )
+    assert config.augment.mirror_p == 0.5 and config.augment.scale_range == (0.9, 1.1)
+    assert config.model_options == {"unused": 1}
+    assert runtime.devices == "2" and runtime.num_workers == 3
+    assert "devices" not in config.model_dump()  # runtime settings are not the run's identity
+
+
+def test_defaults_follow_the_model_and_presets_follow_their_name():
+    assert parse()[0].recipe == Recipe.preset("islr")
+    assert parse("--model", "transformer")[0].recipe.lr == 1e-5
+    config, _ = parse("--model", "transformer", "--recipe", "seed")
+    assert config.recipe.lr == 1e-4 and config.recipe.name == "seed"
+    off = parse("--augment", "off", "--mirror", "0.3")[0].augment
+    assert off.rotate_p == 0 and off.mirror_p == 0.3
+
+
+def test_a_config_file_with_flags_over_it(tmp_path):
+    saved = build(
+        TrainConfig,
+        {"model": "tcn", "recipe": {"lr": 5e-4, "epochs": 7}, "features": {"frames": 40}},
+    )
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(saved.model_dump(mode="json")))
+    again, _ = parse("--config", str(path))
+    assert again == saved  # a saved config reproduces the run exactly
+    changed, _ = parse("--config", str(path), "--epochs", "9")
+    assert (
+        changed.recipe.epochs == 9 and changed.recipe.lr == 5e-4 and changed.features.frames == 40
+    )
+    # naming another recipe starts that section afresh: the file's recipe values do not leak in
+    other, _ = parse("--config", str(path), "--recipe", "islr")
+    assert other.recipe == Recipe.preset("islr")
+    path.write_text(json.dumps({"recipe": {"epochs": "two"}}))
+    with pytest.raises(
+        SignposeError,
+        match=r"^setting recipe.epochs \(--epochs\) must be a whole number, not 'two'$",
+    ):
+        parse("--config", str(path))
+    path.write_text(json.dumps({"recipes": {}}))
+    with pytest.raises(SignposeError, match="unknown setting 'recipes'; known here: model, split"):
+        parse("--config", str(path))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"split": "sgner"}, "setting split (--split) must be one of signer, mixed, not 'sgner'"),
+        (
+            {"recipe": {"monitor": "acc"}},
+            "setting recipe.monitor (--monitor) must be one of val_acc, val_loss",
+        ),
+        ({"features": {"frames": 0}}, "setting features.frames (--frames) must be >= 2, not 0"),
+        ({"features": {"sampling": "last"}}, "must be one of resample, first"),
+        (
+            {"features": {"features": "body"}},
+            "unknown feature set 'body'; choose one of hands, pose_hands, rich",
+        ),
+        (
+            {"recipe": {"name": "fast"}},
+            "unknown recipe 'fast'; choose one of seed, seed-transformer, islr",
+        ),
+        (
+            {"recipe": {"batch_size": 0}},
+            "setting recipe.batch_size (--batch-size) must be >= 1, not 0",
+        ),
+        ({"val_fraction": 1.0}, "setting val_fraction (--val-fraction) must be < 1, not 1.0"),
+    ],
+)
+def test_bad_values_are_one_line_naming_the_setting(data, message):
+    with pytest.raises(SignposeError) as caught:
+        build(TrainConfig, data)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_runtime_checks():
+    with pytest.raises(SignposeError, match="devices must be at least 1"):
+        build(RuntimeConfig, {"devices": "0"})
+    with pytest.raises(SignposeError, match=r"max_minutes \(--max-minutes\) must be > 0"):
+        build(RuntimeConfig, {"max_minutes": 0})
+
+
+def test_readme_settings_table_is_generated_from_the_declarations():
+    """Regenerate with: signpose settings (and paste between the markers)."""
+    text = README.read_text("utf-8")
+    found = re.search(r"<!-- settings:start -->\n(.*?)\n<!-- settings:end -->", text, re.S)
+    assert found, "README.md lacks the settings table markers"
+    expected = markdown_table(TrainConfig) + "\n\n" + markdown_table(RuntimeConfig)
+    assert found.group(1).strip() == expected.strip(), (
+        "README settings table is stale: run `signpose settings`"
+    )
