@@ -4,6 +4,7 @@ when that folder is absent (a user's machine); CI has it."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,11 @@ def shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"real test data not present: {path}")
     return path
+
+
+def cli(*args) -> list[str]:
+    """The command line of `signpose ARGS` run as a new process with this Python."""
+    return [sys.executable, "-m", "signpose.cli", *map(str, args)]
 
 
 def video_frames(path) -> tuple[int, tuple]:

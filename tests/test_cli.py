@@ -2,14 +2,13 @@
 
 import json
 import subprocess
-import sys
 
-from conftest import shared
+from conftest import cli, shared
 
 
 def signpose(*args, timeout=600):
     return subprocess.run(
-        [sys.executable, "-m", "signpose.cli", *map(str, args)],
+        cli(*args),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -4,13 +4,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shared
+from conftest import cli, shared
 
 from signpose.data.dataset import Dataset
 from signpose.data.keypoints import read_pose
@@ -57,17 +56,7 @@ def test_extraction_killed_mid_run_resumes_to_the_same_dataset(tmp_path):
     src = _clips(tmp_path, 8)
     extract_dataset(src, tmp_path / "whole", workers=2, progress=False)
     out = tmp_path / "killed"
-    cmd = [
-        sys.executable,
-        "-m",
-        "signpose.cli",
-        "extract",
-        str(src),
-        "--out",
-        str(out),
-        "--workers",
-        "2",
-    ]
+    cmd = cli("extract", src, "--out", out, "--workers", 2)
     proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -109,9 +98,7 @@ def test_damaged_datasets_are_reported_by_name(tmp_path, synth_small, capsys):
     assert len(data) == len(rows) - 2
     messages = capsys.readouterr().err
     assert rows["sample"][0] in messages and rows["sample"][1] in messages
-    info = subprocess.run(
-        [sys.executable, "-m", "signpose.cli", "info", str(ds)], capture_output=True, text=True
-    )
+    info = subprocess.run(cli("info", ds), capture_output=True, text=True)
     assert (
         info.returncode == 0 and info.stderr.count("warning:") == 3 and "warning" not in info.stdout
     )
@@ -128,23 +115,20 @@ def test_training_on_two_processes_matches_one(tmp_path, synth_small):
     def run(name, devices, strategy, batch):
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps({**config, "recipe": {**config["recipe"], "batch_size": batch}}))
-        cmd = [
-            sys.executable,
-            "-m",
-            "signpose.cli",
+        cmd = cli(
             "train",
-            str(synth_small),
+            synth_small,
             "--out",
-            str(tmp_path / name),
+            tmp_path / name,
             "--config",
-            str(path),
+            path,
             "--devices",
-            str(devices),
+            devices,
             "--strategy",
             strategy,
             "--accelerator",
             "cpu",
-        ]
+        )
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
         return json.loads((tmp_path / name / "metrics.json").read_text())

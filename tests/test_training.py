@@ -2,13 +2,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import cli
 
 from signpose.errors import SignposeError
 from signpose.learn.config import RuntimeConfig, TrainConfig
@@ -143,17 +143,7 @@ def test_training_killed_mid_run_resumes_from_its_last_checkpoint(tmp_path, synt
     }
     (tmp_path / "config.json").write_text(json.dumps(config))
     run = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "signpose.cli",
-        "train",
-        str(synth_small),
-        "--out",
-        str(run),
-        "--config",
-        str(tmp_path / "config.json"),
-    ]
+    cmd = cli("train", synth_small, "--out", run, "--config", tmp_path / "config.json")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True

@@ -368,7 +368,9 @@ def _synth_args(p) -> None:
 
 
 def _import_args(p) -> None:
-    p.add_argument("format", choices=["mpdata", "npz", "kaggle", "pose"])
+    from .data.importers import IMPORTERS
+
+    p.add_argument("format", choices=IMPORTERS)
     p.add_argument("source", help="the folder (or file: npz, kaggle's train.csv) to import")
     p.add_argument("--out", required=True)
     p.add_argument("--signer", help="mpdata without a signer level: the signer's name")

@@ -43,7 +43,3 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
 def atomic_write_json(path: Path, data: Any) -> None:
     """JSON (UTF-8, Arabic kept as written), atomically."""
     atomic_write_bytes(Path(path), json.dumps(data, indent=2, ensure_ascii=False).encode())
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(Path(path), text.encode("utf-8"))

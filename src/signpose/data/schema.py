@@ -104,7 +104,6 @@ FACE_LIPS: tuple[int, ...] = (
 )
 FACE_LEFT_EYEBROW: tuple[int, ...] = (276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
 FACE_RIGHT_EYEBROW: tuple[int, ...] = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107)
-FACE_NOSE_TIP: tuple[int, ...] = (1,)
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,6 @@ SEED_VECTOR_SIZE = 1662  # pose 33x4 + face 468x3 + two hands 21x3
 SEED_VECTOR_SIZE_NO_FACE = 258  # the common variant without the face mesh
 
 # pose-format's holistic header adds the 33 pose world landmarks after the hands (576 points).
-POSE_WORLD_COMPONENT = "POSE_WORLD_LANDMARKS"
 POSE_FORMAT_POINTS = N_POINTS + 33
 
 
@@ -168,11 +166,6 @@ def points(part: str, local: tuple[int, ...] | range | None = None) -> np.ndarra
     p = part_named(part)
     local = range(p.size) if local is None else local
     return np.array([point(part, i) for i in local], dtype=np.int64)
-
-
-def part_of_points() -> np.ndarray:
-    """For each of the 543 points, the index of its part in PARTS."""
-    return np.repeat(np.arange(len(PARTS)), [p.size for p in PARTS])
 
 
 LEFT_SHOULDER = point("pose", "LEFT_SHOULDER")

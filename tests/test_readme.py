@@ -1,0 +1,73 @@
+"""The README's commands, run as written (on real frames in KArSL's layout, with a few
+epochs of a small model so that they finish in a minute or two)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import cli, shared
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+FAST = ["--epochs", "2", "--model-options", '{"dim": 32, "groups": 1, "conv_blocks": 1}']
+
+
+def _block(after: str, language: str) -> str:
+    text = README.read_text("utf-8")
+    start = text.index(after)
+    found = re.search(rf"```{language}\n(.*?)```", text[start:], re.S)
+    assert found, f"no {language} block after {after!r} in README.md"
+    return found.group(1)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    """KArSL/ with three signers (the real frames fixture, once per signer) and the label
+    file, as the README's commands expect them."""
+    src = shared("karsl_layout")
+    work = tmp_path_factory.mktemp("readme")
+    for signer in ("01", "02", "03"):
+        (work / "KArSL").mkdir(exist_ok=True)
+        os.symlink(src / "01", work / "KArSL" / signer)
+    os.symlink(src / "labels.csv", work / "KARSL_Labels2.csv")
+    os.symlink(shared("videos", "fingerspelling_az", "C.mp4"), work / "clip.mp4")
+    return work
+
+
+@pytest.mark.slow
+def test_the_readme_commands_run_as_written(workdir):
+    commands = [line.split("#")[0].strip() for line in _block("## From videos to a recogniser", "bash").splitlines()]
+    commands = [c for c in commands if c.startswith("signpose ")]
+    assert len(commands) >= 8
+    for command in commands:
+        argv = shlex.split(command)[1:]
+        if argv[0] in ("train", "cv"):
+            argv += FAST
+        if argv[0] == "live":  # no camera here: the same command on a file, printing
+            argv[argv.index("--source") + 1] = "clip.mp4"
+            argv.append("--headless")
+        done = subprocess.run(cli(*argv), cwd=workdir, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, f"{command}\n{done.stderr[-3000:]}"
+        assert "Traceback" not in done.stderr, command
+    assert (workdir / "runs" / "islr-01" / "model.onnx").is_file()
+    assert (workdir / "clip-annotated.mp4").stat().st_size > 0
+    assert (workdir / "runs" / "islr-cv" / "cv.csv").is_file()
+
+
+@pytest.mark.slow
+def test_the_readme_python_example_runs(workdir):
+    code = _block("Everything the CLI does is a Python call", "python")
+    code = code.replace('recipe={"epochs": 200}', 'recipe={"epochs": 2}, model_options={"dim": 32, "groups": 1}')
+    code = code.replace('"runs/islr-01"', '"runs/python-islr-01"')
+    cwd = os.getcwd()
+    os.chdir(workdir)
+    try:
+        namespace: dict = {}
+        exec(compile(code, "README.md", "exec"), namespace)
+    finally:
+        os.chdir(cwd)
+    assert (workdir / "runs" / "python-islr-01" / "model.pt").is_file()
