@@ -1,6 +1,7 @@
 """The command line: thin, and bad input gives one clear line and a non-zero exit."""
 
 import json
+import re
 import subprocess
 
 from conftest import cli, shared
@@ -86,5 +87,13 @@ def test_predict_json_and_live_headless(small_run, tmp_path):
         "live", small_run, "--source", video, "--headless", "--threshold", "0", "--window", "10"
     )
     assert live.returncode == 0
-    lines = live.stdout.strip().splitlines()
-    assert lines and all(line[:2].isdigit() and line[2] == ":" for line in lines)
+    *events, summary = live.stdout.strip().splitlines()
+    assert events and all(line[:2].isdigit() and line[2] == ":" for line in events)
+    assert "windows classified" in summary and f"{len(events)} signs" in summary
+    # with a threshold nothing passes, it still says what it saw
+    quiet = signpose(
+        "live", small_run, "--source", video, "--headless", "--threshold", "1", "--window", "10"
+    )
+    assert quiet.returncode == 0
+    assert re.fullmatch(r"\d+ frames, \d+ windows classified: no sign passed the threshold 1 for 3 windows; "
+                        r"best was .+ at 0\.\d\d\n", quiet.stdout)  # fmt: skip

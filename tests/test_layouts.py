@@ -54,9 +54,11 @@ def test_folders_layouts(tmp_path):
     ]
     _touch(tmp_path / "b" / "hello" / "1.mp4")
     _touch(tmp_path / "b" / "hello" / "2.mp4")
-    assert [(s.signer, s.repetition) for s in discover(tmp_path / "b", signer="me")] == [
-        ("me", 1),
-        ("me", 2),
+    _touch(tmp_path / "b" / "bye" / "1.mp4")
+    assert [(s.signer, s.sign_id, s.repetition) for s in discover(tmp_path / "b", signer="me")] == [
+        ("me", "bye", 1),
+        ("me", "hello", 1),
+        ("me", "hello", 2),
     ]
     _touch(tmp_path / "c" / "A.mp4")
     assert [s.sign_id for s in discover(tmp_path / "c")] == ["A"]
@@ -85,3 +87,36 @@ def test_labels_csv_keeps_arabic_and_xlsx_joins_columns(tmp_path):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(SignposeError, match="no sign id column"):
         read_labels(tmp_path / "bad.csv")
+
+
+def test_a_signer_folder_of_clips_named_by_sign_is_not_taken_for_one_sign(tmp_path):
+    """<root>/<signer>/<sign>.mp4 reads as <root>/<sign>/<sample>: all clips one sign. That is
+    refused with the command that reads it right."""
+    for letter in "ABC":
+        _touch(tmp_path / "root" / "anna" / f"{letter}.mp4")
+    with pytest.raises(
+        SignposeError,
+        match=r"3 samples of one sign \('anna'\).*extract .*anna --layout folders --signer anna",
+    ):
+        discover(tmp_path / "root")
+    assert [(s.signer, s.sign_id) for s in discover(tmp_path / "root" / "anna", signer="anna")] == [
+        ("anna", "A"),
+        ("anna", "B"),
+        ("anna", "C"),
+    ]
+
+
+def test_karsl_videos_directly_in_train_and_test_folders(tmp_path):
+    """KArSL's mp4 copies often sit straight in <signer>/test/; mixed with frame folders too."""
+    _touch(tmp_path / "k" / "01" / "test" / "01_01_0001_(10_11_16)_c.mp4")
+    _touch(tmp_path / "k" / "01" / "test" / "01_01_0012_(10_11_17)_c.mp4")
+    _touch(tmp_path / "k" / "01" / "train" / "0003" / "s1" / "frame_1.jpg")
+    specs = discover(tmp_path / "k", layout="karsl")
+    assert [(s.signer, s.sign_id, s.subset) for s in specs] == [
+        ("01", "1", "test"),
+        ("01", "12", "test"),
+        ("01", "3", "train"),
+    ]
+    _touch(tmp_path / "k" / "01" / "test" / "badname.mp4")
+    with pytest.raises(SignposeError, match="badname.mp4: cannot read the sign id"):
+        discover(tmp_path / "k", layout="karsl")

@@ -90,18 +90,25 @@ def test_onnx_matches_torch_on_real_sequences(wlasl_run, wlasl_extracted):
     assert (p_onnx.argmax(1) == p_torch.argmax(1)).all()
 
 
-def test_live_on_a_video_file_yields_timestamped_events(wlasl_run):
+def test_live_on_a_video_file_reports_signs_once_with_timestamps(wlasl_run):
     rec = Recognizer.from_run(wlasl_run)
     video = shared("videos", "wlasl_mini", "mother", "mother_1.mp4")
     frames = []
-    config = LiveConfig(window=20, stride=5, threshold=0.0)
-    events = list(rec.live(str(video), config, on_frame=lambda f, e: frames.append(e)))
+    config = LiveConfig(window=20, stride=5, threshold=0.0, hold=1, cooldown=0)
+    session = rec.live(str(video), config, on_frame=lambda f, e: frames.append(e))
+    events = list(session)
     n = video_frames(video)[0]
-    assert len(frames) == n
-    assert len(events) == (n - 20) // 5 + 1
-    assert [e["frame"] for e in events][:3] == [19, 24, 29]
+    assert len(frames) == n and session.frames == n
+    assert session.committer.windows == (n - 20) // 5 + 1
+    assert events and events[0]["frame"] == 19 and events[0]["time"] == pytest.approx(19 / 25)
+    assert all((e["frame"] - 19) % 5 == 0 for e in events)  # on the stride grid
+    assert all(
+        a["sign"] != b["sign"] for a, b in zip(events, events[1:], strict=False)
+    )  # never twice in a row
     assert all(e["sign"] in ("brother", "mother") and 0 <= e["probability"] <= 1 for e in events)
-    assert events[0]["time"] == pytest.approx(19 / 25)
+    assert session.summary().startswith(
+        f"{n} frames, {session.committer.windows} windows classified"
+    )
 
 
 def test_run_folder_problems_are_clear(wlasl_run, tmp_path):

@@ -50,6 +50,7 @@ def cmd_extract(args) -> int:
         limit=args.limit,
         backend=args.backend,
         address=args.address,
+        append=args.append,
     )
     print(report.summary())
     return 0
@@ -84,7 +85,12 @@ def cmd_synth(args) -> int:
     from .data.synth import synth_dataset
 
     out = synth_dataset(
-        args.out, signers=args.signers, signs=args.signs, reps=args.reps, seed=args.seed
+        args.out,
+        signers=args.signers,
+        signs=args.signs,
+        reps=args.reps,
+        seed=args.seed,
+        append=args.append,
     )
     print(
         f"synthetic dataset: {out} ({args.signers} signers x {args.signs} signs x {args.reps} repetitions)"
@@ -95,13 +101,14 @@ def cmd_synth(args) -> int:
 def cmd_import(args) -> int:
     from .data import importers
 
+    common = {"append": args.append}
     readers: dict[str, Callable] = {
         "mpdata": lambda: importers.import_mpdata(
-            args.source, args.out, signer=args.signer, labels=args.labels
+            args.source, args.out, signer=args.signer, labels=args.labels, **common
         ),
-        "npz": lambda: importers.import_npz(args.source, args.out),
-        "kaggle": lambda: importers.import_kaggle(args.source, args.out),
-        "pose": lambda: importers.import_pose(args.source, args.out, args.mapping),
+        "npz": lambda: importers.import_npz(args.source, args.out, **common),
+        "kaggle": lambda: importers.import_kaggle(args.source, args.out, **common),
+        "pose": lambda: importers.import_pose(args.source, args.out, args.mapping, **common),
     }
     if args.format == "pose" and not args.mapping:
         raise SignposeError("import pose needs --mapping CSV (columns file,signer,sign)")
@@ -292,25 +299,24 @@ def cmd_live(args) -> int:
     if not args.headless and os.environ.get("DISPLAY"):
         import cv2
 
-        from .text import draw_text
+        from .text import draw_caption
 
         def show(rgb, event):
-            frame = (
-                draw_text(rgb, f"{event['sign']} {event['probability']:.0%}", (10, 10))
-                if event
-                else rgb
-            )
-            cv2.imshow("signpose live", frame[..., ::-1])
+            if event:
+                rgb, _ = draw_caption(rgb, event["sign"], f"{event['probability']:.0%}")
+            cv2.imshow("signpose live", rgb[..., ::-1])
             if cv2.waitKey(1) & 0xFF == ord("q"):
                 raise KeyboardInterrupt
 
     source = int(args.source) if str(args.source).isdigit() else args.source
-    for event in rec.live(source, config, on_frame=show):
+    session = rec.live(source, config, on_frame=show)
+    for event in session:
         minutes, seconds = divmod(event["time"], 60)
         print(
             f"{int(minutes):02d}:{seconds:05.2f}  {event['sign']}  {event['probability']:.2f}",
             flush=True,
         )
+    print(session.summary())
     return 0
 
 
@@ -338,6 +344,7 @@ def _extract_args(p) -> None:
     from .extract.backends import BACKENDS
     from .extract.holistic import ExtractionConfig
 
+    _append_arg(p)
     p.add_argument("videos", help="folder of sign videos or frame folders")
     p.add_argument("--out", required=True, help="dataset folder to write (a rerun resumes)")
     p.add_argument("--layout", choices=["karsl", "folders"], default="folders")
@@ -359,8 +366,17 @@ def _info_args(p) -> None:
     p.add_argument("--json", action="store_true")
 
 
+def _append_arg(p) -> None:
+    p.add_argument(
+        "--append",
+        action="store_true",
+        help="add to a dataset made from another source or with other settings (refused otherwise)",
+    )
+
+
 def _synth_args(p) -> None:
     p.add_argument("--out", required=True)
+    _append_arg(p)
     p.add_argument("--signers", type=_positive_int, default=3)
     p.add_argument("--signs", type=_positive_int, default=10)
     p.add_argument("--reps", type=_positive_int, default=20)
@@ -371,6 +387,7 @@ def _import_args(p) -> None:
     from .data.importers import IMPORTERS
 
     p.add_argument("format", choices=IMPORTERS)
+    _append_arg(p)
     p.add_argument("source", help="the folder (or file: npz, kaggle's train.csv) to import")
     p.add_argument("--out", required=True)
     p.add_argument("--signer", help="mpdata without a signer level: the signer's name")

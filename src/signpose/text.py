@@ -56,23 +56,61 @@ def _font(size: int):
     return ImageFont.truetype(str(font_path()), size, layout_engine=ImageFont.Layout.RAQM)
 
 
-def draw_text(
+def is_rtl_paragraph(text: str) -> bool:
+    """Whether text starts right to left (its first strong character is Arabic, Hebrew...),
+    by the Unicode bidi algorithm's rules P2-P3."""
+    from bidi import get_base_level
+
+    return get_base_level(text) == 1
+
+
+def _draw(
+    draw, xy: tuple[int, int], text: str, font, fill, direction: str
+) -> tuple[int, int, int, int]:
+    box = draw.textbbox(xy, text, font=font, direction=direction)
+    draw.text(xy, text, font=font, fill=fill, direction=direction)
+    return box
+
+
+def draw_caption(
     rgb: np.ndarray,
-    text: str,
-    xy: tuple[int, int],
+    name: str,
+    value: str = "",
+    xy: tuple[int, int] = (10, 10),
     size: int = 28,
     fill: tuple[int, int, int] = (255, 255, 255),
     box: tuple[int, int, int] | None = (0, 0, 0),
-) -> np.ndarray:
-    """Draw text (any script) onto an RGB frame with Pillow + raqm; returns a new frame."""
+) -> tuple[np.ndarray, dict[str, tuple[int, int, int, int]]]:
+    """Draw a sign name (any script, shaped and ordered by raqm's bidi) and a value such as
+    "55%" beside it, on an RGB frame; returns the new frame and each part's box.
+
+    The value is its own left-to-right run, on the far side of the name's reading
+    direction: after an Arabic name the bidi algorithm would draw "55%" as "%55" (an
+    Arabic context turns the number's percent sign around)."""
     from PIL import Image, ImageDraw
 
     image = Image.fromarray(rgb)
     draw = ImageDraw.Draw(image)
     font = _font(size)
-    direction = "rtl" if has_rtl(text) and not re.search(r"[A-Za-z]", text) else None
-    bbox = draw.textbbox(xy, text, font=font, direction=direction)
+    rtl = is_rtl_paragraph(name)
+    gap = size // 2
+    direction = "rtl" if rtl else "ltr"
+    name_w = draw.textbbox((0, 0), name, font=font, direction=direction)[2]
+    value_w = draw.textbbox((0, 0), value, font=font, direction="ltr")[2] if value else 0
+    x, y = xy
+    name_x = x + value_w + gap if (rtl and value) else x
+    value_x = x if rtl else x + name_w + gap
     if box is not None:
-        draw.rectangle((bbox[0] - 6, bbox[1] - 6, bbox[2] + 6, bbox[3] + 6), fill=box)
-    draw.text(xy, text, font=font, fill=fill, direction=direction)
-    return np.asarray(image)
+        total = name_w + (value_w + gap if value else 0)
+        height = draw.textbbox((x, y), name + value, font=font)[3]
+        draw.rectangle((x - 6, y - 6, x + total + 6, height + 6), fill=box)
+    boxes = {"name": _draw(draw, (name_x, y), name, font, fill, direction)}
+    if value:
+        boxes["value"] = _draw(draw, (value_x, y), value, font, fill, "ltr")
+    return np.asarray(image), boxes
+
+
+def draw_text(rgb: np.ndarray, text: str, xy: tuple[int, int], size: int = 28,
+              fill: tuple[int, int, int] = (255, 255, 255), box: tuple[int, int, int] | None = (0, 0, 0)) -> np.ndarray:  # fmt: skip
+    """Draw text (any script, shaped, in its own reading direction) onto an RGB frame."""
+    return draw_caption(rgb, text, "", xy, size, fill, box)[0]

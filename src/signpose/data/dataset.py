@@ -51,13 +51,28 @@ class ManifestRow:
     height: int = 0
     status: str = "ok"  # ok | error
     error: str = ""
+    declared_frames: int = 0  # frames the video container declares (0: unknown, or not a video)
+
+    @property
+    def truncated(self) -> bool:
+        """Fewer frames decoded than the container declares (beyond the usual off-by-a-few)."""
+        return self.declared_frames > 0 and self.frames < self.declared_frames - max(
+            2, 0.05 * self.declared_frames
+        )
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 MANIFEST_COLUMNS = [f.name for f in fields(ManifestRow)]
-_NUMERIC = {"repetition": int, "frames": int, "fps": float, "width": int, "height": int}
+_NUMERIC = {
+    "repetition": int,
+    "frames": int,
+    "fps": float,
+    "width": int,
+    "height": int,
+    "declared_frames": int,
+}
 
 
 def pose_path_for(sample: str) -> str:
@@ -102,8 +117,8 @@ def _unbalanced_quote_line(path: Path) -> int:
     return opened
 
 
-def read_manifest(root: Path) -> list[ManifestRow]:
-    """The rows of a dataset's manifest, typed; a broken file is one error."""
+def read_manifest_table(root: Path) -> pd.DataFrame:
+    """A dataset's manifest as a table with every column, typed; a broken file is one error."""
     path = Path(root) / MANIFEST
     table = read_table(path, "manifest")
     missing = [c for c in ("sample", "signer", "sign_id") if c not in table.columns]
@@ -111,17 +126,17 @@ def read_manifest(root: Path) -> list[ManifestRow]:
         raise SignposeError(
             f"{path}: columns {missing} are missing; re-run the command that made it"
         )
-    rows = []
-    known = [c for c in MANIFEST_COLUMNS if c in table.columns]
-    for record in table[known].to_dict("records"):
-        for col, kind in _NUMERIC.items():
-            if col in record:
-                try:
-                    record[col] = kind(float(record[col] or 0))
-                except ValueError:
-                    record[col] = kind(0)
-        rows.append(ManifestRow(**record))
-    return rows
+    for col in MANIFEST_COLUMNS:
+        if col not in table.columns:  # a manifest from an older signpose
+            table[col] = "ok" if col == "status" else ""
+    for col, kind in _NUMERIC.items():
+        table[col] = pd.to_numeric(table[col], errors="coerce").fillna(0).astype(kind)
+    return table[MANIFEST_COLUMNS]
+
+
+def read_manifest(root: Path) -> list[ManifestRow]:
+    """The rows of a dataset's manifest, typed."""
+    return [ManifestRow(**r) for r in read_manifest_table(root).to_dict("records")]
 
 
 @dataclass
@@ -208,13 +223,10 @@ class Dataset:
                 "`signpose extract`, `signpose synth` or `signpose import`"
             )
         self.meta = read_meta(self.root)
-        rows = read_manifest(self.root)
-        seen: dict[str, int] = {}
-        for r in rows:
-            seen[r.sample] = seen.get(r.sample, 0) + 1
-        self.duplicates = natural_sorted(s for s, n in seen.items() if n > 1)
-        unique = {r.sample: r for r in rows}  # a duplicated row counts once (the last one wins)
-        table = pd.DataFrame([r.as_dict() for r in unique.values()], columns=MANIFEST_COLUMNS)
+        table = read_manifest_table(self.root)
+        repeated = table["sample"].duplicated(keep="last")
+        self.duplicates = natural_sorted(set(table["sample"][repeated]))
+        table = table[~repeated]  # a duplicated row counts once (the last one wins)
         self.all_rows = table.sort_values(
             "sample", key=lambda c: c.map(natural_key), kind="stable"
         ).reset_index(drop=True)

@@ -21,7 +21,7 @@ import pandas as pd
 from ..errors import SignposeError
 from ..progress import bar
 from ..util import natural_key
-from .dataset import ManifestRow
+from .dataset import ManifestRow, read_table
 from .keypoints import KeypointSequence, read_pose
 from .labels import normalise_sign_id, read_labels
 from .schema import FACE, LEFT_HAND, N_POINTS, POSE, RIGHT_HAND, from_seed_vectors
@@ -59,10 +59,15 @@ class ImportReport:
 
 
 def _write(
-    out: Path, items: Iterable[Imported], names: dict[str, str], meta: dict, progress: bool
+    out: Path,
+    items: Iterable[Imported],
+    names: dict[str, str],
+    meta: dict,
+    progress: bool,
+    append: bool,
 ) -> ImportReport:
     report = ImportReport(Path(out))
-    with DatasetWriter(out, meta, names) as writer:
+    with DatasetWriter(out, meta, names, append=append) as writer:
         for item in bar(items, desc=meta["created_by"], unit="seq", enabled=progress):
             row = ManifestRow(
                 item.sample,
@@ -139,6 +144,7 @@ def import_mpdata(
     labels: str | Path | None = None,
     fps: float = 30.0,
     progress: bool = True,
+    append: bool = False,
 ) -> ImportReport:
     root = Path(source)
     if not root.is_dir():
@@ -170,11 +176,15 @@ def import_mpdata(
         "source_root": str(root.resolve()),
         "units": "image-normalised",
     }
-    return _write(Path(out), items(), names, meta, progress)
+    return _write(Path(out), items(), names, meta, progress, append)
 
 
 def import_npz(
-    source: str | Path, out: str | Path, fps: float = 30.0, progress: bool = True
+    source: str | Path,
+    out: str | Path,
+    fps: float = 30.0,
+    progress: bool = True,
+    append: bool = False,
 ) -> ImportReport:
     """Seed-format vectors in one .npz: X (N, T, 1662 or 258), label, and signer (or recorder)."""
     path = Path(source)
@@ -207,7 +217,7 @@ def import_npz(
         "source_root": str(path.resolve().parent),
         "units": "image-normalised",
     }
-    return _write(Path(out), items(), {}, meta, progress)
+    return _write(Path(out), items(), {}, meta, progress, append)
 
 
 # ---------------------------------------------------------------------------------------
@@ -242,7 +252,9 @@ def read_kaggle_parquet(path: Path, fps: float = 30.0) -> KeypointSequence:
     return KeypointSequence(xyz=xyz, present=present, fps=fps, width=1, height=1)
 
 
-def import_kaggle(source: str | Path, out: str | Path, progress: bool = True) -> ImportReport:
+def import_kaggle(
+    source: str | Path, out: str | Path, progress: bool = True, append: bool = False
+) -> ImportReport:
     root = Path(source)
     table_path = root / "train.csv"
     if (
@@ -274,7 +286,7 @@ def import_kaggle(source: str | Path, out: str | Path, progress: bool = True) ->
         "source_root": str(root.resolve()),
         "units": "image-normalised",
     }
-    return _write(Path(out), items(), {}, meta, progress)
+    return _write(Path(out), items(), {}, meta, progress, append)
 
 
 # ---------------------------------------------------------------------------------------
@@ -283,11 +295,19 @@ def import_kaggle(source: str | Path, out: str | Path, progress: bool = True) ->
 
 
 def import_pose(
-    source: str | Path, out: str | Path, mapping: str | Path, progress: bool = True
+    source: str | Path,
+    out: str | Path,
+    mapping: str | Path,
+    progress: bool = True,
+    append: bool = False,
 ) -> ImportReport:
     """`.pose` files under `source`; `mapping` is a CSV with columns file, signer, sign."""
     root = Path(source)
-    table = pd.read_csv(mapping, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    if not Path(mapping).is_file():
+        raise SignposeError(
+            f"{mapping}: mapping file not found; expected a CSV with columns file,signer,sign"
+        )
+    table = read_table(Path(mapping), "mapping file")
     missing = {"file", "signer", "sign"} - set(table.columns)
     if missing:
         raise SignposeError(
@@ -307,4 +327,4 @@ def import_pose(
                 yield Imported(sample, row.signer, sign_id, row.file, error=str(e))
 
     meta = {"created_by": "import pose", "source_root": str(root.resolve())}
-    return _write(Path(out), items(), names, meta, progress)
+    return _write(Path(out), items(), names, meta, progress, append)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +142,31 @@ def write_pose(path: str | Path, seq: KeypointSequence) -> None:
     buffer = io.BytesIO()
     to_pose(seq).write(buffer)
     atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+@lru_cache(maxsize=1)
+def _pose_sizes() -> tuple[int, int]:
+    """(bytes of a 1-frame file, bytes per further frame) of what `write_pose` writes."""
+    sizes = []
+    for frames in (1, 2):
+        empty = KeypointSequence(
+            np.zeros((frames, N_POINTS, 3)), np.zeros((frames, N_POINTS), bool), 30.0, 1, 1
+        )
+        buffer = io.BytesIO()
+        to_pose(empty).write(buffer)
+        sizes.append(len(buffer.getvalue()))
+    return sizes[0], sizes[1] - sizes[0]
+
+
+def pose_file_complete(path: Path, frames: int) -> bool:
+    """Whether a `.pose` file has the size `write_pose` gives `frames` frames: a cheap
+    check (one stat) that finds truncated or damaged files without reading them."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        return False
+    first, per_frame = _pose_sizes()
+    return frames > 0 and size == first + per_frame * (frames - 1)
 
 
 def read_pose(path: str | Path) -> KeypointSequence:

@@ -59,11 +59,16 @@ def read_labels(path: str | Path) -> dict[str, str]:
         names = table[parts].fillna("").astype(str).agg(" ".join, axis=1)
     else:
         names = table[name_col].fillna("").astype(str)
-    labels = {}
-    for sid, name in zip(table[id_col], names, strict=True):
-        if str(sid).strip() == "":
+    labels: dict[str, str] = {}
+    for line, (sid, name) in enumerate(zip(table[id_col], names, strict=True), start=2):
+        if str(sid).strip() in ("", "nan"):
             continue
-        labels[normalise_sign_id(sid)] = " ".join(name.split()) or normalise_sign_id(sid)
+        key = normalise_sign_id(sid)
+        if key in labels:
+            raise SignposeError(
+                f"{path}: sign id {key} appears twice (again on row {line}); each sign id needs exactly one row"
+            )
+        labels[key] = " ".join(name.split()) or key
     if not labels:
         raise SignposeError(f"{path}: the label file has no rows")
     return labels

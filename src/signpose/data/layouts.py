@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SignposeError
-from ..util import natural_key
+from ..util import natural_key, natural_sorted
 from .labels import normalise_sign_id
 from .video import is_frame_folder, is_video
 
-KARSL_PATTERN = "<root>/<signer>/<train|test>/<sign id>/<sample folder or video>, or <root>/<signer>/.../<a>_<b>_<sign id>_<rest>.<video ext>"
+KARSL_PATTERN = (
+    "<root>/<signer>/<train|test>/<sign id>/<sample folder or video>, or "
+    "<root>/<signer>/.../<a>_<b>_<sign id>_<rest>.<video ext>"
+)
 FOLDERS_PATTERN = (
     "<root>/<signer>/<sign>/<sample>, <root>/<sign>/<sample> or <root>/<sign>.<video ext>"
 )
@@ -70,6 +73,26 @@ def _number_repetitions(specs: list[SampleSpec]) -> list[SampleSpec]:
     return sorted(out, key=lambda s: natural_key(s.sample))
 
 
+def _karsl_video(root: Path, signer_dir: Path, video: Path) -> SampleSpec:
+    """A video named as the seed's KArSL copies are: the sign id is the third `_` field."""
+    fields = video.stem.split("_")
+    if len(fields) < 3 or not fields[2].isdigit():
+        raise SignposeError(
+            f"{video}: cannot read the sign id from the file name; expected {KARSL_PATTERN}"
+        )
+    subset = next(
+        (
+            p.lower()
+            for p in video.relative_to(signer_dir).parts[:-1]
+            if p.lower() in ("train", "test")
+        ),
+        "",
+    )
+    return SampleSpec(
+        _sample_id(root, video), video, signer_dir.name, normalise_sign_id(fields[2]), subset
+    )
+
+
 def _karsl(root: Path) -> list[SampleSpec]:
     specs = []
     for signer_dir in _visible(root):
@@ -77,57 +100,32 @@ def _karsl(root: Path) -> list[SampleSpec]:
             continue  # labels files and the like beside the signer folders
         signer = signer_dir.name
         for sub in _visible(signer_dir):
-            if sub.is_dir() and sub.name.lower() in ("train", "test"):
-                for sign_dir in _visible(sub):
-                    if not sign_dir.is_dir():
-                        continue
-                    if not sign_dir.name.isdigit():
-                        raise SignposeError(
-                            f"{sign_dir}: sign folder name is not a sign id; expected {KARSL_PATTERN}"
-                        )
-                    for sample in _visible(sign_dir):
-                        if _is_sample(sample):
-                            specs.append(
-                                SampleSpec(
-                                    _sample_id(root, sample),
-                                    sample,
-                                    signer,
-                                    normalise_sign_id(sign_dir.name),
-                                    sub.name.lower(),
-                                )
-                            )
-                        elif sample.is_dir():
-                            raise SignposeError(
-                                f"{sample}: sample folder has no frame images; expected {KARSL_PATTERN}"
-                            )
-            else:
-                for video in sorted(
-                    sub.rglob("*") if sub.is_dir() else [sub], key=lambda p: natural_key(str(p))
-                ):
-                    if not is_video(video):
-                        continue
-                    fields = video.stem.split("_")
-                    if len(fields) < 3 or not fields[2].isdigit():
-                        raise SignposeError(
-                            f"{video}: cannot read the sign id from the file name; expected {KARSL_PATTERN}"
-                        )
-                    subset = next(
-                        (
-                            p.lower()
-                            for p in video.relative_to(signer_dir).parts[:-1]
-                            if p.lower() in ("train", "test")
-                        ),
-                        "",
+            if not (sub.is_dir() and sub.name.lower() in ("train", "test")):
+                videos = sub.rglob("*") if sub.is_dir() else [sub]
+                specs += [
+                    _karsl_video(root, signer_dir, v)
+                    for v in natural_sorted(videos, key=str)
+                    if is_video(v)
+                ]
+                continue
+            for entry in _visible(sub):  # <sign id>/<sample> folders, or videos named as the seed's
+                if is_video(entry):
+                    specs.append(_karsl_video(root, signer_dir, entry))
+                    continue
+                if not entry.is_dir():
+                    continue
+                if not entry.name.isdigit():
+                    raise SignposeError(
+                        f"{entry}: sign folder name is not a sign id; expected {KARSL_PATTERN}"
                     )
-                    specs.append(
-                        SampleSpec(
-                            _sample_id(root, video),
-                            video,
-                            signer,
-                            normalise_sign_id(fields[2]),
-                            subset,
+                for sample in _visible(entry):
+                    if _is_sample(sample):
+                        specs.append(SampleSpec(_sample_id(root, sample), sample, signer,
+                                                normalise_sign_id(entry.name), sub.name.lower()))  # fmt: skip
+                    elif sample.is_dir():
+                        raise SignposeError(
+                            f"{sample}: sample folder has no frame images; expected {KARSL_PATTERN}"
                         )
-                    )
     return specs
 
 
@@ -184,4 +182,14 @@ def discover(
     if not specs:
         pattern = KARSL_PATTERN if layout == "karsl" else FOLDERS_PATTERN
         raise SignposeError(f"{root}: no sign videos or frame folders found; expected {pattern}")
+    signs = {s.sign_id for s in specs}
+    if len(signs) == 1 and len(specs) > 1:
+        # <root>/<signer>/<a>.mp4 reads as <root>/<sign>/<sample>: one sign, which no recogniser can learn
+        (only,) = signs
+        folder = root / only
+        hint = (f"if {folder} holds one signer's clips named by sign, run: signpose extract {folder} "
+                f"--layout folders --signer {only}") if folder.is_dir() else "check --layout"  # fmt: skip
+        raise SignposeError(
+            f"{root}: the {layout} layout finds {len(specs)} samples of one sign ({only!r}); {hint}"
+        )
     return _number_repetitions(specs)

@@ -275,6 +275,7 @@ def synth_dataset(
     reps: int = 20,
     seed: int = 0,
     progress: bool = True,
+    append: bool = False,
 ) -> Path:
     """Write a synthetic dataset folder (same format as `extract`); deterministic per seed."""
     for name, value, low in (("signers", signers, 1), ("signs", signs, 2), ("reps", reps, 1)):
@@ -295,7 +296,9 @@ def synth_dataset(
         "created_by": "synth",
         "synth": {"signers": signers, "signs": signs, "reps": reps, "seed": seed},
     }
-    with DatasetWriter(out, meta, {str(k + 1): names[k] for k in range(signs)}) as writer:
+    with DatasetWriter(
+        out, meta, {str(k + 1): names[k] for k in range(signs)}, append=append
+    ) as writer:
         for s, k, r in bar(jobs, desc="synth", unit="seq", enabled=progress):
             seq = synth_sequence(
                 personal[(s, k)], styles[s], np.random.default_rng([seed, s, k, r])

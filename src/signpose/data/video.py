@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,10 @@ import numpy as np
 
 from ..errors import SignposeError
 from ..util import natural_key
+
+# OpenCV's and FFmpeg's own log lines on a broken file say less than our one-line error.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 VIDEO_EXTENSIONS = {
     ".mp4",

@@ -38,34 +38,79 @@ from .keypoints import KeypointSequence, write_pose
 LOCK = ".signpose.lock"
 
 
+# What says where a dataset's samples came from and how: writing into a dataset made
+# otherwise needs --append. (Labels only name signs; they may change.)
+_NOT_IDENTITY = {"format", "version", "signpose", "labels", "sources"}
+
+
+def _identity(meta: dict) -> dict:
+    return {k: v for k, v in meta.items() if k not in _NOT_IDENTITY}
+
+
 class DatasetWriter:
     """Adds samples to a dataset folder; use as a context manager so the manifest is
-    written however the block ends (work already done stays listed)."""
+    written however the block ends (work already done stays listed).
+
+    Writing into a dataset that another source, layout or set of MediaPipe settings made
+    is refused unless `append` (then dataset.json lists every source). With
+    `rebuild_broken_manifest`, a manifest that cannot be read is moved aside (kept) and
+    the producer rebuilds the rows from the files it finds."""
 
     def __init__(
-        self, root: str | Path, meta: dict, names: dict[str, str] | None = None, lock: bool = True
+        self,
+        root: str | Path,
+        meta: dict,
+        names: dict[str, str] | None = None,
+        append: bool = False,
+        rebuild_broken_manifest: bool = False,
+        lock: bool = True,
     ):
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
             raise SignposeError(
                 f"{self.root}: is a file; --out must be a dataset folder (new or existing)"
             )
+        self.previous_meta = read_meta(self.root) if self.root.is_dir() else {}
+        new = {k: v for k, v in meta.items() if v is not None}
+        if self.previous_meta and _identity(self.previous_meta) != _identity(
+            {**self.previous_meta, **new}
+        ):
+            if not append:
+                raise SignposeError(_refusal(self.root, self.previous_meta, new))
+            sources = self.previous_meta.get("sources") or [_identity(self.previous_meta)]
+            added = _identity({**self.previous_meta, **new})
+            new = {
+                "sources": [*sources, added],
+                **({"labels": meta["labels"]} if meta.get("labels") else {}),
+            }
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = DatasetLock(self.root) if lock else None
         if self._lock:
             self._lock.acquire()
         try:
-            self.previous_meta = read_meta(self.root)
-            self.rows: dict[str, ManifestRow] = (
-                {r.sample: r for r in read_manifest(self.root)}
-                if (self.root / MANIFEST).is_file()
-                else {}
-            )
+            self.rows: dict[str, ManifestRow] = self._read_rows(rebuild_broken_manifest)
+            self.names = {**read_signs(self.root), **(names or {})}
         except BaseException:
             self.release()
             raise
-        self.meta = {**self.previous_meta, **meta}
-        self.names = {**read_signs(self.root), **(names or {})}
+        self.meta = {**self.previous_meta, **new}
+
+    def _read_rows(self, rebuild: bool) -> dict[str, ManifestRow]:
+        if not (self.root / MANIFEST).is_file():
+            return {}
+        try:
+            return {r.sample: r for r in read_manifest(self.root)}
+        except SignposeError as e:
+            if not rebuild:
+                raise
+            aside = self.root / f"{MANIFEST}.broken-{time.strftime('%Y%m%d-%H%M%S')}"
+            (self.root / MANIFEST).rename(aside)
+            print(
+                f"signpose: warning: {e}; kept it as {aside.name} and rebuilding the manifest "
+                "from the pose files found",
+                file=sys.stderr,
+            )
+            return {}
 
     # -- samples -------------------------------------------------------------------------
 
@@ -148,6 +193,18 @@ class DatasetWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _refusal(root: Path, before: dict, now: dict) -> str:
+    differ = sorted(
+        k for k in set(_identity(before)) | set(_identity(now)) if before.get(k) != now.get(k)
+    )
+    made = before.get("created_by", "another command")
+    source = f" from {before['source_root']}" if before.get("source_root") else ""
+    return (
+        f"{root}: holds a dataset made by {made}{source} with other settings ({', '.join(differ)}); "
+        "pass --append to add these samples to it, or choose a new --out"
+    )
 
 
 class DatasetLock:

@@ -200,10 +200,8 @@ class HolisticExtractor:
     def extract_file(self, path: str | Path) -> KeypointSequence:
         """Keypoints of one video file or frame folder."""
         source = open_frames(path, fps=self.config.fps)
-        seq = self.extract(source, source.fps, source.width, source.height)
-        declared = source.frame_count
-        self.last_declared_frames = declared
-        return seq
+        self.last_declared_frames = source.frame_count if not Path(path).is_dir() else 0
+        return self.extract(source, source.fps, source.width, source.height)
 
 
 def extract_video(path: str | Path, config: ExtractionConfig | None = None) -> KeypointSequence:

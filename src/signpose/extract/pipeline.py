@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data.dataset import POSES, ManifestRow, pose_path_for
-from ..data.keypoints import KeypointSequence, read_pose, write_pose
+from ..data.keypoints import KeypointSequence, pose_file_complete, read_pose, write_pose
 from ..data.labels import read_labels
 from ..data.layouts import SampleSpec, discover
 from ..data.writer import DatasetWriter
@@ -26,12 +26,13 @@ from .holistic import ExtractionConfig
 
 
 def _extract_guarded(path) -> tuple[KeypointSequence | None, str]:
-    """Keypoints of one file with this worker's graph, or the error; never raises, so a
-    broken codec or a MediaPipe failure cannot end a run."""
+    """Keypoints of one file with this worker's graph, or the error (without the path:
+    whoever reports it names the file); never raises, so a broken codec or a MediaPipe
+    failure cannot end a run."""
     try:
         return worker_extractor().extract_file(path), ""
     except SignposeError as e:
-        return None, str(e)
+        return None, str(e).removeprefix(f"{path}: ")
     except Exception as e:
         return None, f"{type(e).__name__}: {e}"
 
@@ -40,9 +41,17 @@ def _extract_sample(job: tuple[SampleSpec, str]) -> dict:
     """Worker job: extract one sample and write its pose file; errors go into the result."""
     spec, out_root = job
     seq, error = _extract_guarded(spec.path)
-    result = {"sample": spec.sample, "frames": 0, "fps": 0.0, "width": 0, "height": 0}
+    result = {
+        "sample": spec.sample,
+        "frames": 0,
+        "fps": 0.0,
+        "width": 0,
+        "height": 0,
+        "declared_frames": 0,
+    }
     if seq is not None:
-        result.update(frames=seq.frames, fps=seq.fps, width=seq.width, height=seq.height)
+        result.update(frames=seq.frames, fps=seq.fps, width=seq.width, height=seq.height,
+                      declared_frames=worker_extractor().last_declared_frames)  # fmt: skip
         parts = seq.part_present()
         if not (parts[:, 0].any() or parts[:, 2].any() or parts[:, 3].any()):
             error = "no person detected in any frame"
@@ -76,6 +85,10 @@ class ExtractionReport:
     done_before: int = 0
     extracted: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    truncated: list[tuple[str, int, int]] = field(
+        default_factory=list
+    )  # (sample, decoded, declared)
+    redone: list[str] = field(default_factory=list)  # finished before, but their file was damaged
     frames: int = 0
     seconds: float = 0.0
 
@@ -90,6 +103,9 @@ class ExtractionReport:
             f"({self.frames_per_second:.1f} frames/s)",
         ]
         lines += [f"  failed: {sample}: {error}" for sample, error in self.failed]
+        lines += [f"  warning: {sample}: decoded {n} of the {declared} frames the video declares (truncated?)"
+                  for sample, n, declared in self.truncated]  # fmt: skip
+        lines += [f"  redone: {sample}: its pose file was damaged" for sample in self.redone]
         lines.append(f"dataset: {self.out}")
         return "\n".join(lines)
 
@@ -144,11 +160,13 @@ def extract_dataset(
     limit: int | None = None,
     backend: str = "local",
     address: str | None = None,
+    append: bool = False,
 ) -> ExtractionReport:
     """Extract every sample under `videos` into the dataset folder `out` (resumable).
 
     backend 'local' runs a process pool on this machine; 'ray' runs the same per-video
-    work as Ray actors, locally or on the cluster at `address`."""
+    work as Ray actors, locally or on the cluster at `address`. Into a dataset made from
+    another source or with other MediaPipe settings only with `append`."""
     config = config or ExtractionConfig()
     root = Path(videos)
     out = Path(out)
@@ -171,7 +189,7 @@ def extract_dataset(
         "labels": str(labels) if labels else None,
         "extraction": config.model_dump(),
     }
-    with DatasetWriter(out, meta, names) as writer:
+    with DatasetWriter(out, meta, names, append=append, rebuild_broken_manifest=True) as writer:
         for stale in (out / POSES).rglob(
             ".*.tmp"
         ):  # half-written files of a killed run: never read, removed
@@ -180,7 +198,16 @@ def extract_dataset(
         pending = []
         for spec in specs:
             prev = writer.rows.get(spec.sample)
-            if prev and prev.status == "ok" and writer.pose_path(spec.sample).is_file():
+            path = writer.pose_path(spec.sample)
+            if (
+                prev
+                and prev.status == "ok"
+                and path.is_file()
+                and not pose_file_complete(path, prev.frames)
+            ):
+                path.unlink()  # truncated or damaged since: extracted again below
+                report.redone.append(spec.sample)
+            if prev and prev.status == "ok" and path.is_file():
                 writer.add(_row(spec, root, {**prev.as_dict(), "status": "ok"}))
             elif prev and prev.status == "error" and not retry_failed:
                 writer.add(_row(spec, root, prev.as_dict()))
@@ -209,7 +236,9 @@ def extract_dataset(
             for result in run_jobs(
                 _extract_sample, [(s, str(out)) for s in pending], config, n, backend, address
             ):
-                writer.add(_row(by_id[result["sample"]], root, result))
+                row = writer.add(_row(by_id[result["sample"]], root, result))
+                if row.truncated:
+                    report.truncated.append((row.sample, row.frames, row.declared_frames))
                 report.frames += int(result.get("frames", 0))
                 if result["status"] == "ok":
                     report.extracted += 1

@@ -290,6 +290,14 @@ def train(
         log_every_n_steps=max(1, min(50, len(train_loader))),
     )
     resume = ckpt_dir / "last.ckpt"
+    if resume.is_file():
+        try:
+            load_weights(resume)  # checked here: Lightning's own message would advise unpickling it
+        except SignposeError:
+            raise SignposeError(
+                f"{resume}: cannot resume from this checkpoint (truncated or damaged); delete it to "
+                "train this run again from the start"
+            ) from None
     started = time.perf_counter()
     trainer.fit(
         module,

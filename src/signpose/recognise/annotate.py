@@ -10,7 +10,7 @@ from ..data.keypoints import KeypointSequence
 from ..data.schema import LEFT_HAND, POSE, RIGHT_HAND
 from ..data.video import open_frames
 from ..errors import SignposeError
-from ..text import draw_text
+from ..text import draw_caption
 
 
 def _connections() -> list[tuple[slice, np.ndarray]]:
@@ -46,26 +46,33 @@ def draw_landmarks(bgr: np.ndarray, xyz: np.ndarray, present: np.ndarray) -> np.
     return bgr
 
 
-def caption(text: str, width: int, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def caption(
+    name: str, value: str, width: int, size: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """A caption rendered once (shaped, right-to-left where needed): RGB patch and alpha."""
     size = size or max(14, width // 24)
     canvas = np.zeros((size * 2 + 12, width, 3), np.uint8)
-    rgb = draw_text(canvas, text, (12, 6), size=size, box=None)
+    rgb, _ = draw_caption(canvas, name, value, (12, 6), size=size, box=None)
     alpha = np.full(canvas.shape[:2], 0.55, np.float32)
     alpha[rgb.max(axis=2) > 0] = 1.0
     return rgb, alpha
 
 
 def annotate_video(
-    video: str | Path, seq: KeypointSequence, label: str, out: str | Path, fps: float = 30.0
+    video: str | Path,
+    seq: KeypointSequence,
+    label: tuple[str, str],
+    out: str | Path,
+    fps: float = 30.0,
 ) -> Path:
-    """The input video with landmarks drawn and `label` (the recognised sign) written on it."""
+    """The input video with landmarks drawn and `label` (the recognised sign and its
+    probability, or why there is none) written on it."""
     import cv2
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     source = open_frames(video, fps=fps)
-    patch, alpha = caption(label, seq.width)
+    patch, alpha = caption(*label, seq.width)
     patch_bgr = patch[..., ::-1].astype(np.float32)
     tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
     writer = cv2.VideoWriter(

@@ -26,7 +26,7 @@ from ..progress import bar
 from ..settings import build
 from ..util import atomic_write_json
 from .annotate import annotate_video
-from .live import LiveConfig, live_events
+from .live import LiveConfig, LiveSession
 from .onnx import OnnxClassifier, export_onnx
 
 NO_SIGN = "no sign recognised"
@@ -43,11 +43,11 @@ class Prediction:
     timing: dict = field(default_factory=dict)  # seconds: decode, mediapipe, classify
 
     @property
-    def label(self) -> str:
-        """What an annotated video shows: the sign and its probability, or why there is none."""
+    def label(self) -> tuple[str, str]:
+        """What an annotated video shows: (the sign, its probability), or (why there is none, "")."""
         if self.status == "ok" and self.top:
-            return f"{self.top[0][1]}  {self.top[0][2]:.0%}"
-        return self.message or NO_SIGN
+            return self.top[0][1], f"{self.top[0][2]:.0%}"
+        return self.message or NO_SIGN, ""
 
     def as_dict(self) -> dict:
         return {
@@ -74,6 +74,15 @@ class Recognizer:
         self.names: list[str] = self.info.names
         self.backend = backend
         self._onnx = OnnxClassifier(self.run / "model.onnx") if backend == "onnx" else None
+        self.cold_start_seconds = self._warm_up()
+
+    def _warm_up(self) -> float:
+        """One classification of nothing, so the first real one runs at full speed (the
+        first call pays for allocations and kernel selection); returns its seconds."""
+        t, p = self.pipeline.config.frames, self.pipeline.n_points
+        start = time.perf_counter()
+        self.probabilities(np.zeros((1, t, p, 2), np.float32), np.ones((1, t, p), bool))
+        return time.perf_counter() - start
 
     @classmethod
     def from_run(cls, run: str | Path, backend: Literal["torch", "onnx"] = "torch") -> Recognizer:
@@ -119,8 +128,8 @@ class Recognizer:
             with HolisticExtractor(self.extraction) as extractor:
                 seq = extractor.extract_file(video)
                 timing = dict(extractor.last_timing)
-        except SignposeError as e:
-            return Prediction(str(video), status="error", message=str(e))
+        except SignposeError as e:  # the source is named once, by whoever reports it
+            return Prediction(str(video), status="error", message=str(e).removeprefix(f"{video}: "))
         pred = self.predict_sequence(seq, top_k, str(video))
         pred.timing = {**timing, **pred.timing}
         if annotate:
@@ -153,9 +162,10 @@ class Recognizer:
         source: str | int = 0,
         config: LiveConfig | None = None,
         on_frame: Callable[[np.ndarray, dict | None], None] | None = None,
-    ) -> Iterator[dict]:
-        """Recognise continuously from a camera, file or stream (see `live.live_events`)."""
-        return live_events(self, source, build(LiveConfig, config), on_frame)
+    ) -> LiveSession:
+        """Recognise continuously from a camera, file or stream: iterate the returned
+        session for the signs as they are reported, then ask it for its `summary()`."""
+        return LiveSession(self, source, build(LiveConfig, config), on_frame)
 
     # -- export ----------------------------------------------------------------------------
 
