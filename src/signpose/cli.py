@@ -191,10 +191,11 @@ def _print_result(result, run) -> None:
 
 
 def cmd_train(args) -> int:
+    config, runtime = _train_settings(args)  # checked before the trainer (Lightning) is loaded
+
     from .learn.evaluation import evaluate
     from .learn.training import train
 
-    config, runtime = _train_settings(args)
     info = train(args.dataset, args.out, config, runtime)
     if info is None:  # another process of a multi-device run: rank 0 reports
         return 0
@@ -224,9 +225,10 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_cv(args) -> int:
+    config, runtime = _train_settings(args, split="signer")  # checked before Lightning is loaded
+
     from .learn.training import cross_validate
 
-    config, runtime = _train_settings(args, split="signer")
     table, results = cross_validate(args.dataset, args.out, config, runtime)
     print(table.to_string(index=False))
     unseen = sorted({s for r in results for s in r.signs_not_in_training})
@@ -340,38 +342,42 @@ def cmd_demo(args) -> int:
 # ---------------------------------------------------------------------------------------
 
 
-def _extract_args(p) -> None:
-    from .extract.backends import BACKENDS
-    from .extract.holistic import ExtractionConfig
-
-    _append_arg(p)
-    p.add_argument("videos", help="folder of sign videos or frame folders")
-    p.add_argument("--out", required=True, help="dataset folder to write (a rerun resumes)")
-    p.add_argument("--layout", choices=["karsl", "folders"], default="folders")
-    p.add_argument("--labels", help="sign names: KArSL CSV (SignID,Sign) or labels.xlsx")
-    p.add_argument("--workers", type=_positive_int, help="processes (default: all cores)")
-    p.add_argument("--signer", help="signer name for a one-signer folders layout")
-    p.add_argument("--retry-failed", action="store_true", help="retry samples that failed before")
-    p.add_argument("--limit", type=_positive_int, help="only the first N samples (a quick look)")
-    p.add_argument("--backend", choices=BACKENDS, default="local", help="process pool here, or Ray")
-    p.add_argument(
-        "--address",
-        help="Ray cluster address (e.g. ray://head:10001 or auto); default: a local Ray",
-    )
-    add_flags(p, ExtractionConfig, title="MediaPipe settings")
-
-
-def _info_args(p) -> None:
-    p.add_argument("dataset")
-    p.add_argument("--json", action="store_true")
-
-
 def _append_arg(p) -> None:
     p.add_argument(
         "--append",
         action="store_true",
         help="add to a dataset made from another source or with other settings (refused otherwise)",
     )
+
+
+def _extract_args(p) -> None:
+    p.add_argument("videos", help="folder of sign videos or frame folders")
+    p.add_argument("--out", required=True, help="dataset folder to write (a rerun resumes)")
+    _append_arg(p)
+    p.add_argument("--layout", choices=["karsl", "folders"], default="folders")
+    p.add_argument("--labels", help="sign names: KArSL CSV (SignID,Sign) or labels.xlsx")
+    p.add_argument("--workers", type=_positive_int, help="processes (default: all cores)")
+    p.add_argument("--signer", help="signer name for a one-signer folders layout")
+    p.add_argument("--retry-failed", action="store_true", help="retry samples that failed before")
+    p.add_argument("--limit", type=_positive_int, help="only the first N samples (a quick look)")
+    p.add_argument(
+        "--backend", choices=["local", "ray"], default="local", help="process pool here, or Ray"
+    )
+    p.add_argument(
+        "--address",
+        help="Ray cluster address (e.g. ray://head:10001 or auto); default: a local Ray",
+    )
+
+
+def _extract_settings(p) -> None:
+    from .extract.holistic import ExtractionConfig
+
+    add_flags(p, ExtractionConfig, title="MediaPipe settings")
+
+
+def _info_args(p) -> None:
+    p.add_argument("dataset")
+    p.add_argument("--json", action="store_true")
 
 
 def _synth_args(p) -> None:
@@ -384,18 +390,16 @@ def _synth_args(p) -> None:
 
 
 def _import_args(p) -> None:
-    from .data.importers import IMPORTERS
-
-    p.add_argument("format", choices=IMPORTERS)
-    _append_arg(p)
+    p.add_argument("format", choices=["mpdata", "npz", "kaggle", "pose"])
     p.add_argument("source", help="the folder (or file: npz, kaggle's train.csv) to import")
     p.add_argument("--out", required=True)
+    _append_arg(p)
     p.add_argument("--signer", help="mpdata without a signer level: the signer's name")
     p.add_argument("--labels", help="mpdata: sign names (CSV SignID,Sign)")
     p.add_argument("--mapping", help="pose: CSV with columns file,signer,sign")
 
 
-def _features_args(p) -> None:
+def _features_settings(p) -> None:
     from .learn.features import FeatureConfig
 
     add_flags(p, FeatureConfig, title="feature settings")
@@ -404,19 +408,15 @@ def _features_args(p) -> None:
 def _export_arrays_args(p) -> None:
     p.add_argument("dataset")
     p.add_argument("--out", required=True)
-    _features_args(p)
 
 
 def _models_args(p) -> None:
     p.add_argument(
         "--classes", type=_positive_int, default=100, help="number of signs (default 100)"
     )
-    _features_args(p)
 
 
-def _train_args(p, exclude: tuple[str, ...] = ()) -> None:
-    from .learn.config import RuntimeConfig, TrainConfig
-
+def _train_args(p) -> None:
     p.add_argument("dataset", help="dataset folder (from extract, synth or import)")
     p.add_argument(
         "--out", required=True, help="run folder to write (an unfinished run there is resumed)"
@@ -424,6 +424,11 @@ def _train_args(p, exclude: tuple[str, ...] = ()) -> None:
     p.add_argument(
         "--config", help="a JSON TrainConfig (e.g. a run's config.json); flags override it"
     )
+
+
+def _train_settings_flags(p, exclude: tuple[str, ...] = ()) -> None:
+    from .learn.config import RuntimeConfig, TrainConfig
+
     add_flags(p, TrainConfig, defaults=build(TrainConfig), exclude=exclude, title="run settings")
     add_flags(
         p, RuntimeConfig, title="runtime settings (not part of the run: free to change on resume)"
@@ -448,14 +453,17 @@ def _predict_args(p) -> None:
 
 
 def _live_args(p) -> None:
-    from .recognise.live import LiveConfig
-
     p.add_argument("run")
     p.add_argument("--source", default="0", help="camera index, video file or stream URL")
     p.add_argument(
         "--headless", action="store_true", help="print timestamped predictions, no window"
     )
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+
+
+def _live_settings(p) -> None:
+    from .recognise.live import LiveConfig
+
     add_flags(p, LiveConfig, title="live settings")
 
 
@@ -470,64 +478,49 @@ def _demo_args(p) -> None:
     p.add_argument("--epochs", type=_positive_int, default=60)
 
 
+def _nothing(p) -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class Command:
     help: str
-    arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+    arguments: Callable[[argparse.ArgumentParser], None] = _nothing  # cheap: no heavy imports
+    settings: Callable[[argparse.ArgumentParser], None] = (
+        _nothing  # flags generated from declarations
+    )
 
 
 COMMANDS: dict[str, Command] = {
-    "extract": Command(
-        "MediaPipe Holistic keypoints from sign videos into a dataset folder",
-        _extract_args,
-        cmd_extract,
-    ),
-    "info": Command("signers x signs, frames, detection rates of a dataset", _info_args, cmd_info),
-    "synth": Command("generate a synthetic multi-signer dataset", _synth_args, cmd_synth),
-    "import": Command(
-        "import mpdata (seed .npy per frame), npz, kaggle (asl-signs) or pose files",
-        _import_args,
-        cmd_import,
-    ),
-    "export-arrays": Command(
-        "write X.npy, y.npy, signer.npy like the notebook's arrays",
-        _export_arrays_args,
-        cmd_export_arrays,
-    ),
-    "models": Command(
-        "the registered models with their parameter counts", _models_args, cmd_models
-    ),
-    "recipes": Command(
-        "the registered training recipes with their values", lambda p: None, cmd_recipes
-    ),
-    "settings": Command(
-        "every training setting: flag, allowed values, default (Markdown)",
-        lambda p: None,
-        cmd_settings,
-    ),
-    "train": Command(
-        "train a model signer-independently, then evaluate it", _train_args, cmd_train
-    ),
-    "evaluate": Command(
-        "metrics, per-class table and confusion matrix of a run", _evaluate_args, cmd_evaluate
-    ),
-    "cv": Command(
-        "leave-one-signer-out: one run per signer, mean ± std",
-        lambda p: _train_args(p, exclude=("split", "test_signer")),
-        cmd_cv,
-    ),
-    "predict": Command("recognise the sign in videos", _predict_args, cmd_predict),
-    "live": Command(
-        "recognise continuously from a camera, video file or stream", _live_args, cmd_live
-    ),
-    "export": Command("export a run's model for deployment", _export_args, cmd_export),
-    "demo": Command("the whole job on synthetic data, in minutes", _demo_args, cmd_demo),
-}
+    "extract": Command("MediaPipe Holistic keypoints from sign videos into a dataset folder", cmd_extract,
+                       _extract_args, _extract_settings),
+    "info": Command("signers x signs, frames, detection rates of a dataset", cmd_info, _info_args),
+    "synth": Command("generate a synthetic multi-signer dataset", cmd_synth, _synth_args),
+    "import": Command("import mpdata (seed .npy per frame), npz, kaggle (asl-signs) or pose files", cmd_import,
+                      _import_args),
+    "export-arrays": Command("write X.npy, y.npy, signer.npy like the notebook's arrays", cmd_export_arrays,
+                             _export_arrays_args, _features_settings),
+    "models": Command("the registered models with their parameter counts", cmd_models, _models_args,
+                      _features_settings),
+    "recipes": Command("the registered training recipes with their values", cmd_recipes),
+    "settings": Command("every training setting: flag, allowed values, default (Markdown)", cmd_settings),
+    "train": Command("train a model signer-independently, then evaluate it", cmd_train, _train_args,
+                     _train_settings_flags),
+    "evaluate": Command("metrics, per-class table and confusion matrix of a run", cmd_evaluate, _evaluate_args),
+    "cv": Command("leave-one-signer-out: one run per signer, mean ± std", cmd_cv, _train_args,
+                  lambda p: _train_settings_flags(p, exclude=("split", "test_signer"))),
+    "predict": Command("recognise the sign in videos", cmd_predict, _predict_args),
+    "live": Command("recognise continuously from a camera, video file or stream", cmd_live, _live_args,
+                    _live_settings),
+    "export": Command("export a run's model for deployment", cmd_export, _export_args),
+    "demo": Command("the whole job on synthetic data, in minutes", cmd_demo, _demo_args),
+}  # fmt: skip
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The parser; with `only`, just that command gets its (possibly heavy) arguments."""
+def build_parser(only: str | None = None, settings: bool = True) -> argparse.ArgumentParser:
+    """The parser; with `only`, just that command gets its arguments, and its settings
+    flags (which import the stage that declares them) unless `settings` is False."""
     from . import __version__
 
     parser = parser_class()(
@@ -539,6 +532,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=command.help, description=command.help)
         if only is None or only == name:
             command.arguments(p)
+            if settings:
+                command.settings(p)
         p.set_defaults(func=command.run)
     return parser
 
@@ -546,8 +541,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     only = next((a for a in argv if not a.startswith("-")), None)
+    only = only if only in COMMANDS else ""
     try:
-        args = build_parser(only if only in COMMANDS else "").parse_args(argv)
+        if only and not {"-h", "--help"} & set(argv):
+            # A missing argument or a bad choice is reported before the settings' stage is
+            # imported (which takes seconds); the full parse below checks the rest.
+            build_parser(only, settings=False).parse_known_args(argv)
+        args = build_parser(only).parse_args(argv)
         return args.func(args)
     except SignposeError as e:
         print(f"signpose: error: {e}", file=sys.stderr)

@@ -89,6 +89,9 @@ def read_table(path: Path, what: str = "table") -> pd.DataFrame:
     """A UTF-8 CSV as text columns; a malformed file is one error naming file and line."""
     path = Path(path)
     try:
+        bad = _unbalanced_quote_line(path)  # first: pandas would name a row far from it
+        if bad:
+            raise SignposeError(f"{path}: malformed {what} (an unbalanced quote at line {bad})")
         table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     except pd.errors.EmptyDataError:
         raise SignposeError(f"{path}: the {what} is empty") from None
@@ -96,9 +99,6 @@ def read_table(path: Path, what: str = "table") -> pd.DataFrame:
         raise SignposeError(f"{path}: malformed {what} ({_first_line(e)})") from None
     except UnicodeDecodeError:
         raise SignposeError(f"{path}: the {what} is not UTF-8 text") from None
-    bad = _unbalanced_quote_line(path)
-    if bad:
-        raise SignposeError(f"{path}: malformed {what} (an unbalanced quote at line {bad})")
     return table
 
 

@@ -25,9 +25,8 @@ from .dataset import ManifestRow, read_table
 from .keypoints import KeypointSequence, read_pose
 from .labels import normalise_sign_id, read_labels
 from .schema import FACE, LEFT_HAND, N_POINTS, POSE, RIGHT_HAND, from_seed_vectors
-from .writer import DatasetWriter
+from .writer import DatasetWriter, check_dataset_target
 
-IMPORTERS = ("mpdata", "npz", "kaggle", "pose")
 MPDATA_PATTERN = (
     "MP_Data/<signer>/<sign>/<sequence>/<frame>.npy or MP_Data/<sign>/<sequence>/<frame>.npy"
 )
@@ -146,6 +145,7 @@ def import_mpdata(
     progress: bool = True,
     append: bool = False,
 ) -> ImportReport:
+    check_dataset_target(out)
     root = Path(source)
     if not root.is_dir():
         raise SignposeError(f"{root}: no such folder; expected {MPDATA_PATTERN}")
@@ -187,6 +187,7 @@ def import_npz(
     append: bool = False,
 ) -> ImportReport:
     """Seed-format vectors in one .npz: X (N, T, 1662 or 258), label, and signer (or recorder)."""
+    check_dataset_target(out)
     path = Path(source)
     try:
         z = np.load(path, allow_pickle=False)
@@ -255,6 +256,7 @@ def read_kaggle_parquet(path: Path, fps: float = 30.0) -> KeypointSequence:
 def import_kaggle(
     source: str | Path, out: str | Path, progress: bool = True, append: bool = False
 ) -> ImportReport:
+    check_dataset_target(out)
     root = Path(source)
     table_path = root / "train.csv"
     if (
@@ -302,6 +304,7 @@ def import_pose(
     append: bool = False,
 ) -> ImportReport:
     """`.pose` files under `source`; `mapping` is a CSV with columns file, signer, sign."""
+    check_dataset_target(out)
     root = Path(source)
     if not Path(mapping).is_file():
         raise SignposeError(

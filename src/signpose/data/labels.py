@@ -35,14 +35,21 @@ def read_labels(path: str | Path) -> dict[str, str]:
         raise SignposeError(
             f"{path}: label file not found; pass a CSV (SignID,Sign) or KArSL's labels.xlsx"
         )
+    excel = path.suffix.lower() in (".xlsx", ".xls")
     try:
-        if path.suffix.lower() in (".xlsx", ".xls"):
+        if excel:
             table = pd.read_excel(path, dtype=str)
         else:
             table = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
     except Exception as e:
+        if excel:
+            raise SignposeError(
+                f"{path}: not a readable Excel workbook; save it again as .xlsx, or pass the labels "
+                "as a CSV with columns SignID,Sign"
+            ) from None
+        reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         raise SignposeError(
-            f"{path}: cannot read labels ({e}); expected a CSV with columns SignID,Sign"
+            f"{path}: cannot read labels ({reason}); expected a CSV with columns SignID,Sign"
         ) from None
     cols = [str(c) for c in table.columns]
     id_col = _pick(cols, "signid", "id", "classid", "label")

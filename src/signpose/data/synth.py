@@ -20,7 +20,7 @@ from ..progress import bar
 from .dataset import ManifestRow
 from .keypoints import KeypointSequence
 from .schema import FACE, LEFT_HAND, N_POINTS, POSE, POSE_POINT_NAMES, RIGHT_HAND
-from .writer import DatasetWriter
+from .writer import DatasetWriter, check_dataset_target
 
 WIDTH, HEIGHT, FPS = 640, 480, 25.0
 
@@ -282,6 +282,7 @@ def synth_dataset(
         if value < low:
             raise SignposeError(f"synth --{name} must be at least {low}, not {value}")
     out = Path(out)
+    check_dataset_target(out)
     rng = np.random.default_rng(seed)
     designs = _sign_designs(signs, rng)
     styles = _signer_styles(signers, rng)

@@ -47,6 +47,12 @@ def _identity(meta: dict) -> dict:
     return {k: v for k, v in meta.items() if k not in _NOT_IDENTITY}
 
 
+def check_dataset_target(root: str | Path) -> None:
+    """Before any work: --out must be a folder (new or existing), not a file."""
+    if Path(root).exists() and not Path(root).is_dir():
+        raise SignposeError(f"{root}: is a file; --out must be a dataset folder (new or existing)")
+
+
 class DatasetWriter:
     """Adds samples to a dataset folder; use as a context manager so the manifest is
     written however the block ends (work already done stays listed).
@@ -66,10 +72,7 @@ class DatasetWriter:
         lock: bool = True,
     ):
         self.root = Path(root)
-        if self.root.exists() and not self.root.is_dir():
-            raise SignposeError(
-                f"{self.root}: is a file; --out must be a dataset folder (new or existing)"
-            )
+        check_dataset_target(self.root)
         self.previous_meta = read_meta(self.root) if self.root.is_dir() else {}
         new = {k: v for k, v in meta.items() if v is not None}
         if self.previous_meta and _identity(self.previous_meta) != _identity(

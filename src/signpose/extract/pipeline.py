@@ -17,7 +17,7 @@ from ..data.dataset import POSES, ManifestRow, pose_path_for
 from ..data.keypoints import KeypointSequence, pose_file_complete, read_pose, write_pose
 from ..data.labels import read_labels
 from ..data.layouts import SampleSpec, discover
-from ..data.writer import DatasetWriter
+from ..data.writer import DatasetWriter, check_dataset_target
 from ..errors import SignposeError
 from ..progress import bar
 from ..util import natural_sorted
@@ -172,6 +172,7 @@ def extract_dataset(
     out = Path(out)
     if limit is not None and limit < 1:
         raise SignposeError(f"--limit must be at least 1, not {limit}")
+    check_dataset_target(out)
     specs = discover(root, layout, signer=signer)
     if limit:
         specs = specs[:limit]

@@ -196,8 +196,10 @@ def make_split(rows, config: TrainConfig) -> Split:
 
 
 def _check_resumable(out: Path, config: TrainConfig) -> bool:
-    """True when OUT holds this run finished; refuses a run made with other settings."""
-    if not ((out / "config.json").is_file() and (out / "checkpoints" / "last.ckpt").is_file()):
+    """True when OUT holds this run finished. Refuses a run made with other settings, and a
+    checkpoint that cannot be resumed from (before anything is written)."""
+    last = out / "checkpoints" / "last.ckpt"
+    if not ((out / "config.json").is_file() and last.is_file()):
         return False
     previous, current = load_json(out / "config.json"), config.model_dump(mode="json")
     if previous != current:
@@ -206,7 +208,16 @@ def _check_resumable(out: Path, config: TrainConfig) -> bool:
             f"{out}: holds a run made with other settings (differing: {', '.join(differ)}); "
             "rerun with its config.json to resume it, or choose a new --out"
         )
-    return all((out / f).is_file() for f in ("run.json", "model.pt"))
+    if all((out / f).is_file() for f in ("run.json", "model.pt")):
+        return True
+    try:
+        load_weights(last)  # checked here: Lightning's own message would advise unpickling it
+    except SignposeError:
+        raise SignposeError(
+            f"{last}: cannot resume from this checkpoint (truncated or damaged); delete it to train "
+            "this run again from the start"
+        ) from None
+    return False
 
 
 def train(
@@ -290,14 +301,6 @@ def train(
         log_every_n_steps=max(1, min(50, len(train_loader))),
     )
     resume = ckpt_dir / "last.ckpt"
-    if resume.is_file():
-        try:
-            load_weights(resume)  # checked here: Lightning's own message would advise unpickling it
-        except SignposeError:
-            raise SignposeError(
-                f"{resume}: cannot resume from this checkpoint (truncated or damaged); delete it to "
-                "train this run again from the start"
-            ) from None
     started = time.perf_counter()
     trainer.fit(
         module,
