@@ -39,8 +39,11 @@ def place(tmp_path_factory, synth_small, small_run) -> dict[str, str]:
     shutil.copytree(synth_small, one)
     manifest = (one / "manifest.csv").read_text("utf-8").splitlines()
     paths["one-signer"] = one
-    (one / "manifest.csv").write_text("\n".join(line for line in manifest if "signer2" not in line
-                                                and "signer3" not in line) + "\n", "utf-8")  # fmt: skip
+    (one / "manifest.csv").write_text(
+        "\n".join(line for line in manifest if "signer2" not in line and "signer3" not in line)
+        + "\n",
+        "utf-8",
+    )
 
     for name, text in {
         "quote": None,  # an unbalanced quote in the middle of the manifest
@@ -219,16 +222,38 @@ CASES = [
 ]
 NEEDS_SHARED = [
     # extraction
-    ("extract out is a file", "extract {karsl} --layout karsl --out {file}", "is a file; --out must be a dataset"),
-    ("extract fps 0", "extract {karsl} --layout karsl --out {root}/e --fps 0", "(--fps) must be > 0, not 0.0"),
-    ("extract fps -5", "extract {karsl} --layout karsl --out {root}/e --fps -5", "must be > 0, not -5.0"),
-    ("fake xlsx", "extract {karsl} --layout karsl --out {root}/e --labels {labels-fake-xlsx}",
-     "not a readable Excel workbook"),
-    ("labels id twice", "extract {karsl} --layout karsl --out {root}/e --labels {labels-twice}",
-     "sign id 1 appears twice (again on row 4)"),
-    ("locked dataset", "extract {karsl} --layout karsl --out {locked}", "another signpose process (pid"),
+    (
+        "extract out is a file",
+        "extract {karsl} --layout karsl --out {file}",
+        "is a file; --out must be a dataset",
+    ),
+    (
+        "extract fps 0",
+        "extract {karsl} --layout karsl --out {root}/e --fps 0",
+        "(--fps) must be > 0, not 0.0",
+    ),
+    (
+        "extract fps -5",
+        "extract {karsl} --layout karsl --out {root}/e --fps -5",
+        "must be > 0, not -5.0",
+    ),
+    (
+        "fake xlsx",
+        "extract {karsl} --layout karsl --out {root}/e --labels {labels-fake-xlsx}",
+        "not a readable Excel workbook",
+    ),
+    (
+        "labels id twice",
+        "extract {karsl} --layout karsl --out {root}/e --labels {labels-twice}",
+        "sign id 1 appears twice (again on row 4)",
+    ),
+    (
+        "locked dataset",
+        "extract {karsl} --layout karsl --out {locked}",
+        "another signpose process (pid",
+    ),
     ("extract into another dataset", "extract {karsl} --layout karsl --out {ds}", "pass --append"),
-]  # fmt: skip
+]
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, int]]:

@@ -95,5 +95,8 @@ def test_predict_json_and_live_headless(small_run, tmp_path):
         "live", small_run, "--source", video, "--headless", "--threshold", "1", "--window", "10"
     )
     assert quiet.returncode == 0
-    assert re.fullmatch(r"\d+ frames, \d+ windows classified: no sign passed the threshold 1 for 3 windows; "
-                        r"best was .+ at 0\.\d\d\n", quiet.stdout)  # fmt: skip
+    assert re.fullmatch(
+        r"\d+ frames, \d+ windows classified: no sign passed the threshold 1 for 3 windows; "
+        r"best was .+ at 0\.\d\d\n",
+        quiet.stdout,
+    )

@@ -147,3 +147,15 @@ def test_readme_settings_table_is_generated_from_the_declarations():
     assert found.group(1).strip() == expected.strip(), (
         "README settings table is stale: run `signpose settings`"
     )
+
+
+def test_readme_model_table_counts_what_the_models_have():
+    from signpose.learn.features import FeatureConfig
+    from signpose.learn.models import describe_models
+
+    text = README.read_text("utf-8")
+    table = dict(re.findall(r"^\| `(\w+)`(?: \(default\))? \| ([\d,]+)", text, re.M))
+    counts = {r["model"]: f"{r['parameters']:,}" for r in describe_models(FeatureConfig(), n_classes=100)}
+    assert {m: table.get(m) for m in counts} == counts
+    default = TrainConfig().model
+    assert f"| `{default}` (default) |" in text

@@ -240,20 +240,6 @@ def cmd_cv(args) -> int:
     return 0
 
 
-def _videos(paths: list[str]) -> list[str]:
-    from .data.video import VIDEO_EXTENSIONS, is_frame_folder
-
-    out = []
-    for p in map(Path, paths):
-        if p.is_dir() and not is_frame_folder(p):
-            out += sorted(str(c) for c in p.rglob("*") if c.suffix.lower() in VIDEO_EXTENSIONS)
-        else:
-            out.append(str(p))
-    if not out:
-        raise SignposeError(f"no videos found in {', '.join(paths)}")
-    return out
-
-
 def _print_prediction(p) -> None:
     if p.status != "ok":
         print(f"{p.source}: {p.message}", flush=True)
@@ -265,13 +251,14 @@ def _print_prediction(p) -> None:
 
 
 def cmd_predict(args) -> int:
+    from .data.video import find_samples
     from .recognise.recognizer import Recognizer
 
     if args.annotate and Path(args.annotate).is_dir():
         raise SignposeError(
             f"{args.annotate}: is a folder; --annotate takes the .mp4 file to write"
         )
-    videos = _videos(args.videos)
+    videos = find_samples(args.videos)
     if args.annotate and len(videos) != 1:
         raise SignposeError("--annotate writes one video: pass a single input video")
     rec = Recognizer.from_run(args.run, backend=args.backend)
@@ -493,29 +480,60 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
-    "extract": Command("MediaPipe Holistic keypoints from sign videos into a dataset folder", cmd_extract,
-                       _extract_args, _extract_settings),
+    "extract": Command(
+        "MediaPipe Holistic keypoints from sign videos into a dataset folder",
+        cmd_extract,
+        _extract_args,
+        _extract_settings,
+    ),
     "info": Command("signers x signs, frames, detection rates of a dataset", cmd_info, _info_args),
     "synth": Command("generate a synthetic multi-signer dataset", cmd_synth, _synth_args),
-    "import": Command("import mpdata (seed .npy per frame), npz, kaggle (asl-signs) or pose files", cmd_import,
-                      _import_args),
-    "export-arrays": Command("write X.npy, y.npy, signer.npy like the notebook's arrays", cmd_export_arrays,
-                             _export_arrays_args, _features_settings),
-    "models": Command("the registered models with their parameter counts", cmd_models, _models_args,
-                      _features_settings),
+    "import": Command(
+        "import mpdata (seed .npy per frame), npz, kaggle (asl-signs) or pose files",
+        cmd_import,
+        _import_args,
+    ),
+    "export-arrays": Command(
+        "write X.npy, y.npy, signer.npy like the notebook's arrays",
+        cmd_export_arrays,
+        _export_arrays_args,
+        _features_settings,
+    ),
+    "models": Command(
+        "the registered models with their parameter counts",
+        cmd_models,
+        _models_args,
+        _features_settings,
+    ),
     "recipes": Command("the registered training recipes with their values", cmd_recipes),
-    "settings": Command("every training setting: flag, allowed values, default (Markdown)", cmd_settings),
-    "train": Command("train a model signer-independently, then evaluate it", cmd_train, _train_args,
-                     _train_settings_flags),
-    "evaluate": Command("metrics, per-class table and confusion matrix of a run", cmd_evaluate, _evaluate_args),
-    "cv": Command("leave-one-signer-out: one run per signer, mean ± std", cmd_cv, _train_args,
-                  lambda p: _train_settings_flags(p, exclude=("split", "test_signer"))),
+    "settings": Command(
+        "every training setting: flag, allowed values, default (Markdown)", cmd_settings
+    ),
+    "train": Command(
+        "train a model signer-independently, then evaluate it",
+        cmd_train,
+        _train_args,
+        _train_settings_flags,
+    ),
+    "evaluate": Command(
+        "metrics, per-class table and confusion matrix of a run", cmd_evaluate, _evaluate_args
+    ),
+    "cv": Command(
+        "leave-one-signer-out: one run per signer, mean ± std",
+        cmd_cv,
+        _train_args,
+        lambda p: _train_settings_flags(p, exclude=("split", "test_signer")),
+    ),
     "predict": Command("recognise the sign in videos", cmd_predict, _predict_args),
-    "live": Command("recognise continuously from a camera, video file or stream", cmd_live, _live_args,
-                    _live_settings),
+    "live": Command(
+        "recognise continuously from a camera, video file or stream",
+        cmd_live,
+        _live_args,
+        _live_settings,
+    ),
     "export": Command("export a run's model for deployment", cmd_export, _export_args),
     "demo": Command("the whole job on synthetic data, in minutes", cmd_demo, _demo_args),
-}  # fmt: skip
+}
 
 
 def build_parser(only: str | None = None, settings: bool = True) -> argparse.ArgumentParser:

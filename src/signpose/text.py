@@ -110,7 +110,13 @@ def draw_caption(
     return np.asarray(image), boxes
 
 
-def draw_text(rgb: np.ndarray, text: str, xy: tuple[int, int], size: int = 28,
-              fill: tuple[int, int, int] = (255, 255, 255), box: tuple[int, int, int] | None = (0, 0, 0)) -> np.ndarray:  # fmt: skip
+def draw_text(
+    rgb: np.ndarray,
+    text: str,
+    xy: tuple[int, int],
+    size: int = 28,
+    fill: tuple[int, int, int] = (255, 255, 255),
+    box: tuple[int, int, int] | None = (0, 0, 0),
+) -> np.ndarray:
     """Draw text (any script, shaped, in its own reading direction) onto an RGB frame."""
     return draw_caption(rgb, text, "", xy, size, fill, box)[0]

@@ -120,8 +120,15 @@ def _karsl(root: Path) -> list[SampleSpec]:
                     )
                 for sample in _visible(entry):
                     if _is_sample(sample):
-                        specs.append(SampleSpec(_sample_id(root, sample), sample, signer,
-                                                normalise_sign_id(entry.name), sub.name.lower()))  # fmt: skip
+                        specs.append(
+                            SampleSpec(
+                                _sample_id(root, sample),
+                                sample,
+                                signer,
+                                normalise_sign_id(entry.name),
+                                sub.name.lower(),
+                            )
+                        )
                     elif sample.is_dir():
                         raise SignposeError(
                             f"{sample}: sample folder has no frame images; expected {KARSL_PATTERN}"
@@ -187,8 +194,14 @@ def discover(
         # <root>/<signer>/<a>.mp4 reads as <root>/<sign>/<sample>: one sign, which no recogniser can learn
         (only,) = signs
         folder = root / only
-        hint = (f"if {folder} holds one signer's clips named by sign, run: signpose extract {folder} "
-                f"--layout folders --signer {only}") if folder.is_dir() else "check --layout"  # fmt: skip
+        hint = (
+            (
+                f"if {folder} holds one signer's clips named by sign, run: signpose extract {folder} "
+                f"--layout folders --signer {only}"
+            )
+            if folder.is_dir()
+            else "check --layout"
+        )
         raise SignposeError(
             f"{root}: the {layout} layout finds {len(specs)} samples of one sign ({only!r}); {hint}"
         )

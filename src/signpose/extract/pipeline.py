@@ -50,8 +50,13 @@ def _extract_sample(job: tuple[SampleSpec, str]) -> dict:
         "declared_frames": 0,
     }
     if seq is not None:
-        result.update(frames=seq.frames, fps=seq.fps, width=seq.width, height=seq.height,
-                      declared_frames=worker_extractor().last_declared_frames)  # fmt: skip
+        result.update(
+            frames=seq.frames,
+            fps=seq.fps,
+            width=seq.width,
+            height=seq.height,
+            declared_frames=worker_extractor().last_declared_frames,
+        )
         parts = seq.part_present()
         if not (parts[:, 0].any() or parts[:, 2].any() or parts[:, 3].any()):
             error = "no person detected in any frame"
@@ -103,8 +108,10 @@ class ExtractionReport:
             f"({self.frames_per_second:.1f} frames/s)",
         ]
         lines += [f"  failed: {sample}: {error}" for sample, error in self.failed]
-        lines += [f"  warning: {sample}: decoded {n} of the {declared} frames the video declares (truncated?)"
-                  for sample, n, declared in self.truncated]  # fmt: skip
+        lines += [
+            f"  warning: {sample}: decoded {n} of the {declared} frames the video declares (truncated?)"
+            for sample, n, declared in self.truncated
+        ]
         lines += [f"  redone: {sample}: its pose file was damaged" for sample in self.redone]
         lines.append(f"dataset: {self.out}")
         return "\n".join(lines)
@@ -126,6 +133,7 @@ def _row(spec: SampleSpec, root: Path, result: dict) -> ManifestRow:
         height=int(result.get("height", 0)),
         status="ok" if ok else "error",
         error=str(result.get("error", "")),
+        declared_frames=int(result.get("declared_frames", 0)),
     )
 
 

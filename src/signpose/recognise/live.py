@@ -117,8 +117,13 @@ class Committer:
 class LiveSession:
     """Recognition over a stream: iterate for the reported signs; `summary()` afterwards."""
 
-    def __init__(self, recognizer: Recognizer, source: str | int, config: LiveConfig,
-                 on_frame: Callable[[np.ndarray, dict | None], None] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        source: str | int,
+        config: LiveConfig,
+        on_frame: Callable[[np.ndarray, dict | None], None] | None = None,
+    ):
         self.recognizer, self.source, self.config, self.on_frame = (
             recognizer,
             source,
