@@ -106,7 +106,13 @@ def end_to_end(run: Path) -> None:
                 "classify share": t["classify"] / sum(t.values()),
             }
         )
-    report("predict_breakdown", rows)
+    report(
+        "predict_breakdown",
+        rows,
+        {
+            "cold start: the first classification, paid once when the run is loaded (s)": rec.cold_start_seconds
+        },
+    )
 
 
 def live(run: Path) -> None:

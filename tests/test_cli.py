@@ -82,6 +82,7 @@ def test_predict_json_and_live_headless(small_run, tmp_path):
     assert out.returncode == 1  # one input failed; the other still got its result
     results = json.loads(out.stdout)
     assert [r["status"] for r in results] == ["error", "ok"]
+    assert str(bad) not in results[0]["message"]  # the source is named once, in its own field
     assert len(results[1]["top"]) == 5 and results[1]["top"][0]["sign"]
     live = signpose(
         "live", small_run, "--source", video, "--headless", "--threshold", "0", "--window", "10"

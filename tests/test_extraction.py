@@ -9,6 +9,7 @@ import pytest
 from conftest import shared, video_frames
 
 from signpose.data.dataset import Dataset
+from signpose.data.labels import read_labels
 from signpose.data.schema import FACE, LEFT_HAND, POSE, RIGHT_HAND
 from signpose.errors import SignposeError
 from signpose.extract.holistic import extract_video
@@ -140,3 +141,28 @@ def test_a_video_gives_the_same_keypoints_whatever_was_extracted_before():
             seq = extractor.extract(src, src.fps, src.width, src.height)
     np.testing.assert_array_equal(seq.present, fresh.present)
     np.testing.assert_allclose(seq.xyz, fresh.xyz, atol=1e-3)
+
+
+def test_real_karsl_videos_straight_in_the_test_folder_with_the_xlsx_labels(tmp_path):
+    """KArSL-502's own clips, as its mp4 copies are arranged (<signer>/test/<name>.mp4, the
+    sign id in the name), named from KArSL's own labels.xlsx."""
+    src = shared("karsl_real")
+    report = extract_dataset(
+        src,
+        tmp_path / "ds",
+        layout="karsl",
+        labels=src / "KARSL-502_Labels.xlsx",
+        workers=2,
+        limit=3,
+        progress=False,
+    )
+    assert report.extracted == 3 and not report.failed
+    ds = Dataset(tmp_path / "ds")
+    assert ds.signers == ["01"] and ds.sign_ids == ["1", "2", "3"]
+    assert set(ds.rows.subset) == {"test"}
+    labels = read_labels(src / "KARSL-502_Labels.xlsx")
+    assert list(ds.rows.sign) == [labels["1"], labels["2"], labels["3"]]
+    assert (
+        labels["71"] == "هيكل عظمي Skeleton"
+    )  # Arabic and English columns joined, as the seed names it
+    assert ds.info().detected["left_hand"] + ds.info().detected["right_hand"] > 0.5

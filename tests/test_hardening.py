@@ -167,6 +167,10 @@ def test_unseen_signs_are_reported_where_the_user_looks(tmp_path, synth_small):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "not evaluated (no training signer performed them): 6" in done.stdout
+    assert (
+        "1/1" in done.stderr and "epoch" in done.stderr and "LeafSpec" not in done.stderr
+    )  # progress
+    assert "|" not in done.stdout and "Epoch" not in done.stdout  # results only on stdout
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["signs_not_in_training"] == [
         "6"
     ]

@@ -155,7 +155,9 @@ def test_readme_model_table_counts_what_the_models_have():
 
     text = README.read_text("utf-8")
     table = dict(re.findall(r"^\| `(\w+)`(?: \(default\))? \| ([\d,]+)", text, re.M))
-    counts = {r["model"]: f"{r['parameters']:,}" for r in describe_models(FeatureConfig(), n_classes=100)}
+    counts = {
+        r["model"]: f"{r['parameters']:,}" for r in describe_models(FeatureConfig(), n_classes=100)
+    }
     assert {m: table.get(m) for m in counts} == counts
     default = TrainConfig().model
     assert f"| `{default}` (default) |" in text
