@@ -96,7 +96,7 @@ def test_a_signer_folder_of_clips_named_by_sign_is_not_taken_for_one_sign(tmp_pa
         _touch(tmp_path / "root" / "anna" / f"{letter}.mp4")
     with pytest.raises(
         SignposeError,
-        match=r"3 samples of one sign \('anna'\).*extract .*anna --layout folders --signer anna",
+        match=r"3 clips as samples of one sign \('anna'\).*extract .*anna --layout folders --signer anna",
     ):
         discover(tmp_path / "root")
     assert [(s.signer, s.sign_id) for s in discover(tmp_path / "root" / "anna", signer="anna")] == [

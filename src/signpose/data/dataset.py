@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -305,12 +306,16 @@ class Dataset:
         )
 
     def fingerprint(self, rows: pd.DataFrame | None = None) -> str:
-        """Changes when any sample's file changes: keys derived caches."""
+        """Changes when any sample's file changes: keys derived caches (one stat a file)."""
         rows = self.rows if rows is None else rows
+        root = str(self.root)
         h = hashlib.sha1()
         for f in rows.file:
-            st = (self.root / f).stat() if (self.root / f).exists() else None
-            h.update(f"{f}:{st.st_size if st else -1}:{st.st_mtime_ns if st else -1}\n".encode())
+            try:
+                st = os.stat(os.path.join(root, f))
+                h.update(f"{f}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+            except OSError:
+                h.update(f"{f}:-1:-1\n".encode())
         return h.hexdigest()[:16]
 
     def info(self) -> DatasetInfo:

@@ -190,19 +190,17 @@ def discover(
         pattern = KARSL_PATTERN if layout == "karsl" else FOLDERS_PATTERN
         raise SignposeError(f"{root}: no sign videos or frame folders found; expected {pattern}")
     signs = {s.sign_id for s in specs}
-    if len(signs) == 1 and len(specs) > 1:
-        # <root>/<signer>/<a>.mp4 reads as <root>/<sign>/<sample>: one sign, which no recogniser can learn
-        (only,) = signs
-        folder = root / only
-        hint = (
-            (
-                f"if {folder} holds one signer's clips named by sign, run: signpose extract {folder} "
-                f"--layout folders --signer {only}"
-            )
-            if folder.is_dir()
-            else "check --layout"
-        )
+    folder = root / next(iter(signs))
+    if (
+        layout == "folders"
+        and len(signs) == 1
+        and len(specs) > 1
+        and all(s.path.parent == folder for s in specs)
+    ):
+        # <root>/<signer>/<a>.mp4 reads as <root>/<sign>/<sample>: every clip one sign
         raise SignposeError(
-            f"{root}: the {layout} layout finds {len(specs)} samples of one sign ({only!r}); {hint}"
+            f"{root}: the folders layout reads {len(specs)} clips as samples of one sign ({folder.name!r}); "
+            f"if {folder} holds one signer's clips named by sign, run: signpose extract {folder} "
+            f"--layout folders --signer {folder.name}"
         )
     return _number_repetitions(specs)
