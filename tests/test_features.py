@@ -4,7 +4,7 @@ from conftest import shared
 
 from signpose.data.importers import seed_vectors_to_sequence
 from signpose.data.keypoints import KeypointSequence
-from signpose.data.schema import LEFT_SHOULDER, RIGHT_HAND, RIGHT_SHOULDER
+from signpose.data.schema import LEFT_HAND, LEFT_SHOULDER, RIGHT_HAND, RIGHT_SHOULDER
 from signpose.learn.features import (
     FEATURE_SETS,
     FeatureConfig,
@@ -117,3 +117,31 @@ def test_hand_relative_features_are_the_hand_shape_in_its_own_frame():
     mask[..., :21] = False  # the left hand never seen
     z, _ = head(pts, mask)
     assert torch.isfinite(z).all() and (z[..., 84:126] == 0).all()
+
+
+def test_a_left_handed_sample_is_mirrored_onto_the_right_hand(recorders):
+    """recorder_a's `no` is signed with the right hand only (its left hand is never seen);
+    mirrored, the same motion appears in the left-hand slot with x reflected."""
+    xs = recorders["X"][(recorders["recorder"] == "recorder_a") & (recorders["label"] == "no")]
+    seq = seed_vectors_to_sequence(xs[0])
+    assert not seq.present[:, LEFT_HAND.slice].any() and seq.present[:, RIGHT_HAND.slice].any()
+    keep, keep_mask = points(seq, features="hands", dominant_hand="right")
+    np.testing.assert_array_equal(
+        keep_mask[:, 21:], points(seq, features="hands")[1][:, 21:]
+    )  # right leads
+    flipped = KeypointSequence(seq.xyz.copy(), seq.present.copy(), 30, 1, 1)
+    flipped.xyz[:, LEFT_HAND.slice], flipped.xyz[:, RIGHT_HAND.slice] = (
+        seq.xyz[:, RIGHT_HAND.slice],
+        0,
+    )
+    flipped.xyz[:, LEFT_HAND.slice, 0] = 1 - seq.xyz[:, RIGHT_HAND.slice, 0]
+    flipped.present[:, LEFT_HAND.slice], flipped.present[:, RIGHT_HAND.slice] = (
+        seq.present[:, RIGHT_HAND.slice],
+        False,
+    )
+    pts, mask = points(flipped, features="hands", dominant_hand="right", normalise="image")
+    ref, ref_mask = points(seq, features="hands", dominant_hand="right", normalise="image")
+    np.testing.assert_array_equal(mask, ref_mask)
+    np.testing.assert_allclose(
+        pts, ref, atol=1e-5
+    )  # the left-handed version lands where the right-handed one is

@@ -142,3 +142,28 @@ def test_augmentation_presets_and_checks():
         )
     with pytest.raises(SignposeError, match="low <= high"):
         build(AugmentConfig, {"scale_range": [1.2, 0.8]})
+
+
+def test_validation_holds_out_whole_signers_when_there_are_enough():
+    rows = pd.DataFrame(
+        [
+            {"sample": f"{s}/{k}/{r}", "signer": s, "sign_id": k}
+            for s in "abcde"
+            for k in "xy"
+            for r in range(4)
+        ]
+    )
+    split = signer_split(
+        rows, "e", 0.25, seed=0
+    )  # 4 training signers: auto validates on a held-out one
+    held = split.validation_signers(rows)
+    assert len(held) == 1 and set(rows.signer.iloc[split.val]) == set(held)
+    assert not set(rows.signer.iloc[split.train]) & set(held) and "e" not in held
+    mixed = signer_split(
+        rows[rows.signer.isin(["a", "b", "e"])].reset_index(drop=True), "e", 0.25, seed=0
+    )
+    assert mixed.validation_signers(rows) == []  # two training signers: their own samples
+    forced = signer_split(rows, "e", 0.25, seed=0, validation="samples")
+    assert forced.validation_signers(rows) == [] and set(rows.signer.iloc[forced.val]) <= set(
+        "abcd"
+    )

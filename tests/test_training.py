@@ -172,3 +172,13 @@ def test_training_killed_mid_run_resumes_from_its_last_checkpoint(tmp_path, synt
     assert info["epochs_run"] == 8 and epoch_at_kill < 8
     metrics = pd.read_csv(run / "logs" / "csv" / "metrics.csv")
     assert metrics.epoch.max() == 7
+
+
+def test_wilson_interval_is_honest_about_few_samples():
+    from signpose.learn.evaluation import wilson_interval
+
+    low, high = wilson_interval(20, 20)  # 100% on 20 samples is not certainty
+    assert high == 1.0 and 0.83 < low < 0.84
+    low, high = wilson_interval(500, 1000)
+    assert high - low == pytest.approx(2 * 1.96 * np.sqrt(0.25 / 1000), abs=1e-3)
+    assert wilson_interval(0, 0) == (0.0, 1.0)

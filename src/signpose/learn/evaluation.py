@@ -36,9 +36,21 @@ class EvalResult:
     macro_f1: float
     signs_not_in_training: list[str] = field(default_factory=list)
     out: str = ""
+    accuracy_ci95: tuple[float, float] = (0.0, 1.0)  # Wilson score interval
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% confidence interval of an accuracy measured on n samples (Wilson score
+    interval: sound for small n and for accuracies near 0 or 1, unlike the normal one)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
 def metrics(y_true: np.ndarray, probs: np.ndarray, names: list[str]) -> tuple[dict, pd.DataFrame]:
@@ -113,7 +125,9 @@ def evaluate(
     probs = predict_points(classifier, data.points[selected], data.mask[selected])
     scores, table = metrics(y[selected], probs, info.names)
     table.insert(0, "sign_id", info.classes)
+    correct = int(round(scores["accuracy"] * scores["samples"]))
     result = EvalResult(
+        accuracy_ci95=wilson_interval(correct, scores["samples"]),
         run=run.name,
         model=config.model,
         features=config.features.features,

@@ -14,6 +14,7 @@ Two stages, so augmentation can work on geometry in between:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -40,6 +41,7 @@ from ..data.schema import (
     RIGHT_SHOULDER,
     UPPER_BODY,
     mirror_permutation,
+    point,
     points,
 )
 from ..errors import SignposeError
@@ -53,7 +55,9 @@ class FeatureSet:
 
     name: str
     points: tuple[int, ...]  # global indices into the 543
-    motion: bool = False  # add frame-to-frame differences (lag 1)
+    motion: int = 0  # frame differences added: 1 = velocity, 2 = also its change (acceleration)
+    hand_local: bool = False  # each hand also relative to its wrist, scaled by its size
+    hand_geometry: bool = False  # fingertip distances within each hand, and between the wrists
     description: str = ""
 
     @property
@@ -106,8 +110,23 @@ register_feature_set(
         tuple(UPPER_BODY)
         + _HANDS
         + tuple(FACE.start + i for i in FACE_LIPS + FACE_LEFT_EYEBROW + FACE_RIGHT_EYEBROW),
-        motion=True,
+        motion=1,
         description="upper body, hands, lips and eyebrows, x,y, with frame differences: 428 values",
+    )
+)
+# After the Google ISLR winners and SignBart: where each hand is (in the body frame) and what
+# shape it makes (in its own frame) apart, their velocity and acceleration, fingertip distances.
+_ARMS_FACE = ("NOSE", "LEFT_EYE", "RIGHT_EYE", "MOUTH_LEFT", "MOUTH_RIGHT", "LEFT_SHOULDER", "RIGHT_SHOULDER",
+              "LEFT_ELBOW", "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST")  # fmt: skip
+register_feature_set(
+    FeatureSet(
+        "hand_centred",
+        tuple(point("pose", name) for name in _ARMS_FACE) + _HANDS,
+        motion=2,
+        hand_local=True,
+        hand_geometry=True,
+        description="arms, face outline and hands in the body frame, each hand also in its own frame, "
+        "with velocities, accelerations and fingertip distances: 591 values",
     )
 )
 
@@ -144,6 +163,10 @@ class FeatureConfig(Settings):
         ge=0,
         le=1000,
         description="hand-tracking gaps up to this many frames are filled linearly",
+    )
+    dominant_hand: Literal["as-recorded", "right"] = Field(
+        "as-recorded",
+        description="right: mirror a sample whose left hand leads, so the leading hand is always the right one",
     )
     hand_relative: bool = Field(
         False, description="add each hand's points relative to its wrist, scaled by hand size"
@@ -243,11 +266,34 @@ def sequence_points(
         xy = (xyz[..., :2] - origin) / scale
     else:  # image
         xy = xyz[..., :2] / np.array([seq.width or 1, seq.height or 1], np.float32)
+    if config.dominant_hand == "right" and left_hand_leads(xy, present):
+        centre = (
+            0.0 if config.normalise == "body" else 1.0
+        )  # x -> -x between the shoulders, 1 - x in image units
+        xy = xy[:, MIRROR_543] * np.array([-1.0, 1.0], np.float32) + np.array(
+            [centre, 0.0], np.float32
+        )
+        present = present[:, MIRROR_543]
     idx = list(fs.points)
     pts, mask = resample(
         xy[:, idx], present[:, idx], time_positions(seq.frames, config.frames, config.sampling)
     )
     return np.where(mask[..., None], pts, 0).astype(np.float32), mask
+
+
+MIRROR_543 = mirror_permutation()
+
+
+def left_hand_leads(xy: np.ndarray, present: np.ndarray) -> bool:
+    """Whether the signer's left hand does more of this sign than the right: it is seen
+    in more frames or, as often, travels further (wrist path length)."""
+    seen, travel = [], []
+    for hand in (LEFT_HAND, RIGHT_HAND):
+        wrist, here = xy[:, hand.start], present[:, hand.start]
+        both = here[1:] & here[:-1]
+        seen.append(int(here.sum()))
+        travel.append(float(np.linalg.norm(np.diff(wrist, axis=0), axis=1)[both].sum()))
+    return (seen[0], travel[0]) > (seen[1], travel[1])
 
 
 # ---------------------------------------------------------------------------------------
@@ -256,37 +302,62 @@ def sequence_points(
 
 
 class FeatureHead(torch.nn.Module):
-    """Points (B, T, P, 2) and mask (B, T, P) -> features (B, T, F), frame mask (B, T)."""
+    """Points (B, T, P, 2) and mask (B, T, P) -> features (B, T, F), frame mask (B, T).
+
+    Body-frame points, then (by the feature set) each hand in its own frame, then frame
+    differences of those, then fingertip distances. Anything computed from an absent point
+    is 0 and never NaN."""
+
+    TIPS = (4, 8, 12, 16, 20)  # thumb to little finger, within a hand's 21 points
 
     def __init__(self, config: FeatureConfig, fs: FeatureSet):
         super().__init__()
         self.motion = fs.motion
-        self.hand_relative = config.hand_relative
-        groups = fs.hand_groups() if config.hand_relative else []
+        self.hand_local = fs.hand_local or config.hand_relative
+        self.geometry = fs.hand_geometry
+        groups = fs.hand_groups() if (self.hand_local or self.geometry) else []
         self.register_buffer(
             "hands",
             torch.tensor(np.stack(groups) if groups else np.zeros((0, 21)), dtype=torch.long),
         )
+        pairs = [(a, b) for i, a in enumerate(self.TIPS) for b in self.TIPS[i + 1 :]]
+        self.register_buffer("pairs", torch.tensor(pairs, dtype=torch.long).reshape(-1, 2))
 
     def forward(self, pts, mask):
         m = mask.to(pts.dtype).unsqueeze(-1)  # (B, T, P, 1)
         xs, ms = [pts * m], [m]
-        if self.hand_relative and self.hands.shape[0]:
+        hands = self.hands.shape[0] > 0
+        if hands:
             hand, hm = xs[0][:, :, self.hands], m[:, :, self.hands]  # (B, T, H, 21, 2|1)
             wrist, valid = hand[..., :1, :], hm * hm[..., :1, :]
             size = (
                 (hand[..., 9:10, :] - wrist).norm(dim=-1, keepdim=True).clamp_min(1e-3)
             )  # wrist to middle MCP
+        if self.hand_local and hands:
             xs.append(((hand - wrist) / size * valid).flatten(2, 3))
             ms.append(valid.flatten(2, 3))
         x, m = torch.cat(xs, dim=2), torch.cat(ms, dim=2)
-        feats = x.flatten(2)
-        if self.motion:  # a difference exists only where the point was seen in both frames
-            diff = (x[:, 1:] - x[:, :-1]) * (m[:, 1:] * m[:, :-1])
-            feats = torch.cat(
-                [feats, torch.cat([torch.zeros_like(x[:, :1]), diff], dim=1).flatten(2)], dim=2
+        feats = [x.flatten(2)]
+        d, dm = x, m
+        for _ in range(self.motion):  # a difference exists only where both frames saw the point
+            d, dm = (d[:, 1:] - d[:, :-1]) * (dm[:, 1:] * dm[:, :-1]), dm[:, 1:] * dm[:, :-1]
+            d, dm = (
+                torch.cat([torch.zeros_like(d[:, :1]), d], 1),
+                torch.cat([torch.zeros_like(dm[:, :1]), dm], 1),
             )
-        return feats, mask.any(dim=-1)
+            feats.append(d.flatten(2))
+        if self.geometry and hands:
+            a, b = hand[..., self.pairs[:, 0], :], hand[..., self.pairs[:, 1], :]
+            tips = (a - b).norm(dim=-1) / size[..., 0] * hm[..., 0][..., :1]  # (B, T, H, 10)
+            feats.append(tips.flatten(2))
+            if self.hands.shape[0] == 2:
+                both = hm[:, :, 0, 0] * hm[:, :, 1, 0]
+                feats.append(
+                    ((wrist[:, :, 0, 0] - wrist[:, :, 1, 0]).norm(dim=-1) * both[..., 0]).unsqueeze(
+                        -1
+                    )
+                )
+        return torch.cat(feats, dim=2), mask.any(dim=-1)
 
 
 # ---------------------------------------------------------------------------------------
@@ -319,13 +390,15 @@ class FeaturePipeline:
     def n_points(self) -> int:
         return self.set.n_points
 
-    @property
+    @functools.cached_property
     def size(self) -> int:
-        """Features per frame that stage 2 gives the model."""
-        size = self.set.n_points * 2
-        if self.config.hand_relative:
-            size += sum(len(g) for g in self.set.hand_groups()) * 2
-        return size * (2 if self.set.motion else 1)
+        """Features per frame that stage 2 gives the model (counted on a blank input)."""
+        with torch.no_grad():
+            x, _ = self.head()(
+                torch.zeros(1, 3, self.n_points, 2),
+                torch.ones(1, 3, self.n_points, dtype=torch.bool),
+            )
+        return int(x.shape[-1])
 
     def points(self, seq: KeypointSequence) -> tuple[np.ndarray, np.ndarray]:
         """Stage 1 for one sequence: points (T, P, 2), mask (T, P)."""

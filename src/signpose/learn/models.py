@@ -487,6 +487,47 @@ def build_islr(in_features: int, n_classes: int, frames: int = 30, **options) ->
 
 
 # ---------------------------------------------------------------------------------------
+# cnn: the plain 1D-CNN baseline that the accuracy work measures against
+# ---------------------------------------------------------------------------------------
+
+
+def masked_mean(x: torch.Tensor, frame_mask: torch.Tensor | None) -> torch.Tensor:
+    """Average over time (B, T, C) -> (B, C) of the frames that were seen."""
+    if frame_mask is None:
+        return x.mean(1)
+    w = _attend_mask(frame_mask).unsqueeze(-1).to(x.dtype)
+    return (x * w).sum(1) / w.sum(1).clamp_min(1.0)
+
+
+class BaselineCNN(nn.Module):
+    """A plain 1D-CNN over time: two convolutions of 128 channels (kernel 5) with batch norm,
+    ReLU and dropout 0.2, then the average over the seen frames and a linear classifier.
+    The 40-line baseline of the accuracy issue, which beat 0.1's defaults on real unseen
+    signers: the yardstick every recipe here must beat."""
+
+    def __init__(self, in_features: int, n_classes: int, frames: int = 30, channels: int = 128, kernel: int = 5,
+                 dropout: float = 0.2):  # fmt: skip
+        super().__init__()
+        layers: list[nn.Module] = []
+        for cin in (in_features, channels):
+            layers += [nn.Conv1d(cin, channels, kernel, padding=kernel // 2), nn.BatchNorm1d(channels), nn.ReLU(),
+                       nn.Dropout(dropout)]  # fmt: skip
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(channels, n_classes)
+
+    def forward(self, x, frame_mask=None):
+        y = self.body(x.transpose(1, 2)).transpose(1, 2)
+        return self.head(masked_mean(y, frame_mask))
+
+
+@register_model(
+    "cnn", "cnn", "plain 1D-CNN baseline: 2 x Conv1d 128 (kernel 5), BN, dropout, average pooling"
+)
+def build_cnn(in_features: int, n_classes: int, frames: int = 30, **options) -> nn.Module:
+    return BaselineCNN(in_features, n_classes, frames, **options)
+
+
+# ---------------------------------------------------------------------------------------
 # The whole classifier: features + model
 # ---------------------------------------------------------------------------------------
 

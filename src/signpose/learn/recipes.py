@@ -79,3 +79,8 @@ Recipe.register(
     patience=20,
     monitor="val_loss",
 )
+# The accuracy issue's baseline: AdamW 1e-3 with weight decay 1e-2, label smoothing 0.1,
+# a fixed 80 epochs, the last weights (no early stopping on a signer-dependent validation).
+Recipe.register("cnn", "AdamW 1e-3 (decay 1e-2), label smoothing 0.1, fixed 80 epochs, last weights",
+                optimizer="adamw", lr=1e-3, weight_decay=1e-2, label_smoothing=0.1, epochs=80, batch_size=32,
+                early_stopping=False, keep="last")  # fmt: skip

@@ -48,6 +48,7 @@ class RunInfo(BaseModel):
     split: str
     test_signer: str | None = None
     train_signers: list[str]
+    validation_signers: list[str] = []  # training signers held out whole for validation
     signs_not_in_training: list[str] = []
     samples: dict[str, int] = {}
     test_samples: list[str] = []

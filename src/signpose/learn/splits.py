@@ -27,6 +27,11 @@ class Split:
     dropped_from_test: list[str] = field(default_factory=list)  # signs no training signer has
     test_signer: str | None = None  # None for a mixed (signer-dependent) split
 
+    def validation_signers(self, rows: pd.DataFrame) -> list[str]:
+        """Training signers held out whole for validation ([] when validation mixes them)."""
+        val, train = set(rows.signer.iloc[self.val]), set(rows.signer.iloc[self.train])
+        return sorted(val - train, key=natural_key) if val and not val & train else []
+
     def labels(self, rows: pd.DataFrame) -> np.ndarray:
         index = {c: i for i, c in enumerate(self.classes)}
         return np.array([index.get(s, -1) for s in rows["sign_id"]])
@@ -46,9 +51,18 @@ def _stratified(indices: np.ndarray, labels: np.ndarray, val_fraction: float, se
 
 
 def signer_split(
-    rows: pd.DataFrame, test_signer: str, val_fraction: float = 0.2, seed: int = 42
+    rows: pd.DataFrame,
+    test_signer: str,
+    val_fraction: float = 0.2,
+    seed: int = 42,
+    validation: str = "auto",
 ) -> Split:
-    """Train/validate on every signer but `test_signer`; test on `test_signer`."""
+    """Train/validate on every signer but `test_signer`; test on `test_signer`.
+
+    Validation by `validation`: "signers" holds out whole training signers (so that model
+    selection measures what the test measures: people never seen), "samples" a stratified
+    share of every training signer's samples (the seed's way), "auto" signers when there
+    are 3 or more training signers, else samples."""
     signers = sorted(rows.signer.unique(), key=natural_key)
     if len(signers) < 2:
         raise SignposeError(
@@ -65,7 +79,19 @@ def signer_split(
     known = rows.sign_id.isin(classes).to_numpy()
     dropped = sorted(set(rows[is_test & ~known].sign_id), key=natural_key)
     idx = np.flatnonzero(~is_test)
-    train, val = _stratified(idx, rows.sign_id.to_numpy()[idx], val_fraction, seed)
+    training_signers = [s for s in signers if s != test_signer]
+    by_signer = validation == "signers" or (validation == "auto" and len(training_signers) >= 3)
+    if by_signer and val_fraction > 0:
+        if len(training_signers) < 2:
+            raise SignposeError(
+                "validation by signers needs at least two training signers; use --validation samples"
+            )
+        n_val = min(len(training_signers) - 1, max(1, round(val_fraction * len(training_signers))))
+        held = set(np.random.default_rng(seed).choice(training_signers, n_val, replace=False))
+        is_val = rows.signer.iloc[idx].isin(held).to_numpy()
+        train, val = idx[~is_val], idx[is_val]
+    else:
+        train, val = _stratified(idx, rows.sign_id.to_numpy()[idx], val_fraction, seed)
     return Split(
         f"test-{test_signer}",
         train,

@@ -8,6 +8,7 @@ import io
 import logging
 import math
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -192,7 +193,7 @@ def make_split(rows, config: TrainConfig) -> Split:
     if config.split == "mixed":
         return mixed_split(rows, config.val_fraction, seed=config.seed)
     test = config.test_signer or natural_sorted(rows.signer.unique())[-1]
-    return signer_split(rows, test, config.val_fraction, config.seed)
+    return signer_split(rows, test, config.val_fraction, config.seed, config.validation)
 
 
 def _check_resumable(out: Path, config: TrainConfig) -> bool:
@@ -249,6 +250,14 @@ def train(
             f"{dataset_path}: the training signers have {len(split.classes)} sign; need at least 2"
         )
 
+    held = split.validation_signers(data.rows)
+    if split.test_signer is not None:
+        print(
+            f"signpose: validation on held-out training signers {', '.join(held)}" if held else
+            "signpose: validation on a share of the training signers' own samples: signer-dependent, so it "
+            "overstates accuracy on new people (3 or more training signers allow --validation signers)",
+            file=sys.stderr,
+        )  # fmt: skip
     # Lightning's start-up banners (GPU/TPU availability, tips) say nothing a user needs here.
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     out.mkdir(parents=True, exist_ok=True)
@@ -330,6 +339,7 @@ def train(
         split=split.name,
         test_signer=split.test_signer,
         train_signers=natural_sorted(set(data.rows.signer.iloc[split.train])),
+        validation_signers=held,
         signs_not_in_training=split.dropped_from_test,
         samples={"train": len(split.train), "val": len(split.val), "test": len(split.test)},
         test_samples=list(data.rows["sample"].iloc[split.test]),
