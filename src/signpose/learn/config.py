@@ -32,6 +32,11 @@ class TrainConfig(Settings):
     val_fraction: float = Field(
         0.2, ge=0, lt=1, description="share of the training signers' samples kept for validation"
     )
+    validation: Literal["auto", "signers", "samples"] = Field(
+        "auto",
+        description="validate on held-out training signers, on a share of their samples, or auto: "
+        "signers when there are 3 or more",
+    )
     seed: int = Field(
         42, ge=0, description="random seed of the split, the initial weights and augmentation"
     )
