@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= demo-output
 
-.PHONY: install demo test bench lint clean system-deps
+.PHONY: install demo test bench lint readme clean system-deps
 
 $(STAMP): pyproject.toml requirements-lock.txt
 	@$(MAKE) --no-print-directory system-deps
@@ -36,8 +36,12 @@ bench: install
 	$(BIN)/python benchmarks/run_all.py
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
+
+# The README's settings table, from the settings' declarations.
+readme: install
+	$(BIN)/python tools/readme_settings.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) bench-output .pytest_cache

@@ -139,13 +139,13 @@ def test_runtime_checks():
 
 
 def test_readme_settings_table_is_generated_from_the_declarations():
-    """Regenerate with: signpose settings (and paste between the markers)."""
+    """Regenerate with: make readme (tools/readme_settings.py)."""
     text = README.read_text("utf-8")
     found = re.search(r"<!-- settings:start -->\n(.*?)\n<!-- settings:end -->", text, re.S)
     assert found, "README.md lacks the settings table markers"
     expected = markdown_table(TrainConfig) + "\n\n" + markdown_table(RuntimeConfig)
     assert found.group(1).strip() == expected.strip(), (
-        "README settings table is stale: run `signpose settings`"
+        "README settings table is stale: run `make readme`"
     )
 
 
