@@ -84,6 +84,11 @@ _OFF = {f: 0.0 for f in AugmentConfig.model_fields if f.endswith("_p")}
 AugmentConfig.register("default", "affine, time warp and crop, frame/point/hand dropout")
 AugmentConfig.register("off", "no augmentation", **_OFF)
 AugmentConfig.register(
+    "light",
+    "rotation (up to 15 degrees) and scale (0.8-1.2) of every sample about its centre, nothing else",
+    **{**_OFF, "rotate_p": 1.0, "scale_p": 1.0},
+)
+AugmentConfig.register(
     "seed",
     "the notebook's rotation and [0, 1) scaling, as offline copies would mix them",
     **{**_OFF, "seed_rotation_p": 1 / 3, "seed_scale_p": 1 / 3},
