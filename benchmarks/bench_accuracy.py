@@ -12,7 +12,7 @@ column the mean over folds ± its std over seeds. Runs are kept under
 bench-output/accuracy/ and reused, so an interrupted benchmark resumes.
 
     python benchmarks/bench_accuracy.py                      # everything
-    BENCH_SETS=kaggle BENCH_CONFIGS="cnn baseline,default" python benchmarks/bench_accuracy.py
+    BENCH_SETS=kaggle BENCH_CONFIGS="cnn baseline,default" BENCH_ABLATIONS="" python benchmarks/bench_accuracy.py
 """
 
 from __future__ import annotations
@@ -81,6 +81,11 @@ ABLATIONS: dict[str, dict] = {
     "+ 64 frames": {"features": {"frames": 64}},
     "+ pose_hands features": {"features": {"features": "pose_hands"}},
     "islr model, cnn recipe": {"model": "islr", "recipe": {"name": "cnn"}},
+    "islr model, cnn recipe, hand-centred": {
+        "model": "islr",
+        "recipe": {"name": "cnn"},
+        "features": {"features": "hand_centred"},
+    },
 }
 
 
@@ -129,11 +134,15 @@ def row(name: str, folds: dict[str, list[float]]) -> dict:
             "_mean": float(per_seed.mean())}  # fmt: skip
 
 
+def _chosen(table: dict[str, dict], variable: str) -> dict[str, dict]:
+    """All entries, or those named (comma-separated) in the environment variable ("" = none)."""
+    names = os.environ.get(variable)
+    return table if names is None else {k: v for k, v in table.items() if k in names.split(",")}
+
+
 def main() -> None:
     logging.getLogger("lightning").setLevel(logging.ERROR)
-    chosen = os.environ.get("BENCH_CONFIGS")
-    configs = {k: v for k, v in CONFIGS.items() if not chosen or k in chosen.split(",")}
-    ablations = {} if chosen else ABLATIONS
+    configs, ablations = _chosen(CONFIGS, "BENCH_CONFIGS"), _chosen(ABLATIONS, "BENCH_ABLATIONS")
     notes = {
         "epochs (every run)": EPOCHS,
         "seeds": ",".join(map(str, SEEDS)),
