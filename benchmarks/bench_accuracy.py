@@ -130,8 +130,12 @@ def run(dataset: Path, name: str, overrides: dict) -> dict:
 def row(name: str, folds: dict[str, list[float]]) -> dict:
     per_seed = np.array(list(folds.values())).mean(axis=0)  # fold mean, one value per seed
     cells = {signer: f"{np.mean(a):.3f} ± {np.std(a):.3f}" for signer, a in folds.items()}
-    return {"configuration": name, **cells, "mean": f"{per_seed.mean():.3f} ± {per_seed.std():.3f}",
-            "_mean": float(per_seed.mean())}  # fmt: skip
+    return {
+        "configuration": name,
+        **cells,
+        "mean": f"{per_seed.mean():.3f} ± {per_seed.std():.3f}",
+        "_mean": float(per_seed.mean()),
+    }
 
 
 def _chosen(table: dict[str, dict], variable: str) -> dict[str, dict]:
@@ -163,9 +167,7 @@ def main() -> None:
         )
         steps = [base]
         for name, change in ablations.items():
-            steps.append(
-                row(name, run(dataset, f"ablation {name}", deep_merge(ABLATION_BASE, change)))
-            )
+            steps.append(row(name, run(dataset, f"ablation {name}", deep_merge(ABLATION_BASE, change))))
         for r in steps:
             r["effect"] = f"{r['_mean'] - base['_mean']:+.3f}"
         report(

@@ -58,9 +58,7 @@ def make_data(tmp: Path) -> tuple[Path, Path]:
             idx = np.linspace(0, seq.frames - 1, FRAMES).round().astype(int)
             s30 = KeypointSequence(seq.xyz[idx], seq.present[idx], seq.fps, seq.width, seq.height)
             writer.add(
-                ManifestRow(
-                    row["sample"], row["signer"], row["sign_id"], repetition=row["repetition"]
-                ),
+                ManifestRow(row["sample"], row["signer"], row["sign_id"], repetition=row["repetition"]),
                 s30,
             )
             vectors = to_seed_vectors(s30.image_normalised(), s30.present)
@@ -78,9 +76,7 @@ def seed_load_features(path: Path, include_non_manual: bool = True):
         for sequence in range(1, REPS + 1):
             window = []
             for frame_num in range(1, FRAMES + 1):
-                res1 = np.load(
-                    os.path.join(path, str(action).zfill(4), str(sequence), f"{frame_num}.npy")
-                )
+                res1 = np.load(os.path.join(path, str(action).zfill(4), str(sequence), f"{frame_num}.npy"))
                 lh_rh = res1[1536:]
                 pose = res1[0:132]
                 for z in range(2, lh_rh.shape[0], 3):

@@ -80,9 +80,7 @@ def notebook_loop(paths: list[Path], out: Path) -> int:
 
     def extract_keypoints(results):
         pose = (
-            np.array(
-                [[r.x, r.y, r.z, r.visibility] for r in results.pose_landmarks.landmark]
-            ).flatten()
+            np.array([[r.x, r.y, r.z, r.visibility] for r in results.pose_landmarks.landmark]).flatten()
             if results.pose_landmarks
             else np.zeros(33 * 4)
         )
@@ -157,9 +155,7 @@ def main() -> None:
                 lambda: signpose_extract(paths, tmp / "ds3", 2, "ray"),
             ),
         ):
-            if (
-                "ray" in name
-            ):  # a cluster is up before a job is sent to it: its start is reported apart
+            if "ray" in name:  # a cluster is up before a job is sent to it: its start is reported apart
                 import ray
 
                 os.environ.setdefault("RAY_worker_niceness", "0")

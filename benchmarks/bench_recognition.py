@@ -47,9 +47,7 @@ def classifiers(tmp: Path) -> None:
     torch.set_num_threads(1)
     rows = []
     for name in MODELS:
-        pipeline = FeaturePipeline(
-            FeatureConfig(features="rich" if name == "islr" else "pose_hands")
-        )
+        pipeline = FeaturePipeline(FeatureConfig(features="rich" if name == "islr" else "pose_hands"))
         clf = SignClassifier(name, pipeline, 100).eval()
         p = pipeline.n_points
         one = (torch.randn(1, 30, p, 2), torch.ones(1, 30, p, dtype=torch.bool))
@@ -81,9 +79,7 @@ def tiny_run(tmp: Path) -> Path:
     train(
         data,
         run,
-        TrainConfig(
-            model="islr", test_signer="signer2", features={"features": "rich"}, recipe={"epochs": 1}
-        ),
+        TrainConfig(model="islr", test_signer="signer2", features={"features": "rich"}, recipe={"epochs": 1}),
         progress=False,
     )
     return run
@@ -109,9 +105,7 @@ def end_to_end(run: Path) -> None:
     report(
         "predict_breakdown",
         rows,
-        {
-            "cold start: the first classification, paid once when the run is loaded (s)": rec.cold_start_seconds
-        },
+        {"cold start: the first classification, paid once when the run is loaded (s)": rec.cold_start_seconds},
     )
 
 

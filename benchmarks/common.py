@@ -38,9 +38,7 @@ def report(name: str, rows: list[dict], notes: dict | None = None) -> None:
         print("  ".join(_fmt(r.get(c, "")).ljust(widths[c]) for c in cols))
     for k, v in (notes or {}).items():
         print(f"{k}: {_fmt(v)}")
-    (OUT / f"{name}.json").write_text(
-        json.dumps({"rows": rows, "notes": notes or {}}, indent=2, ensure_ascii=False)
-    )
+    (OUT / f"{name}.json").write_text(json.dumps({"rows": rows, "notes": notes or {}}, indent=2, ensure_ascii=False))
 
 
 def _fmt(v) -> str:

@@ -44,9 +44,7 @@ def video_frames(path) -> tuple[int, tuple]:
 def synth_small(tmp_path_factory) -> Path:
     from signpose.data.synth import synth_dataset
 
-    return synth_dataset(
-        tmp_path_factory.mktemp("synth") / "ds", signers=3, signs=5, reps=8, seed=1, progress=False
-    )
+    return synth_dataset(tmp_path_factory.mktemp("synth") / "ds", signers=3, signs=5, reps=8, seed=1, progress=False)
 
 
 @pytest.fixture(scope="session")

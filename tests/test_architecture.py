@@ -37,9 +37,7 @@ def _module_name(path: Path) -> str:
 
 def _layer(module: str) -> int:
     for i, layer in enumerate(LAYERS):
-        if module in layer or any(
-            module.startswith(name + ".") for name in layer if name != "signpose"
-        ):
+        if module in layer or any(module.startswith(name + ".") for name in layer if name != "signpose"):
             return i
     raise AssertionError(f"{module} is in no layer; add its stage to LAYERS")
 
@@ -55,9 +53,7 @@ def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> list[str]:
     if not base.startswith("signpose"):
         return []
     return [
-        f"{base}.{a.name}"
-        if (SRC.parent / f"{base}.{a.name}".replace(".", "/")).with_suffix(".py").exists()
-        else base
+        f"{base}.{a.name}" if (SRC.parent / f"{base}.{a.name}".replace(".", "/")).with_suffix(".py").exists() else base
         for a in node.names
     ]
 

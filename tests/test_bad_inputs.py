@@ -40,8 +40,7 @@ def place(tmp_path_factory, synth_small, small_run) -> dict[str, str]:
     manifest = (one / "manifest.csv").read_text("utf-8").splitlines()
     paths["one-signer"] = one
     (one / "manifest.csv").write_text(
-        "\n".join(line for line in manifest if "signer2" not in line and "signer3" not in line)
-        + "\n",
+        "\n".join(line for line in manifest if "signer2" not in line and "signer3" not in line) + "\n",
         "utf-8",
     )
 
@@ -57,9 +56,7 @@ def place(tmp_path_factory, synth_small, small_run) -> dict[str, str]:
             lines[5] = lines[5].replace(",signer", ',"signer', 1)
         elif name == "extra-field":
             lines[5] += ",surplus"
-        (broken / "manifest.csv").write_text(
-            text if text is not None else "\n".join(lines) + "\n", "utf-8"
-        )
+        (broken / "manifest.csv").write_text(text if text is not None else "\n".join(lines) + "\n", "utf-8")
         paths[f"manifest-{name}"] = broken
 
     config = root / "config-two.json"
@@ -74,9 +71,7 @@ def place(tmp_path_factory, synth_small, small_run) -> dict[str, str]:
     resume = root / "run-bad-ckpt"
     (resume / "checkpoints").mkdir(parents=True)
     shutil.copy(small_run / "config.json", resume / "config.json")
-    (resume / "checkpoints" / "last.ckpt").write_bytes(
-        (small_run / "checkpoints" / "last.ckpt").read_bytes()[:300]
-    )
+    (resume / "checkpoints" / "last.ckpt").write_bytes((small_run / "checkpoints" / "last.ckpt").read_bytes()[:300])
     paths["run-bad-ckpt"] = resume
 
     labels = root / "labels-fake.xlsx"
@@ -283,9 +278,7 @@ def test_bad_input_is_one_line(place, name, args, expected):
     _check(place, args, expected)
 
 
-@pytest.mark.parametrize(
-    ("name", "args", "expected"), NEEDS_SHARED, ids=[c[0] for c in NEEDS_SHARED]
-)
+@pytest.mark.parametrize(("name", "args", "expected"), NEEDS_SHARED, ids=[c[0] for c in NEEDS_SHARED])
 def test_bad_extraction_input_is_one_line(place, name, args, expected):
     shared("karsl_layout")
     _check(place, args, expected)

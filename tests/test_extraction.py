@@ -71,13 +71,9 @@ def test_karsl_layout_with_arabic_labels(karsl_extracted):
 def test_rerun_resumes_and_a_bad_video_is_recorded_not_fatal(tmp_path):
     src = tmp_path / "videos"
     (src / "s1" / "hello").mkdir(parents=True)
-    shutil.copy(
-        shared("videos", "wlasl_mini", "brother", "brother_2.mp4"), src / "s1" / "hello" / "1.mp4"
-    )
+    shutil.copy(shared("videos", "wlasl_mini", "brother", "brother_2.mp4"), src / "s1" / "hello" / "1.mp4")
     (src / "s1" / "hello" / "2.mp4").write_text("not a video")
-    blank = cv2.VideoWriter(
-        str(src / "s1" / "hello" / "3.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 64)
-    )
+    blank = cv2.VideoWriter(str(src / "s1" / "hello" / "3.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 64))
     for _ in range(5):
         blank.write(np.full((64, 64, 3), 128, np.uint8))
     blank.release()
@@ -99,9 +95,7 @@ def test_pose_file_without_manifest_row_is_recovered_not_redone(tmp_path, wlasl_
     out = tmp_path / "ds"
     shutil.copytree(wlasl_extracted, out)
     manifest = pd.read_csv(out / "manifest.csv", dtype=str, keep_default_na=False)
-    manifest.iloc[:2].to_csv(
-        out / "manifest.csv", index=False
-    )  # as if killed before the manifest caught up
+    manifest.iloc[:2].to_csv(out / "manifest.csv", index=False)  # as if killed before the manifest caught up
     report = extract_dataset(shared("videos", "wlasl_mini"), out, workers=1, progress=False)
     assert report.extracted == 0 and report.done_before == 6
 
@@ -119,9 +113,7 @@ def test_bad_paths_are_one_line_errors(tmp_path):
     with pytest.raises(SignposeError, match="not in the label file"):
         src = shared("karsl_layout")
         (tmp_path / "labels.csv").write_text("SignID,Sign\n1,a\n", encoding="utf-8")
-        extract_dataset(
-            src, tmp_path / "out", layout="karsl", labels=tmp_path / "labels.csv", progress=False
-        )
+        extract_dataset(src, tmp_path / "out", layout="karsl", labels=tmp_path / "labels.csv", progress=False)
 
 
 def test_a_video_gives_the_same_keypoints_whatever_was_extracted_before():
@@ -162,7 +154,5 @@ def test_real_karsl_videos_straight_in_the_test_folder_with_the_xlsx_labels(tmp_
     assert set(ds.rows.subset) == {"test"}
     labels = read_labels(src / "KARSL-502_Labels.xlsx")
     assert list(ds.rows.sign) == [labels["1"], labels["2"], labels["3"]]
-    assert (
-        labels["71"] == "هيكل عظمي Skeleton"
-    )  # Arabic and English columns joined, as the seed names it
+    assert labels["71"] == "هيكل عظمي Skeleton"  # Arabic and English columns joined, as the seed names it
     assert ds.info().detected["left_hand"] + ds.info().detected["right_hand"] > 0.5

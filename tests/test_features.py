@@ -126,9 +126,7 @@ def test_a_left_handed_sample_is_mirrored_onto_the_right_hand(recorders):
     seq = seed_vectors_to_sequence(xs[0])
     assert not seq.present[:, LEFT_HAND.slice].any() and seq.present[:, RIGHT_HAND.slice].any()
     keep, keep_mask = points(seq, features="hands", dominant_hand="right")
-    np.testing.assert_array_equal(
-        keep_mask[:, 21:], points(seq, features="hands")[1][:, 21:]
-    )  # right leads
+    np.testing.assert_array_equal(keep_mask[:, 21:], points(seq, features="hands")[1][:, 21:])  # right leads
     flipped = KeypointSequence(seq.xyz.copy(), seq.present.copy(), 30, 1, 1)
     flipped.xyz[:, LEFT_HAND.slice], flipped.xyz[:, RIGHT_HAND.slice] = (
         seq.xyz[:, RIGHT_HAND.slice],
@@ -142,6 +140,4 @@ def test_a_left_handed_sample_is_mirrored_onto_the_right_hand(recorders):
     pts, mask = points(flipped, features="hands", dominant_hand="right", normalise="image")
     ref, ref_mask = points(seq, features="hands", dominant_hand="right", normalise="image")
     np.testing.assert_array_equal(mask, ref_mask)
-    np.testing.assert_allclose(
-        pts, ref, atol=1e-5
-    )  # the left-handed version lands where the right-handed one is
+    np.testing.assert_allclose(pts, ref, atol=1e-5)  # the left-handed version lands where the right-handed one is

@@ -92,9 +92,7 @@ def test_a_damaged_pose_file_is_redone_on_rerun(karsl):
     victim.write_bytes(good[: len(good) // 2])
     assert not pose_file_complete(victim, int(rows.frames[3]))
     report = extract_dataset(shared("karsl_layout"), karsl, layout="karsl", progress=False)
-    assert (
-        report.redone == [rows["sample"][3]] and report.extracted == 1 and report.done_before == 7
-    )
+    assert report.redone == [rows["sample"][3]] and report.extracted == 1 and report.done_before == 7
     assert read_pose(victim).frames == int(rows.frames[3])
 
 
@@ -131,9 +129,7 @@ def test_a_truncated_video_is_extracted_with_a_warning(tmp_path):
         frames.append(got[1])
     video = tmp_path / "videos" / "mother" / "cut.avi"
     video.parent.mkdir(parents=True)
-    writer = cv2.VideoWriter(
-        str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25, frames[0].shape[1::-1]
-    )
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25, frames[0].shape[1::-1])
     for frame in frames:
         writer.write(frame)
     writer.release()
@@ -154,9 +150,7 @@ def test_unseen_signs_are_reported_where_the_user_looks(tmp_path, synth_small):
     ds = tmp_path / "ds"
     shutil.copytree(synth_small, ds)
     table = pd.read_csv(ds / "manifest.csv", dtype=str, keep_default_na=False)
-    table.loc[(table.signer == "signer3") & (table.sign_id == "5"), "sign_id"] = (
-        "6"  # only signer3 signs 6
-    )
+    table.loc[(table.signer == "signer3") & (table.sign_id == "5"), "sign_id"] = "6"  # only signer3 signs 6
     table.to_csv(ds / "manifest.csv", index=False)
     config = ["--model", "lstm", "--features", "hands", "--epochs", "1", "--batch-size", "64"]
     done = subprocess.run(
@@ -167,25 +161,17 @@ def test_unseen_signs_are_reported_where_the_user_looks(tmp_path, synth_small):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "not evaluated (no training signer performed them): 6" in done.stdout
-    assert (
-        "1/1" in done.stderr and "epoch" in done.stderr and "LeafSpec" not in done.stderr
-    )  # progress
+    assert "1/1" in done.stderr and "epoch" in done.stderr and "LeafSpec" not in done.stderr  # progress
     assert "|" not in done.stdout and "Epoch" not in done.stdout  # results only on stdout
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["signs_not_in_training"] == [
-        "6"
-    ]
-    again = subprocess.run(
-        cli("evaluate", tmp_path / "run"), capture_output=True, text=True, timeout=300
-    )
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["signs_not_in_training"] == ["6"]
+    again = subprocess.run(cli("evaluate", tmp_path / "run"), capture_output=True, text=True, timeout=300)
     assert "not evaluated (no training signer performed them): 6" in again.stdout
 
 
 def test_a_run_finds_its_dataset_from_anywhere_and_after_a_move(tmp_path, synth_small):
     tree = tmp_path / "project"
     shutil.copytree(synth_small, tree / "data")
-    config = TrainConfig(
-        model="lstm", features={"features": "hands"}, recipe={"epochs": 1, "batch_size": 64}
-    )
+    config = TrainConfig(model="lstm", features={"features": "hands"}, recipe={"epochs": 1, "batch_size": 64})
     cwd = os.getcwd()
     os.chdir(tree)
     try:
@@ -228,10 +214,7 @@ def test_info_orders_signs_naturally_and_survives_a_closed_pipe(tmp_path):
     with DatasetWriter(empty, {"created_by": "test"}):
         pass
     out = subprocess.run(cli("info", empty), capture_output=True, text=True, timeout=120)
-    assert (
-        out.stdout.strip() == "0 samples (0 failed), 0 signers, 0 signs"
-        and "DataFrame" not in out.stdout
-    )
+    assert out.stdout.strip() == "0 samples (0 failed), 0 signers, 0 signs" and "DataFrame" not in out.stdout
 
 
 def test_progress_in_a_log_is_lines_not_carriage_returns(tmp_path):
@@ -255,9 +238,7 @@ def test_predict_reads_every_frame_image_kind_extract_reads(tmp_path, small_run)
     while (got := cap.read())[0]:
         cv2.imwrite(str(folder / f"frame_{n}.bmp"), got[1])
         n += 1
-    done = subprocess.run(
-        cli("predict", small_run, tmp_path, "--json"), capture_output=True, text=True, timeout=300
-    )
+    done = subprocess.run(cli("predict", small_run, tmp_path, "--json"), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     (result,) = json.loads(done.stdout)
     assert result["source"] == str(folder) and result["frames"] == n and result["status"] == "ok"

@@ -29,14 +29,10 @@ def test_mpdata_raw_layout_equals_the_npz_arrays(tmp_path):
         i = np.flatnonzero((label == row.sign_id) & (seqno == int(row.sample.split("/")[-1])))[0]
         assert seq.frames == 30
         # exact but for pose visibilities below 1e-4, stored as 1e-4 (0 would mean "absent")
-        np.testing.assert_allclose(
-            to_seed_vectors(seq.xyz, seq.present, seq.visibility), X[i], atol=1e-4
-        )
+        np.testing.assert_allclose(to_seed_vectors(seq.xyz, seq.present, seq.visibility), X[i], atol=1e-4)
         xyz_only = np.delete(X[i], np.arange(3, 132, 4), axis=-1)
         np.testing.assert_array_equal(
-            np.delete(
-                to_seed_vectors(seq.xyz, seq.present, seq.visibility), np.arange(3, 132, 4), axis=-1
-            ),
+            np.delete(to_seed_vectors(seq.xyz, seq.present, seq.visibility), np.arange(3, 132, 4), axis=-1),
             xyz_only,
         )
 
@@ -48,9 +44,7 @@ def test_mpdata_frames_are_ordered_numerically(tmp_path):
         v = np.zeros(1662)
         v[0] = f + 1
         np.save(src / f"{f}.npy", v)
-    ds = Dataset(
-        import_mpdata(tmp_path / "MP_Data", tmp_path / "ds", signer="s", progress=False).out
-    )
+    ds = Dataset(import_mpdata(tmp_path / "MP_Data", tmp_path / "ds", signer="s", progress=False).out)
     seq = ds.read(ds.rows.iloc[0])
     np.testing.assert_array_equal(seq.xyz[:, 0, 0], np.arange(1, 13))
     assert ds.sign_ids == ["71"] and not seq.present[:, LEFT_HAND.slice].any()
@@ -82,11 +76,7 @@ def test_pose_import_and_export_arrays(tmp_path, synth_small):
         }
     )
     mapping.to_csv(tmp_path / "map.csv", index=False)
-    out = Dataset(
-        import_pose(
-            synth_small / "poses", tmp_path / "ds", tmp_path / "map.csv", progress=False
-        ).out
-    )
+    out = Dataset(import_pose(synth_small / "poses", tmp_path / "ds", tmp_path / "map.csv", progress=False).out)
     assert len(out.rows) == 6 and set(out.rows.sign) <= set(ds.rows.sign)
     result = export_arrays(synth_small, tmp_path / "arrays")
     X, y = np.load(tmp_path / "arrays" / "X.npy"), np.load(tmp_path / "arrays" / "y.npy")

@@ -39,10 +39,7 @@ def test_the_same_sign_again_after_something_else_and_the_cooldown():
 
 def test_summaries():
     committer, _ = _run([None] * 4)
-    assert (
-        committer.summary(40)
-        == "40 frames, 4 windows classified: no sign recognised (no hands detected)"
-    )
+    assert committer.summary(40) == "40 frames, 4 windows classified: no sign recognised (no hands detected)"
     assert Committer(LiveConfig()).summary(12) == (
         "12 frames, 0 windows classified: the stream was shorter than one window (30 frames)"
     )

@@ -13,9 +13,7 @@ def test_reproductions_match_the_notebook_summaries():
     assert count_parameters(tcn) == 927_812
     assert [count_parameters(layer) for layer in tcn.tcn] == [174_400, 575_104, 168_768]
     transformer = MODELS["transformer"].build(84, 100, 30)
-    assert (
-        count_parameters(transformer.position) == 2_520
-    )  # frame_position_embedding in the summary
+    assert count_parameters(transformer.position) == 2_520  # frame_position_embedding in the summary
     assert count_parameters(transformer) == 4_530_076
 
 

@@ -40,10 +40,7 @@ def workdir(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_the_readme_commands_run_as_written(workdir):
-    commands = [
-        line.split("#")[0].strip()
-        for line in _block("## From videos to a recogniser", "bash").splitlines()
-    ]
+    commands = [line.split("#")[0].strip() for line in _block("## From videos to a recogniser", "bash").splitlines()]
     commands = [c for c in commands if c.startswith("signpose ")]
     assert len(commands) >= 8
     for command in commands:
@@ -64,9 +61,7 @@ def test_the_readme_commands_run_as_written(workdir):
 @pytest.mark.slow
 def test_the_readme_python_example_runs(workdir):
     code = _block("Everything the CLI does is a Python call", "python")
-    code = code.replace(
-        'recipe={"epochs": 200}', 'recipe={"epochs": 2}, model_options={"dim": 32, "groups": 1}'
-    )
+    code = code.replace('recipe={"epochs": 200}', 'recipe={"epochs": 2}, model_options={"dim": 32, "groups": 1}')
     code = code.replace('"runs/islr-01"', '"runs/python-islr-01"')
     cwd = os.getcwd()
     os.chdir(workdir)

@@ -38,9 +38,7 @@ def test_predict_a_real_video(wlasl_run, wlasl_extracted):
     assert len(pred.top) == 1 and pred.top[0][0] in ("brother", "mother")
     # the same clip through `extract` and its stored .pose file gives the same answer
     ds = Dataset(wlasl_extracted)
-    stored = rec.predict_sequence(
-        ds.read(ds.rows[ds.rows["sample"] == "mother/mother_1"].iloc[0]), top_k=2
-    )
+    stored = rec.predict_sequence(ds.read(ds.rows[ds.rows["sample"] == "mother/mother_1"].iloc[0]), top_k=2)
     assert stored.top[0][0] == pred.top[0][0]
     assert stored.top[0][2] == pytest.approx(pred.top[0][2], abs=1e-3)
     assert sum(p for _, _, p in stored.top) == pytest.approx(1.0, abs=1e-5)
@@ -66,10 +64,7 @@ def test_batch_goes_on_past_bad_inputs(wlasl_run, tmp_path):
     writer.release()
     good = shared("videos", "wlasl_mini", "brother", "brother_1.mp4")
     videos = [str(bad), str(good), str(blank)]
-    found = {
-        p.source: p
-        for p in Recognizer.from_run(wlasl_run).predict_many(videos, workers=2, progress=False)
-    }
+    found = {p.source: p for p in Recognizer.from_run(wlasl_run).predict_many(videos, workers=2, progress=False)}
     preds = [found[v] for v in videos]
     assert [p.status for p in preds] == ["error", "ok", "no_sign"]
     assert "cannot open" in preds[0].message or "no frames" in preds[0].message
@@ -102,13 +97,9 @@ def test_live_on_a_video_file_reports_signs_once_with_timestamps(wlasl_run):
     assert session.committer.windows == (n - 20) // 5 + 1
     assert events and events[0]["frame"] == 19 and events[0]["time"] == pytest.approx(19 / 25)
     assert all((e["frame"] - 19) % 5 == 0 for e in events)  # on the stride grid
-    assert all(
-        a["sign"] != b["sign"] for a, b in zip(events, events[1:], strict=False)
-    )  # never twice in a row
+    assert all(a["sign"] != b["sign"] for a, b in zip(events, events[1:], strict=False))  # never twice in a row
     assert all(e["sign"] in ("brother", "mother") and 0 <= e["probability"] <= 1 for e in events)
-    assert session.summary().startswith(
-        f"{n} frames, {session.committer.windows} windows classified"
-    )
+    assert session.summary().startswith(f"{n} frames, {session.committer.windows} windows classified")
 
 
 def test_run_folder_problems_are_clear(wlasl_run, tmp_path):

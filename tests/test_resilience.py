@@ -57,9 +57,7 @@ def test_extraction_killed_mid_run_resumes_to_the_same_dataset(tmp_path):
     extract_dataset(src, tmp_path / "whole", workers=2, progress=False)
     out = tmp_path / "killed"
     cmd = cli("extract", src, "--out", out, "--workers", 2)
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 180
     while len(list(out.rglob("*.pose"))) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -99,9 +97,7 @@ def test_damaged_datasets_are_reported_by_name(tmp_path, synth_small, capsys):
     messages = capsys.readouterr().err
     assert rows["sample"][0] in messages and rows["sample"][1] in messages
     info = subprocess.run(cli("info", ds), capture_output=True, text=True)
-    assert (
-        info.returncode == 0 and info.stderr.count("warning:") == 3 and "warning" not in info.stdout
-    )
+    assert info.returncode == 0 and info.stderr.count("warning:") == 3 and "warning" not in info.stdout
 
 
 def test_training_on_two_processes_matches_one(tmp_path, synth_small):

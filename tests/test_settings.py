@@ -50,14 +50,8 @@ def test_each_flag_lands_in_its_setting():
     )
     assert config.model == "lstm" and config.test_signer == "07"
     assert config.features.frames == 64 and config.features.hand_relative
-    assert (
-        config.recipe.name == "seed" and config.recipe.lr == 3e-4
-    )  # lstm's recipe, one value changed
-    assert (
-        config.recipe.batch_size == 32
-        and not config.recipe.early_stopping
-        and config.recipe.label_smoothing == 0.1
-    )
+    assert config.recipe.name == "seed" and config.recipe.lr == 3e-4  # lstm's recipe, one value changed
+    assert config.recipe.batch_size == 32 and not config.recipe.early_stopping and config.recipe.label_smoothing == 0.1
     assert config.augment.mirror_p == 0.5 and config.augment.scale_range == (0.9, 1.1)
     assert config.model_options == {"unused": 1}
     assert runtime.devices == "2" and runtime.num_workers == 3
@@ -83,9 +77,7 @@ def test_a_config_file_with_flags_over_it(tmp_path):
     again, _ = parse("--config", str(path))
     assert again == saved  # a saved config reproduces the run exactly
     changed, _ = parse("--config", str(path), "--epochs", "9")
-    assert (
-        changed.recipe.epochs == 9 and changed.recipe.lr == 5e-4 and changed.features.frames == 40
-    )
+    assert changed.recipe.epochs == 9 and changed.recipe.lr == 5e-4 and changed.features.frames == 40
     # naming another recipe starts that section afresh: the file's recipe values do not leak in
     other, _ = parse("--config", str(path), "--recipe", "islr")
     assert other.recipe == Recipe.preset("islr")
@@ -144,9 +136,7 @@ def test_readme_settings_table_is_generated_from_the_declarations():
     found = re.search(r"<!-- settings:start -->\n(.*?)\n<!-- settings:end -->", text, re.S)
     assert found, "README.md lacks the settings table markers"
     expected = markdown_table(TrainConfig) + "\n\n" + markdown_table(RuntimeConfig)
-    assert found.group(1).strip() == expected.strip(), (
-        "README settings table is stale: run `make readme`"
-    )
+    assert found.group(1).strip() == expected.strip(), "README settings table is stale: run `make readme`"
 
 
 def test_readme_model_table_counts_what_the_models_have():
@@ -155,9 +145,7 @@ def test_readme_model_table_counts_what_the_models_have():
 
     text = README.read_text("utf-8")
     table = dict(re.findall(r"^\| `(\w+)`(?: \(default\))? \| ([\d,]+)", text, re.M))
-    counts = {
-        r["model"]: f"{r['parameters']:,}" for r in describe_models(FeatureConfig(), n_classes=100)
-    }
+    counts = {r["model"]: f"{r['parameters']:,}" for r in describe_models(FeatureConfig(), n_classes=100)}
     assert {m: table.get(m) for m in counts} == counts
     default = TrainConfig().model
     assert f"| `{default}` (default) |" in text

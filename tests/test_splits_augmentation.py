@@ -29,9 +29,7 @@ def _rows():
 def test_signer_split_never_mixes_signers_and_reports_unseen_signs():
     rows = _rows()
     split = signer_split(rows, "c")
-    assert set(rows.signer[split.test]) == {"c"} and "c" not in set(
-        rows.signer[np.r_[split.train, split.val]]
-    )
+    assert set(rows.signer[split.test]) == {"c"} and "c" not in set(rows.signer[np.r_[split.train, split.val]])
     assert not set(split.train) & set(split.val) and not set(split.train) & set(split.test)
     assert split.dropped_from_test == ["w"] and "w" not in set(rows.sign_id[split.test])
     assert len(split.val) == 12  # 20% of the 60 training-signer samples, stratified
@@ -98,17 +96,13 @@ def test_affine_is_about_the_body_centre_and_seed_transforms_match_the_notebook(
     mask = torch.ones(8, 30, 42, dtype=torch.bool)
     only_rotate = only(rotate_p=1.0, rotate_deg=30)
     out, _ = Augmenter(only_rotate, fs, seed=0)(pts, mask)
-    np.testing.assert_allclose(
-        out.mean(dim=(1, 2)), pts.mean(dim=(1, 2)), atol=1e-4
-    )  # centre stays put
+    np.testing.assert_allclose(out.mean(dim=(1, 2)), pts.mean(dim=(1, 2)), atol=1e-4)  # centre stays put
     # the seed's rotation is about (0, 0): it moves the centre
     seed_rot = only(seed_rotation_p=1.0)
     out, _ = Augmenter(seed_rot, fs, seed=0)(pts, mask)
     angles = torch.atan2(out[..., 1], out[..., 0]) - torch.atan2(pts[..., 1], pts[..., 0])
     degrees = torch.rad2deg(angles[:, 0, 0])
-    np.testing.assert_allclose(
-        degrees, degrees.round(), atol=1e-3
-    )  # integer degrees, as random.randint
+    np.testing.assert_allclose(degrees, degrees.round(), atol=1e-3)  # integer degrees, as random.randint
     assert degrees.abs().max() <= 5 + 1e-3
     # the notebook's own loops give the same rotation for the same angle
     x = pts.reshape(8, 30, 84).numpy()
@@ -117,9 +111,7 @@ def test_affine_is_about_the_body_centre_and_seed_transforms_match_the_notebook(
     rng = np.random.default_rng(0)
     theta = np.radians(int(rng.integers(-5, 6)))
     c, s = np.cos(theta), np.sin(theta)
-    mine = np.stack(
-        [c * x[0, :, 0::2] - s * x[0, :, 1::2], s * x[0, :, 0::2] + c * x[0, :, 1::2]], -1
-    ).reshape(30, 84)
+    mine = np.stack([c * x[0, :, 0::2] - s * x[0, :, 1::2], s * x[0, :, 0::2] + c * x[0, :, 1::2]], -1).reshape(30, 84)
     np.testing.assert_allclose(ref[0], mine, rtol=1e-5)
     scaled = seed_augment_scale(x, np.random.default_rng(0))
     ratios = scaled[:, 0, 0] / x[:, 0, 0]
@@ -130,9 +122,7 @@ def test_augmentation_presets_and_checks():
     off = AugmentConfig(name="off")
     assert not off.active and AugmentConfig().active
     seed = AugmentConfig(name="seed", mirror_p=0.5)  # a preset, with one value changed
-    assert (
-        seed.seed_rotation_p == pytest.approx(1 / 3) and seed.mirror_p == 0.5 and seed.rotate_p == 0
-    )
+    assert seed.seed_rotation_p == pytest.approx(1 / 3) and seed.mirror_p == 0.5 and seed.rotate_p == 0
     from signpose.settings import build
 
     with pytest.raises(SignposeError, match=r"augment.mirror_p \(--mirror\) must be <= 1"):
@@ -146,24 +136,13 @@ def test_augmentation_presets_and_checks():
 
 def test_validation_holds_out_whole_signers_when_there_are_enough():
     rows = pd.DataFrame(
-        [
-            {"sample": f"{s}/{k}/{r}", "signer": s, "sign_id": k}
-            for s in "abcde"
-            for k in "xy"
-            for r in range(4)
-        ]
+        [{"sample": f"{s}/{k}/{r}", "signer": s, "sign_id": k} for s in "abcde" for k in "xy" for r in range(4)]
     )
-    split = signer_split(
-        rows, "e", 0.25, seed=0
-    )  # 4 training signers: auto validates on a held-out one
+    split = signer_split(rows, "e", 0.25, seed=0)  # 4 training signers: auto validates on a held-out one
     held = split.validation_signers(rows)
     assert len(held) == 1 and set(rows.signer.iloc[split.val]) == set(held)
     assert not set(rows.signer.iloc[split.train]) & set(held) and "e" not in held
-    mixed = signer_split(
-        rows[rows.signer.isin(["a", "b", "e"])].reset_index(drop=True), "e", 0.25, seed=0
-    )
+    mixed = signer_split(rows[rows.signer.isin(["a", "b", "e"])].reset_index(drop=True), "e", 0.25, seed=0)
     assert mixed.validation_signers(rows) == []  # two training signers: their own samples
     forced = signer_split(rows, "e", 0.25, seed=0, validation="samples")
-    assert forced.validation_signers(rows) == [] and set(rows.signer.iloc[forced.val]) <= set(
-        "abcd"
-    )
+    assert forced.validation_signers(rows) == [] and set(rows.signer.iloc[forced.val]) <= set("abcd")

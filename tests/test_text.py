@@ -30,7 +30,5 @@ def test_latin_names_keep_the_value_on_the_right_and_arabic_is_shaped():
     assert is_rtl_paragraph("هيكل عظمي skeleton") and not is_rtl_paragraph("skeleton هيكل")
     # shaped: the joined word is narrower than its letters drawn one by one
     word = _ink_columns(draw_text(canvas, "هيكل", (10, 10), size=32, box=None))
-    letters = sum(
-        len(_ink_columns(draw_text(canvas, c, (10, 10), size=32, box=None))) for c in "هيكل"
-    )
+    letters = sum(len(_ink_columns(draw_text(canvas, c, (10, 10), size=32, box=None))) for c in "هيكل")
     assert len(word) < letters

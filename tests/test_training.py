@@ -31,9 +31,7 @@ def test_run_folder_holds_everything_to_reproduce_and_recognise(small_run):
     assert list((small_run / "logs" / "tensorboard").glob("events.out.tfevents.*"))
     config = load_config(small_run)
     assert config.model == "islr" and config.test_signer == "signer3"
-    assert (
-        config.recipe.name == "islr" and config.recipe.lr == 2e-3 and config.recipe.patience == 10
-    )
+    assert config.recipe.name == "islr" and config.recipe.lr == 2e-3 and config.recipe.patience == 10
     assert config.recipe.monitor == "val_loss"  # from the islr recipe: resolved values are saved
     info = json.loads((small_run / "run.json").read_text("utf-8"))
     assert info["train_signers"] == ["signer1", "signer2"] and info["test_signer"] == "signer3"
@@ -57,10 +55,7 @@ def test_evaluate_writes_metrics_tables_and_confusion_image(small_run):
     own = (small_run / "metrics.json").read_bytes()
     other = evaluate(small_run, signer="signer1")  # another signer: written apart
     assert Path(other.out) == small_run / "eval" / "signer1" and other.samples == 40
-    assert (
-        json.loads((small_run / "eval" / "signer1" / "metrics.json").read_text())["signer"]
-        == "signer1"
-    )
+    assert json.loads((small_run / "eval" / "signer1" / "metrics.json").read_text())["signer"] == "signer1"
     assert (small_run / "metrics.json").read_bytes() == own  # the run's own test is untouched
 
 
@@ -71,9 +66,7 @@ def test_the_model_learns_the_unseen_signer_above_chance(small_run):
 def test_finished_run_is_not_retrained_and_other_settings_are_refused(small_run, synth_small):
     config = load_config(small_run)
     before = (small_run / "model.pt").stat().st_mtime_ns
-    info = train(
-        synth_small, small_run, config, RuntimeConfig(devices="1", num_workers=1), progress=False
-    )
+    info = train(synth_small, small_run, config, RuntimeConfig(devices="1", num_workers=1), progress=False)
     assert (small_run / "model.pt").stat().st_mtime_ns == before  # other runtime settings: same run
     assert info.classes == ["1", "2", "3", "4", "5"]
     with pytest.raises(SignposeError, match="other settings \\(differing: seed\\)"):
@@ -93,9 +86,7 @@ def test_bad_settings_and_splits_fail_before_a_run_folder_exists(tmp_path, synth
     assert not (tmp_path / "r").exists()
     with pytest.raises(SignposeError, match="recipe.epochs \\(--epochs\\) must be >= 1"):
         build(TrainConfig, {"recipe": {"epochs": 0}})
-    with pytest.raises(
-        SignposeError, match="unknown model 'lsmt'; choose one of lstm, tcn, transformer, islr"
-    ):
+    with pytest.raises(SignposeError, match="unknown model 'lsmt'; choose one of lstm, tcn, transformer, islr"):
         build(TrainConfig, {"model": "lsmt"})
     with pytest.raises(SignposeError, match="not a training run"):
         load_classifier(tmp_path)
@@ -111,9 +102,7 @@ def test_a_mixed_split_run_evaluates_on_its_own_test_samples(tmp_path, synth_sma
     info = train(synth_small, tmp_path / "mixed", config, progress=False)
     assert info.test_signer is None and info.split == "mixed"
     result = evaluate(tmp_path / "mixed")
-    assert (
-        result.samples == info.samples["test"] == len(info.test_samples) and result.signer is None
-    )
+    assert result.samples == info.samples["test"] == len(info.test_samples) and result.signer is None
     by_signer = evaluate(tmp_path / "mixed", signer="signer2")
     assert by_signer.samples == 40 and Path(by_signer.out).name == "signer2"
 
@@ -128,9 +117,7 @@ def test_cross_validation_table(tmp_path, synth_small):
     assert list(table["test signer"]) == ["signer1", "signer2", "signer3", "mean ± std"]
     accuracies = [r.accuracy for r in results]
     assert table.iloc[-1]["accuracy"] == f"{np.mean(accuracies):.3f} ± {np.std(accuracies):.3f}"
-    assert all(
-        len(value.split(".")[1]) == 3 for value in table["accuracy"][:3]
-    )  # one number format
+    assert all(len(value.split(".")[1]) == 3 for value in table["accuracy"][:3])  # one number format
     assert (tmp_path / "cv" / "cv.csv").is_file() and len(results) == 3
 
 
@@ -145,9 +132,7 @@ def test_training_killed_mid_run_resumes_from_its_last_checkpoint(tmp_path, synt
     run = tmp_path / "run"
     cmd = cli("train", synth_small, "--out", run, "--config", tmp_path / "config.json")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
-    )
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
     last = run / "checkpoints" / "last.ckpt"
     deadline = time.time() + 240
     while not last.exists() and time.time() < deadline and proc.poll() is None:

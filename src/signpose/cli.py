@@ -63,19 +63,14 @@ def cmd_info(args) -> int:
     if args.json:
         print(json.dumps(info.as_dict(), ensure_ascii=False, indent=2))
         return 0
-    print(
-        f"{info.samples} samples ({info.failed} failed), {len(info.signers)} signers, {len(info.signs)} signs"
-    )
+    print(f"{info.samples} samples ({info.failed} failed), {len(info.signers)} signers, {len(info.signs)} signs")
     if info.samples:
         counts = info.counts.copy()
         counts.insert(0, "sign", [info.signs.get(i, i) for i in counts.index])
         print(counts.to_string())
         frames = info.frames
         print(f"frames per video: min {frames.min()}, mean {frames.mean():.1f}, max {frames.max()}")
-        print(
-            "frames with each part detected: "
-            + ", ".join(f"{k} {v:.1%}" for k, v in info.detected.items())
-        )
+        print("frames with each part detected: " + ", ".join(f"{k} {v:.1%}" for k, v in info.detected.items()))
     for p in info.problems:
         print(f"warning: {p.problem}", file=sys.stderr)
     return 0
@@ -92,9 +87,7 @@ def cmd_synth(args) -> int:
         seed=args.seed,
         append=args.append,
     )
-    print(
-        f"synthetic dataset: {out} ({args.signers} signers x {args.signs} signs x {args.reps} repetitions)"
-    )
+    print(f"synthetic dataset: {out} ({args.signers} signers x {args.signs} signs x {args.reps} repetitions)")
     return 0
 
 
@@ -134,9 +127,7 @@ def cmd_models(args) -> int:
     rows = describe_models(features, n_classes=args.classes)
     print(f"{'model':<12} {'parameters':>12}  {'input':<10} {'recipe':<17} description")
     for r in rows:
-        print(
-            f"{r['model']:<12} {r['parameters']:>12,}  {r['input']:<10} {r['recipe']:<17} {r['description']}"
-        )
+        print(f"{r['model']:<12} {r['parameters']:>12,}  {r['input']:<10} {r['recipe']:<17} {r['description']}")
     print("\nfeature sets:")
     for name, fs in FEATURE_SETS.items():
         print(f"  {name:<12} {fs.description}")
@@ -170,9 +161,7 @@ def _train_settings(args, **fixed):
     values = given(args)
     runtime = {k: values.pop(k) for k in list(values) if k in RuntimeConfig.model_fields}
     base = load_json(args.config) if args.config else {}
-    return build(TrainConfig, deep_merge(deep_merge(base, values), fixed)), build(
-        RuntimeConfig, runtime
-    )
+    return build(TrainConfig, deep_merge(deep_merge(base, values), fixed)), build(RuntimeConfig, runtime)
 
 
 def _print_result(result, run) -> None:
@@ -182,9 +171,7 @@ def _print_result(result, run) -> None:
         f"{result.samples} samples), top-5 {result.top5_accuracy:.3f}, macro-F1 {result.macro_f1:.3f}"
     )
     if result.signs_not_in_training:
-        print(
-            f"not evaluated (no training signer performed them): {', '.join(result.signs_not_in_training)}"
-        )
+        print(f"not evaluated (no training signer performed them): {', '.join(result.signs_not_in_training)}")
     print(
         f"written: {Path(result.out) / 'metrics.json'}, per_class.csv, confusion.png",
         file=sys.stderr,
@@ -234,9 +221,7 @@ def cmd_cv(args) -> int:
     print(table.to_string(index=False))
     unseen = sorted({s for r in results for s in r.signs_not_in_training})
     if unseen:
-        print(
-            f"not evaluated in some folds (no training signer performed them): {', '.join(unseen)}"
-        )
+        print(f"not evaluated in some folds (no training signer performed them): {', '.join(unseen)}")
     print(f"written: {Path(args.out) / 'cv.csv'}", file=sys.stderr)
     return 0
 
@@ -256,9 +241,7 @@ def cmd_predict(args) -> int:
     from .recognise.recognizer import Recognizer
 
     if args.annotate and Path(args.annotate).is_dir():
-        raise SignposeError(
-            f"{args.annotate}: is a folder; --annotate takes the .mp4 file to write"
-        )
+        raise SignposeError(f"{args.annotate}: is a folder; --annotate takes the .mp4 file to write")
     videos = find_samples(args.videos)
     if args.annotate and len(videos) != 1:
         raise SignposeError("--annotate writes one video: pass a single input video")
@@ -348,9 +331,7 @@ def _extract_args(p) -> None:
     p.add_argument("--signer", help="signer name for a one-signer folders layout")
     p.add_argument("--retry-failed", action="store_true", help="retry samples that failed before")
     p.add_argument("--limit", type=_positive_int, help="only the first N samples (a quick look)")
-    p.add_argument(
-        "--backend", choices=["local", "ray"], default="local", help="process pool here, or Ray"
-    )
+    p.add_argument("--backend", choices=["local", "ray"], default="local", help="process pool here, or Ray")
     p.add_argument(
         "--address",
         help="Ray cluster address (e.g. ray://head:10001 or auto); default: a local Ray",
@@ -399,28 +380,20 @@ def _export_arrays_args(p) -> None:
 
 
 def _models_args(p) -> None:
-    p.add_argument(
-        "--classes", type=_positive_int, default=100, help="number of signs (default 100)"
-    )
+    p.add_argument("--classes", type=_positive_int, default=100, help="number of signs (default 100)")
 
 
 def _train_args(p) -> None:
     p.add_argument("dataset", help="dataset folder (from extract, synth or import)")
-    p.add_argument(
-        "--out", required=True, help="run folder to write (an unfinished run there is resumed)"
-    )
-    p.add_argument(
-        "--config", help="a JSON TrainConfig (e.g. a run's config.json); flags override it"
-    )
+    p.add_argument("--out", required=True, help="run folder to write (an unfinished run there is resumed)")
+    p.add_argument("--config", help="a JSON TrainConfig (e.g. a run's config.json); flags override it")
 
 
 def _train_settings_flags(p, exclude: tuple[str, ...] = ()) -> None:
     from .learn.config import RuntimeConfig, TrainConfig
 
     add_flags(p, TrainConfig, defaults=build(TrainConfig), exclude=exclude, title="run settings")
-    add_flags(
-        p, RuntimeConfig, title="runtime settings (not part of the run: free to change on resume)"
-    )
+    add_flags(p, RuntimeConfig, title="runtime settings (not part of the run: free to change on resume)")
 
 
 def _evaluate_args(p) -> None:
@@ -443,9 +416,7 @@ def _predict_args(p) -> None:
 def _live_args(p) -> None:
     p.add_argument("run")
     p.add_argument("--source", default="0", help="camera index, video file or stream URL")
-    p.add_argument(
-        "--headless", action="store_true", help="print timestamped predictions, no window"
-    )
+    p.add_argument("--headless", action="store_true", help="print timestamped predictions, no window")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
 
 
@@ -475,9 +446,7 @@ class Command:
     help: str
     run: Callable[[argparse.Namespace], int]
     arguments: Callable[[argparse.ArgumentParser], None] = _nothing  # cheap: no heavy imports
-    settings: Callable[[argparse.ArgumentParser], None] = (
-        _nothing  # flags generated from declarations
-    )
+    settings: Callable[[argparse.ArgumentParser], None] = _nothing  # flags generated from declarations
 
 
 COMMANDS: dict[str, Command] = {
@@ -507,18 +476,14 @@ COMMANDS: dict[str, Command] = {
         _features_settings,
     ),
     "recipes": Command("the registered training recipes with their values", cmd_recipes),
-    "settings": Command(
-        "every training setting: flag, allowed values, default (Markdown)", cmd_settings
-    ),
+    "settings": Command("every training setting: flag, allowed values, default (Markdown)", cmd_settings),
     "train": Command(
         "train a model signer-independently, then evaluate it",
         cmd_train,
         _train_args,
         _train_settings_flags,
     ),
-    "evaluate": Command(
-        "metrics, per-class table and confusion matrix of a run", cmd_evaluate, _evaluate_args
-    ),
+    "evaluate": Command("metrics, per-class table and confusion matrix of a run", cmd_evaluate, _evaluate_args),
     "cv": Command(
         "leave-one-signer-out: one run per signer, mean ± std",
         cmd_cv,
@@ -542,9 +507,7 @@ def build_parser(only: str | None = None, settings: bool = True) -> argparse.Arg
     flags (which import the stage that declares them) unless `settings` is False."""
     from . import __version__
 
-    parser = parser_class()(
-        prog="signpose", description="Pose-based isolated sign language recognition."
-    )
+    parser = parser_class()(prog="signpose", description="Pose-based isolated sign language recognition.")
     parser.add_argument("--version", action="version", version=f"signpose {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=parser_class())
     for name, command in COMMANDS.items():

@@ -21,9 +21,7 @@ def run_demo(out: str | Path, epochs: int = 60, progress: bool = True, echo=prin
     out = Path(out)
     data = out / "dataset"
     if not (data / "manifest.csv").is_file():
-        echo(
-            f"1/4 generating a synthetic dataset (3 signers x 10 signs x 20 repetitions) in {data}"
-        )
+        echo(f"1/4 generating a synthetic dataset (3 signers x 10 signs x 20 repetitions) in {data}")
         synth_dataset(data, signers=3, signs=10, reps=20, seed=0, progress=progress)
     else:
         echo(f"1/4 using the synthetic dataset in {data}")

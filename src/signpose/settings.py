@@ -65,9 +65,7 @@ class Preset(Settings):
         if isinstance(data, dict) and "name" in data:
             name = data["name"]
             if name not in cls.PRESETS:
-                raise ValueError(
-                    f"unknown {cls.KIND} {name!r}; choose one of {', '.join(cls.PRESETS)}"
-                )
+                raise ValueError(f"unknown {cls.KIND} {name!r}; choose one of {', '.join(cls.PRESETS)}")
             return {**cls.PRESETS[name], **data}
         return data
 
@@ -113,20 +111,13 @@ def _describe(error: dict, cls: type[Settings]) -> str:
         known = ", ".join(_known_fields(cls, loc[:-1]))
         return f"unknown setting {path!r}; known here: {known}"
     template = _MESSAGES.get(kind)
-    ctx = {
-        k: (f"{v:g}" if isinstance(v, int | float) else v)
-        for k, v in (error.get("ctx") or {}).items()
-    }
+    ctx = {k: (f"{v:g}" if isinstance(v, int | float) else v) for k, v in (error.get("ctx") or {}).items()}
     if "expected" in ctx:
         ctx["expected"] = str(ctx["expected"]).replace("'", "").replace(" or ", ", ")
     message = template.format(**ctx) if template else error["msg"].removeprefix("Value error, ")
     flag = _flag_for(cls, tuple(loc))
     name = f"{path} ({flag})" if flag else path
-    if (
-        kind in ("missing", "value_error")
-        or "input" not in error
-        or isinstance(error["input"], dict)
-    ):
+    if kind in ("missing", "value_error") or "input" not in error or isinstance(error["input"], dict):
         return f"setting {name}: {message}" if path else message
     return f"setting {name} {message}, not {error['input']!r}"
 
@@ -178,9 +169,7 @@ def load_json(path: str | Path) -> dict:
     except FileNotFoundError:
         raise SignposeError(f"{path}: config file not found") from None
     except IsADirectoryError:
-        raise SignposeError(
-            f"{path}: is a folder; pass a JSON config file (e.g. RUN/config.json)"
-        ) from None
+        raise SignposeError(f"{path}: is a folder; pass a JSON config file (e.g. RUN/config.json)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise SignposeError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(data, dict):
@@ -314,9 +303,7 @@ def add_flags(
         name = f"{section} settings" if section else (title or "settings")
         group = groups.setdefault(section, parser.add_argument_group(name))
         default = _lookup(shown, f.path) if shown is not None else f.default
-        text = f.help + (
-            f" (default: {_show(default)})" if default is not None and f.kind != "bool" else ""
-        )
+        text = f.help + (f" (default: {_show(default)})" if default is not None and f.kind != "bool" else "")
         metavar = f.flag.removeprefix("--").upper().replace("-", "_")
         kwargs: dict[str, Any] = {
             "dest": f.dest,
@@ -363,9 +350,7 @@ def given(args: argparse.Namespace) -> dict:
             try:
                 value = json.loads(value)
             except json.JSONDecodeError as e:
-                raise SignposeError(
-                    f"--{path[-1].replace('_', '-')}: not valid JSON ({e})"
-                ) from None
+                raise SignposeError(f"--{path[-1].replace('_', '-')}: not valid JSON ({e})") from None
         node = out
         for p in path[:-1]:
             node = node.setdefault(p, {})
@@ -395,9 +380,7 @@ def markdown_table(cls: type[Settings], defaults: Settings | None = None) -> str
             "str": "text",
         }[f.kind]
         default = _lookup(shown, f.path)
-        lines.append(
-            f"| `{f.flag}` | `{'.'.join(f.path)}` | {allowed} | `{_show(default)}` | {f.help} |"
-        )
+        lines.append(f"| `{f.flag}` | `{'.'.join(f.path)}` | {allowed} | `{_show(default)}` | {f.help} |")
     return "\n".join(lines)
 
 

@@ -64,9 +64,7 @@ def is_rtl_paragraph(text: str) -> bool:
     return get_base_level(text) == 1
 
 
-def _draw(
-    draw, xy: tuple[int, int], text: str, font, fill, direction: str
-) -> tuple[int, int, int, int]:
+def _draw(draw, xy: tuple[int, int], text: str, font, fill, direction: str) -> tuple[int, int, int, int]:
     box = draw.textbbox(xy, text, font=font, direction=direction)
     draw.text(xy, text, font=font, fill=fill, direction=direction)
     return box

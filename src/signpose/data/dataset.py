@@ -57,9 +57,7 @@ class ManifestRow:
     @property
     def truncated(self) -> bool:
         """Fewer frames decoded than the container declares (beyond the usual off-by-a-few)."""
-        return self.declared_frames > 0 and self.frames < self.declared_frames - max(
-            2, 0.05 * self.declared_frames
-        )
+        return self.declared_frames > 0 and self.frames < self.declared_frames - max(2, 0.05 * self.declared_frames)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -124,9 +122,7 @@ def read_manifest_table(root: Path) -> pd.DataFrame:
     table = read_table(path, "manifest")
     missing = [c for c in ("sample", "signer", "sign_id") if c not in table.columns]
     if missing:
-        raise SignposeError(
-            f"{path}: columns {missing} are missing; re-run the command that made it"
-        )
+        raise SignposeError(f"{path}: columns {missing} are missing; re-run the command that made it")
     for col in MANIFEST_COLUMNS:
         if col not in table.columns:  # a manifest from an older signpose
             table[col] = "ok" if col == "status" else ""
@@ -166,9 +162,7 @@ class DatasetInfo:
             "failed": self.failed,
             "signers": self.signers,
             "signs": self.signs,
-            "counts": {
-                s: {k: int(v) for k, v in self.counts[s].items()} for s in self.counts.columns
-            },
+            "counts": {s: {k: int(v) for k, v in self.counts[s].items()} for s in self.counts.columns},
             "frames": {
                 "min": int(frames.min()),
                 "mean": float(frames.mean()),
@@ -188,9 +182,7 @@ def read_meta(root: Path) -> dict:
     try:
         meta = json.loads(path.read_text("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise SignposeError(
-            f"{path}: not valid JSON ({e}); delete it and re-run the command that made it"
-        ) from None
+        raise SignposeError(f"{path}: not valid JSON ({e}); delete it and re-run the command that made it") from None
     return meta if isinstance(meta, dict) else {}
 
 
@@ -210,11 +202,7 @@ class Dataset:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         if not self.root.is_dir():
-            what = (
-                "is a file, not a dataset folder"
-                if self.root.exists()
-                else "no such dataset folder"
-            )
+            what = "is a file, not a dataset folder" if self.root.exists() else "no such dataset folder"
             raise SignposeError(
                 f"{self.root}: {what}; create one with `signpose extract`, `signpose synth` or `signpose import`"
             )
@@ -228,9 +216,9 @@ class Dataset:
         repeated = table["sample"].duplicated(keep="last")
         self.duplicates = natural_sorted(set(table["sample"][repeated]))
         table = table[~repeated]  # a duplicated row counts once (the last one wins)
-        self.all_rows = table.sort_values(
-            "sample", key=lambda c: c.map(natural_key), kind="stable"
-        ).reset_index(drop=True)
+        self.all_rows = table.sort_values("sample", key=lambda c: c.map(natural_key), kind="stable").reset_index(
+            drop=True
+        )
         ok = self.all_rows[self.all_rows.status == "ok"]
         self.sign_names = {
             **dict(zip(ok["sign_id"], ok["sign"], strict=False)),
@@ -254,8 +242,7 @@ class Dataset:
     def check(self) -> list[DatasetProblem]:
         """Duplicated rows, manifest rows without their file, pose files without a row."""
         problems = [
-            DatasetProblem(s, f"{s} appears more than once in {MANIFEST} (counted once)")
-            for s in self.duplicates
+            DatasetProblem(s, f"{s} appears more than once in {MANIFEST} (counted once)") for s in self.duplicates
         ]
         listed = set(self.all_rows.file)
         for row in self.rows.itertuples():
@@ -268,9 +255,7 @@ class Dataset:
         return problems
 
     def read(self, row) -> KeypointSequence:
-        return read_pose(
-            self.root / (row["file"] if isinstance(row, dict | pd.Series) else row.file)
-        )
+        return read_pose(self.root / (row["file"] if isinstance(row, dict | pd.Series) else row.file))
 
     def load(
         self, rows: pd.DataFrame | None = None, workers: int = 4, on_error: str = "skip"
@@ -291,11 +276,7 @@ class Dataset:
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             results = list(pool.map(_read, paths))
-        problems = [
-            DatasetProblem(s, err)
-            for s, (_, err) in zip(rows["sample"], results, strict=True)
-            if err
-        ]
+        problems = [DatasetProblem(s, err) for s, (_, err) in zip(rows["sample"], results, strict=True) if err]
         if problems and on_error == "raise":
             raise SignposeError(problems[0].problem)
         keep = np.array([seq is not None for seq, _ in results], dtype=bool)

@@ -27,9 +27,7 @@ from .labels import normalise_sign_id, read_labels
 from .schema import FACE, LEFT_HAND, N_POINTS, POSE, RIGHT_HAND, from_seed_vectors
 from .writer import DatasetWriter, check_dataset_target
 
-MPDATA_PATTERN = (
-    "MP_Data/<signer>/<sign>/<sequence>/<frame>.npy or MP_Data/<sign>/<sequence>/<frame>.npy"
-)
+MPDATA_PATTERN = "MP_Data/<signer>/<sign>/<sequence>/<frame>.npy or MP_Data/<sign>/<sequence>/<frame>.npy"
 
 
 @dataclass
@@ -49,9 +47,7 @@ class ImportReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
-        lines = [
-            f"{self.imported + len(self.failed)} samples: {self.imported} imported, {len(self.failed)} failed"
-        ]
+        lines = [f"{self.imported + len(self.failed)} samples: {self.imported} imported, {len(self.failed)} failed"]
         lines += [f"  failed: {sample}: {error}" for sample, error in self.failed]
         lines.append(f"dataset: {self.out}")
         return "\n".join(lines)
@@ -128,12 +124,8 @@ def seed_vectors_to_sequence(vectors: np.ndarray, fps: float = 30.0) -> Keypoint
     xyz, present = from_seed_vectors(vectors)
     visibility = None
     if vectors.shape[-1] >= POSE.size * 4:
-        visibility = np.asarray(vectors[..., : POSE.size * 4], np.float32).reshape(
-            -1, POSE.size, 4
-        )[..., 3]
-    return KeypointSequence(
-        xyz=xyz, present=present, fps=fps, width=1, height=1, visibility=visibility
-    )
+        visibility = np.asarray(vectors[..., : POSE.size * 4], np.float32).reshape(-1, POSE.size, 4)[..., 3]
+    return KeypointSequence(xyz=xyz, present=present, fps=fps, width=1, height=1, visibility=visibility)
 
 
 def import_mpdata(
@@ -197,9 +189,7 @@ def import_npz(
         keys = set(z.files)
         signer_key = "signer" if "signer" in keys else "recorder"
         if not {"X", "label", signer_key} <= keys:
-            raise SignposeError(
-                f"{path}: needs arrays X, label and signer (or recorder); has {sorted(keys)}"
-            )
+            raise SignposeError(f"{path}: needs arrays X, label and signer (or recorder); has {sorted(keys)}")
         X, labels, signers = z["X"], z["label"].astype(str), z[signer_key].astype(str)
         seqno = z["seq"] if "seq" in keys else np.arange(len(X))
 
@@ -240,9 +230,7 @@ def read_kaggle_parquet(path: Path, fps: float = 30.0) -> KeypointSequence:
         raise SignposeError(f"{path}: no landmark rows")
     unknown = set(df["type"].unique()) - set(_KAGGLE_OFFSETS)
     if unknown:
-        raise SignposeError(
-            f"{path}: unknown landmark types {sorted(unknown)}; expected {sorted(_KAGGLE_OFFSETS)}"
-        )
+        raise SignposeError(f"{path}: unknown landmark types {sorted(unknown)}; expected {sorted(_KAGGLE_OFFSETS)}")
     frames, t_index = np.unique(df["frame"].to_numpy(), return_inverse=True)
     point = df["type"].map(_KAGGLE_OFFSETS).to_numpy() + df["landmark_index"].to_numpy()
     xyz = np.zeros((len(frames), N_POINTS, 3), np.float32)
@@ -253,20 +241,14 @@ def read_kaggle_parquet(path: Path, fps: float = 30.0) -> KeypointSequence:
     return KeypointSequence(xyz=xyz, present=present, fps=fps, width=1, height=1)
 
 
-def import_kaggle(
-    source: str | Path, out: str | Path, progress: bool = True, append: bool = False
-) -> ImportReport:
+def import_kaggle(source: str | Path, out: str | Path, progress: bool = True, append: bool = False) -> ImportReport:
     check_dataset_target(out)
     root = Path(source)
     table_path = root / "train.csv"
-    if (
-        root.is_file() and root.suffix.lower() == ".csv"
-    ):  # the CSV itself, as Kaggle users point to it
+    if root.is_file() and root.suffix.lower() == ".csv":  # the CSV itself, as Kaggle users point to it
         root, table_path = root.parent, root
     if not table_path.is_file():
-        raise SignposeError(
-            f"{root}: no train.csv; expected the asl-signs layout (train.csv + train_landmark_files/)"
-        )
+        raise SignposeError(f"{root}: no train.csv; expected the asl-signs layout (train.csv + train_landmark_files/)")
     table = pd.read_csv(table_path, dtype=str)
     missing = {"path", "participant_id", "sequence_id", "sign"} - set(table.columns)
     if missing:
@@ -279,9 +261,7 @@ def import_kaggle(
                 seq = read_kaggle_parquet(root / row.path)
                 yield Imported(sample, row.participant_id, row.sign, row.path, seq)
             except (SignposeError, OSError, ValueError) as e:
-                yield Imported(
-                    sample, row.participant_id, row.sign, row.path, error=str(e).splitlines()[0]
-                )
+                yield Imported(sample, row.participant_id, row.sign, row.path, error=str(e).splitlines()[0])
 
     meta = {
         "created_by": "import kaggle",
@@ -307,15 +287,11 @@ def import_pose(
     check_dataset_target(out)
     root = Path(source)
     if not Path(mapping).is_file():
-        raise SignposeError(
-            f"{mapping}: mapping file not found; expected a CSV with columns file,signer,sign"
-        )
+        raise SignposeError(f"{mapping}: mapping file not found; expected a CSV with columns file,signer,sign")
     table = read_table(Path(mapping), "mapping file")
     missing = {"file", "signer", "sign"} - set(table.columns)
     if missing:
-        raise SignposeError(
-            f"{mapping}: columns {sorted(missing)} are missing; expected file,signer,sign"
-        )
+        raise SignposeError(f"{mapping}: columns {sorted(missing)} are missing; expected file,signer,sign")
     names = {}
     if "sign_id" in table.columns:
         names = dict(zip(table.sign_id.map(normalise_sign_id), table.sign, strict=True))

@@ -149,9 +149,7 @@ def _pose_sizes() -> tuple[int, int]:
     """(bytes of a 1-frame file, bytes per further frame) of what `write_pose` writes."""
     sizes = []
     for frames in (1, 2):
-        empty = KeypointSequence(
-            np.zeros((frames, N_POINTS, 3)), np.zeros((frames, N_POINTS), bool), 30.0, 1, 1
-        )
+        empty = KeypointSequence(np.zeros((frames, N_POINTS, 3)), np.zeros((frames, N_POINTS), bool), 30.0, 1, 1)
         buffer = io.BytesIO()
         to_pose(empty).write(buffer)
         sizes.append(len(buffer.getvalue()))
@@ -181,12 +179,9 @@ def read_pose(path: str | Path) -> KeypointSequence:
     except SignposeError as e:
         raise SignposeError(f"{path}: {e}") from None
     except FileNotFoundError:
-        raise SignposeError(
-            f"{path}: pose file is missing; re-run extraction to recreate it"
-        ) from None
+        raise SignposeError(f"{path}: pose file is missing; re-run extraction to recreate it") from None
     except Exception as e:  # pose-format raises assorted errors on truncated files
         raise SignposeError(
-            f"{path}: unreadable pose file ({type(e).__name__}: {e}); delete it and re-run "
-            "extraction to recreate it"
+            f"{path}: unreadable pose file ({type(e).__name__}: {e}); delete it and re-run extraction to recreate it"
         ) from None
     return seq

@@ -32,9 +32,7 @@ def read_labels(path: str | Path) -> dict[str, str]:
     """Sign id -> display name from a CSV or xlsx label file."""
     path = Path(path)
     if not path.is_file():
-        raise SignposeError(
-            f"{path}: label file not found; pass a CSV (SignID,Sign) or KArSL's labels.xlsx"
-        )
+        raise SignposeError(f"{path}: label file not found; pass a CSV (SignID,Sign) or KArSL's labels.xlsx")
     excel = path.suffix.lower() in (".xlsx", ".xls")
     try:
         if excel:
@@ -48,9 +46,7 @@ def read_labels(path: str | Path) -> dict[str, str]:
                 "as a CSV with columns SignID,Sign"
             ) from None
         reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        raise SignposeError(
-            f"{path}: cannot read labels ({reason}); expected a CSV with columns SignID,Sign"
-        ) from None
+        raise SignposeError(f"{path}: cannot read labels ({reason}); expected a CSV with columns SignID,Sign") from None
     cols = [str(c) for c in table.columns]
     id_col = _pick(cols, "signid", "id", "classid", "label")
     name_col = _pick(cols, "sign", "name", "signname", "gloss")
@@ -60,9 +56,7 @@ def read_labels(path: str | Path) -> dict[str, str]:
         # KArSL's xlsx splits the name into Arabic and English columns.
         parts = [c for c in cols if c != id_col and ("arab" in c.lower() or "engl" in c.lower())]
         if not parts:
-            raise SignposeError(
-                f"{path}: no sign name column in {cols}; expected columns SignID,Sign"
-            )
+            raise SignposeError(f"{path}: no sign name column in {cols}; expected columns SignID,Sign")
         names = table[parts].fillna("").astype(str).agg(" ".join, axis=1)
     else:
         names = table[name_col].fillna("").astype(str)

@@ -24,9 +24,7 @@ KARSL_PATTERN = (
     "<root>/<signer>/<train|test>/<sign id>/<sample folder or video>, or "
     "<root>/<signer>/.../<a>_<b>_<sign id>_<rest>.<video ext>"
 )
-FOLDERS_PATTERN = (
-    "<root>/<signer>/<sign>/<sample>, <root>/<sign>/<sample> or <root>/<sign>.<video ext>"
-)
+FOLDERS_PATTERN = "<root>/<signer>/<sign>/<sample>, <root>/<sign>/<sample> or <root>/<sign>.<video ext>"
 LAYOUTS = ("karsl", "folders")
 
 
@@ -47,9 +45,7 @@ class SampleSpec:
 
 
 def _visible(path: Path) -> list[Path]:
-    return sorted(
-        (p for p in path.iterdir() if not p.name.startswith(".")), key=lambda p: natural_key(p.name)
-    )
+    return sorted((p for p in path.iterdir() if not p.name.startswith(".")), key=lambda p: natural_key(p.name))
 
 
 def _is_sample(path: Path) -> bool:
@@ -77,20 +73,12 @@ def _karsl_video(root: Path, signer_dir: Path, video: Path) -> SampleSpec:
     """A video named as the seed's KArSL copies are: the sign id is the third `_` field."""
     fields = video.stem.split("_")
     if len(fields) < 3 or not fields[2].isdigit():
-        raise SignposeError(
-            f"{video}: cannot read the sign id from the file name; expected {KARSL_PATTERN}"
-        )
+        raise SignposeError(f"{video}: cannot read the sign id from the file name; expected {KARSL_PATTERN}")
     subset = next(
-        (
-            p.lower()
-            for p in video.relative_to(signer_dir).parts[:-1]
-            if p.lower() in ("train", "test")
-        ),
+        (p.lower() for p in video.relative_to(signer_dir).parts[:-1] if p.lower() in ("train", "test")),
         "",
     )
-    return SampleSpec(
-        _sample_id(root, video), video, signer_dir.name, normalise_sign_id(fields[2]), subset
-    )
+    return SampleSpec(_sample_id(root, video), video, signer_dir.name, normalise_sign_id(fields[2]), subset)
 
 
 def _karsl(root: Path) -> list[SampleSpec]:
@@ -102,11 +90,7 @@ def _karsl(root: Path) -> list[SampleSpec]:
         for sub in _visible(signer_dir):
             if not (sub.is_dir() and sub.name.lower() in ("train", "test")):
                 videos = sub.rglob("*") if sub.is_dir() else [sub]
-                specs += [
-                    _karsl_video(root, signer_dir, v)
-                    for v in natural_sorted(videos, key=str)
-                    if is_video(v)
-                ]
+                specs += [_karsl_video(root, signer_dir, v) for v in natural_sorted(videos, key=str) if is_video(v)]
                 continue
             for entry in _visible(sub):  # <sign id>/<sample> folders, or videos named as the seed's
                 if is_video(entry):
@@ -115,9 +99,7 @@ def _karsl(root: Path) -> list[SampleSpec]:
                 if not entry.is_dir():
                     continue
                 if not entry.name.isdigit():
-                    raise SignposeError(
-                        f"{entry}: sign folder name is not a sign id; expected {KARSL_PATTERN}"
-                    )
+                    raise SignposeError(f"{entry}: sign folder name is not a sign id; expected {KARSL_PATTERN}")
                 for sample in _visible(entry):
                     if _is_sample(sample):
                         specs.append(
@@ -130,9 +112,7 @@ def _karsl(root: Path) -> list[SampleSpec]:
                             )
                         )
                     elif sample.is_dir():
-                        raise SignposeError(
-                            f"{sample}: sample folder has no frame images; expected {KARSL_PATTERN}"
-                        )
+                        raise SignposeError(f"{sample}: sample folder has no frame images; expected {KARSL_PATTERN}")
     return specs
 
 
@@ -141,9 +121,7 @@ def _folders(root: Path, signer: str | None) -> list[SampleSpec]:
     single = signer or root.resolve().name
     for top in _visible(root):
         if is_video(top):  # <root>/<sign>.<ext>
-            specs.append(
-                SampleSpec(_sample_id(root, top), top, single, normalise_sign_id(top.stem))
-            )
+            specs.append(SampleSpec(_sample_id(root, top), top, single, normalise_sign_id(top.stem)))
             continue
         if not top.is_dir():
             continue
@@ -151,28 +129,20 @@ def _folders(root: Path, signer: str | None) -> list[SampleSpec]:
         if any(_is_sample(c) for c in children):  # <root>/<sign>/<sample>
             for c in children:
                 if _is_sample(c):
-                    specs.append(
-                        SampleSpec(_sample_id(root, c), c, single, normalise_sign_id(top.name))
-                    )
+                    specs.append(SampleSpec(_sample_id(root, c), c, single, normalise_sign_id(top.name)))
             continue
         for sign_dir in children:  # <root>/<signer>/<sign>/<sample>
             if not sign_dir.is_dir():
                 continue
             samples = [c for c in _visible(sign_dir) if _is_sample(c)]
             if not samples:
-                raise SignposeError(
-                    f"{sign_dir}: no videos or frame folders here; expected {FOLDERS_PATTERN}"
-                )
+                raise SignposeError(f"{sign_dir}: no videos or frame folders here; expected {FOLDERS_PATTERN}")
             for c in samples:
-                specs.append(
-                    SampleSpec(_sample_id(root, c), c, top.name, normalise_sign_id(sign_dir.name))
-                )
+                specs.append(SampleSpec(_sample_id(root, c), c, top.name, normalise_sign_id(sign_dir.name)))
     return specs
 
 
-def discover(
-    root: str | Path, layout: str = "folders", signer: str | None = None
-) -> list[SampleSpec]:
+def discover(root: str | Path, layout: str = "folders", signer: str | None = None) -> list[SampleSpec]:
     """All samples under `root` in the given layout; a clear error if there are none."""
     root = Path(root)
     if not root.exists():
@@ -182,21 +152,14 @@ def discover(
     if root.is_file():
         if not is_video(root):
             raise SignposeError(f"{root}: not a video file; pass a folder of sign videos")
-        return [
-            SampleSpec(root.stem, root, signer or "unknown", normalise_sign_id(root.stem), "", 1)
-        ]
+        return [SampleSpec(root.stem, root, signer or "unknown", normalise_sign_id(root.stem), "", 1)]
     specs = _karsl(root) if layout == "karsl" else _folders(root, signer)
     if not specs:
         pattern = KARSL_PATTERN if layout == "karsl" else FOLDERS_PATTERN
         raise SignposeError(f"{root}: no sign videos or frame folders found; expected {pattern}")
     signs = {s.sign_id for s in specs}
     folder = root / next(iter(signs))
-    if (
-        layout == "folders"
-        and len(signs) == 1
-        and len(specs) > 1
-        and all(s.path.parent == folder for s in specs)
-    ):
+    if layout == "folders" and len(signs) == 1 and len(specs) > 1 and all(s.path.parent == folder for s in specs):
         # <root>/<signer>/<a>.mp4 reads as <root>/<sign>/<sample>: every clip one sign
         raise SignposeError(
             f"{root}: the folders layout reads {len(specs)} clips as samples of one sign ({folder.name!r}); "

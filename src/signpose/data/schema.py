@@ -216,9 +216,7 @@ def from_seed_vectors(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if part is FACE and size == SEED_VECTOR_SIZE_NO_FACE:
             continue
         n_values = part.size * part.seed_values
-        values = vectors[..., offset : offset + n_values].reshape(
-            *lead, part.size, part.seed_values
-        )
+        values = vectors[..., offset : offset + n_values].reshape(*lead, part.size, part.seed_values)
         offset += n_values
         xyz[..., part.slice, :] = values[..., :3]
         detected = np.any(values != 0, axis=(-1, -2))
@@ -226,9 +224,7 @@ def from_seed_vectors(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xyz, present
 
 
-def to_seed_vectors(
-    xyz: np.ndarray, present: np.ndarray, visibility: np.ndarray | None = None
-) -> np.ndarray:
+def to_seed_vectors(xyz: np.ndarray, present: np.ndarray, visibility: np.ndarray | None = None) -> np.ndarray:
     """(..., 543, 3) + presence -> the seed's (..., 1662) vectors, absent parts as zeros."""
     lead = xyz.shape[:-2]
     values = np.where(present[..., None], xyz, 0).astype(np.float32)

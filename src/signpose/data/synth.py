@@ -76,9 +76,7 @@ _POSE_TEMPLATE = {
 }
 
 # Hand template (hand-length units): finger base offsets from the wrist, base angle, segments.
-_FINGER_BASES = np.array(
-    [[-0.22, -0.12], [-0.14, -0.55], [0.0, -0.6], [0.13, -0.55], [0.25, -0.45]]
-)
+_FINGER_BASES = np.array([[-0.22, -0.12], [-0.14, -0.55], [0.0, -0.6], [0.13, -0.55], [0.25, -0.45]])
 _FINGER_ANGLES = np.radians([-55.0, -10.0, 0.0, 8.0, 18.0])
 _FINGER_SEGMENTS = np.array(
     [
@@ -127,9 +125,7 @@ def _sign_designs(n: int, rng: np.random.Generator) -> list[SignDesign]:
         designs.append(
             SignDesign(
                 start=base.start if base else rng.uniform([-0.6, -0.9], [0.4, 0.9]),
-                amp=base.amp
-                if base
-                else rng.uniform(0.08, 0.4, (2, 2)) * rng.choice([-1, 1], (2, 2)),
+                amp=base.amp if base else rng.uniform(0.08, 0.4, (2, 2)) * rng.choice([-1, 1], (2, 2)),
                 freq=base.freq if base else rng.choice([0.5, 1.0, 1.5, 2.0], 2),
                 phase=base.phase if base else rng.uniform(0, 2 * np.pi, (2, 2)),
                 curl_from=rng.uniform(0, 1, 5),
@@ -157,17 +153,13 @@ def _signer_styles(n: int, rng: np.random.Generator) -> list[SignerStyle]:
     ]
 
 
-def _hand(
-    wrist: np.ndarray, curl: np.ndarray, tilt: np.ndarray, size: float, mirror: bool
-) -> np.ndarray:
+def _hand(wrist: np.ndarray, curl: np.ndarray, tilt: np.ndarray, size: float, mirror: bool) -> np.ndarray:
     """21 hand points (T, 21, 2) from wrist (T, 2), curl (T, 5), rotation (T,), all vectorised."""
     t = wrist.shape[0]
     seg_angle = _FINGER_ANGLES[None, :, None] + np.cumsum(
         np.repeat(curl[:, :, None] * np.radians(75), 3, axis=2), axis=2
     )  # (T, 5 fingers, 3 joints): each joint bends further with curl
-    steps = _FINGER_SEGMENTS[None] * np.stack(
-        [np.sin(seg_angle), -np.cos(seg_angle)], -1
-    ).transpose(3, 0, 1, 2)
+    steps = _FINGER_SEGMENTS[None] * np.stack([np.sin(seg_angle), -np.cos(seg_angle)], -1).transpose(3, 0, 1, 2)
     joints = _FINGER_BASES.T[:, None, :, None] + np.cumsum(steps, axis=3)  # (2, T, 5, 3)
     bases = np.broadcast_to(_FINGER_BASES.T[:, None, :, None], (2, t, 5, 1))
     # MediaPipe order per finger: base (CMC/MCP) then three joints; thumb's base is the CMC.
@@ -176,9 +168,7 @@ def _hand(
     if mirror:
         local = local * [-1, 1]
     c, s = np.cos(tilt)[:, None], np.sin(tilt)[:, None]
-    rotated = np.stack(
-        [c * local[..., 0] - s * local[..., 1], s * local[..., 0] + c * local[..., 1]], -1
-    )
+    rotated = np.stack([c * local[..., 0] - s * local[..., 1], s * local[..., 0] + c * local[..., 1]], -1)
     return wrist[:, None, :] + size * rotated
 
 
@@ -249,23 +239,17 @@ def synth_sequence(
 
     present = np.ones((frames, N_POINTS), bool)
     for hand_part, active in ((RIGHT_HAND, True), (LEFT_HAND, design.two_handed)):
-        dropped = rng.random(frames) < (
-            style.drop_rate if active else 0.7
-        )  # a resting hand is rarely seen
+        dropped = rng.random(frames) < (style.drop_rate if active else 0.7)  # a resting hand is rarely seen
         if active and rng.random() < 0.3:  # a burst of lost tracking
             start = rng.integers(0, max(1, frames - 6))
             dropped[start : start + rng.integers(2, 6)] = True
         present[dropped, hand_part.slice] = False
     visibility = np.full((frames, POSE.size), 0.99, np.float32)
-    return KeypointSequence(
-        xyz=xyz, present=present, fps=FPS, width=WIDTH, height=HEIGHT, visibility=visibility
-    )
+    return KeypointSequence(xyz=xyz, present=present, fps=FPS, width=WIDTH, height=HEIGHT, visibility=visibility)
 
 
 def sign_names(n: int) -> list[str]:
-    return [
-        SIGN_NAMES[i] if i < len(SIGN_NAMES) else f"إشارة {i + 1} sign {i + 1}" for i in range(n)
-    ]
+    return [SIGN_NAMES[i] if i < len(SIGN_NAMES) else f"إشارة {i + 1} sign {i + 1}" for i in range(n)]
 
 
 def synth_dataset(
@@ -297,15 +281,9 @@ def synth_dataset(
         "created_by": "synth",
         "synth": {"signers": signers, "signs": signs, "reps": reps, "seed": seed},
     }
-    with DatasetWriter(
-        out, meta, {str(k + 1): names[k] for k in range(signs)}, append=append
-    ) as writer:
+    with DatasetWriter(out, meta, {str(k + 1): names[k] for k in range(signs)}, append=append) as writer:
         for s, k, r in bar(jobs, desc="synth", unit="seq", enabled=progress):
-            seq = synth_sequence(
-                personal[(s, k)], styles[s], np.random.default_rng([seed, s, k, r])
-            )
+            seq = synth_sequence(personal[(s, k)], styles[s], np.random.default_rng([seed, s, k, r]))
             signer, sign_id = f"signer{s + 1}", str(k + 1)
-            writer.add(
-                ManifestRow(f"{signer}/{sign_id}/{r + 1}", signer, sign_id, repetition=r + 1), seq
-            )
+            writer.add(ManifestRow(f"{signer}/{sign_id}/{r + 1}", signer, sign_id, repetition=r + 1), seq)
     return out

@@ -32,9 +32,7 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def is_video(path: Path) -> bool:
-    return (
-        path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS and not path.name.startswith(".")
-    )
+    return path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS and not path.name.startswith(".")
 
 
 def frame_images(folder: Path) -> list[Path]:
@@ -119,9 +117,7 @@ def open_frames(source: str | Path | int, fps: float = 30.0) -> FrameSource:
     if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
         cap = cv2.VideoCapture(int(source))
         if not cap.isOpened():
-            raise SignposeError(
-                f"camera {source}: cannot be opened; check that a camera is connected"
-            )
+            raise SignposeError(f"camera {source}: cannot be opened; check that a camera is connected")
         return _from_capture(str(source), cap, fps)
     if isinstance(source, str) and "://" in source:
         cap = cv2.VideoCapture(source)
@@ -134,9 +130,7 @@ def open_frames(source: str | Path | int, fps: float = 30.0) -> FrameSource:
     if path.is_dir():
         images = frame_images(path)
         if not images:
-            raise SignposeError(
-                f"{path}: folder has no frame images ({', '.join(sorted(IMAGE_EXTENSIONS))})"
-            )
+            raise SignposeError(f"{path}: folder has no frame images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
         first = cv2.imread(str(images[0]), cv2.IMREAD_COLOR)
         if first is None:
             raise SignposeError(f"{images[0]}: cannot decode this frame image")
@@ -144,9 +138,7 @@ def open_frames(source: str | Path | int, fps: float = 30.0) -> FrameSource:
         return FrameSource(str(path), float(fps), w, h, len(images), _image_frames(images))
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise SignposeError(
-            f"{path}: cannot open as a video (not a video file, or a codec OpenCV lacks)"
-        )
+        raise SignposeError(f"{path}: cannot open as a video (not a video file, or a codec OpenCV lacks)")
     return _from_capture(str(path), cap, fps)
 
 

@@ -75,9 +75,7 @@ class DatasetWriter:
         check_dataset_target(self.root)
         self.previous_meta = read_meta(self.root) if self.root.is_dir() else {}
         new = {k: v for k, v in meta.items() if v is not None}
-        if self.previous_meta and _identity(self.previous_meta) != _identity(
-            {**self.previous_meta, **new}
-        ):
+        if self.previous_meta and _identity(self.previous_meta) != _identity({**self.previous_meta, **new}):
             if not append:
                 raise SignposeError(_refusal(self.root, self.previous_meta, new))
             sources = self.previous_meta.get("sources") or [_identity(self.previous_meta)]
@@ -133,9 +131,7 @@ class DatasetWriter:
             )
         if row.status != "ok":
             row.file = ""
-        row.sign = (
-            self.name_of(row.sign_id) if not row.sign or row.sign == row.sign_id else row.sign
-        )
+        row.sign = self.name_of(row.sign_id) if not row.sign or row.sign == row.sign_id else row.sign
         self.names.setdefault(row.sign_id, row.sign)
         self.rows[row.sample] = row
         return row
@@ -199,9 +195,7 @@ class DatasetWriter:
 
 
 def _refusal(root: Path, before: dict, now: dict) -> str:
-    differ = sorted(
-        k for k in set(_identity(before)) | set(_identity(now)) if before.get(k) != now.get(k)
-    )
+    differ = sorted(k for k in set(_identity(before)) | set(_identity(now)) if before.get(k) != now.get(k))
     made = before.get("created_by", "another command")
     source = f" from {before['source_root']}" if before.get("source_root") else ""
     return (

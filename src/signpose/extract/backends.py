@@ -95,9 +95,7 @@ def run_ray(
             ray.shutdown()
 
 
-def worker_count(
-    workers: int | None, jobs: int, backend: str = "local", address: str | None = None
-) -> int:
+def worker_count(workers: int | None, jobs: int, backend: str = "local", address: str | None = None) -> int:
     """Processes to start: what was asked, at most one per job; 0 = all of a Ray cluster's CPUs."""
     if workers is not None and workers < 1:
         raise SignposeError(f"--workers must be at least 1, not {workers}")

@@ -36,12 +36,8 @@ class ExtractionConfig(Settings):
         1,
         description="pose model: 0 lite, 1 full (the notebook's), 2 heavy; all ship in the mediapipe wheel",
     )
-    min_detection_confidence: float = Field(
-        0.5, ge=0, le=1, description="MediaPipe detection threshold"
-    )
-    min_tracking_confidence: float = Field(
-        0.5, ge=0, le=1, description="MediaPipe tracking threshold"
-    )
+    min_detection_confidence: float = Field(0.5, ge=0, le=1, description="MediaPipe detection threshold")
+    min_tracking_confidence: float = Field(0.5, ge=0, le=1, description="MediaPipe tracking threshold")
     fps: float = Field(
         30.0,
         gt=0,
@@ -72,12 +68,8 @@ def _landmark_array(landmarks, n: int) -> np.ndarray:
             and (raw[:, 1] == rec - 2).all()
             and (fields[:, :, 0] == np.array(_LANDMARK_TAGS[:k], np.uint8)).all()
         ):
-            return (
-                np.ascontiguousarray(fields[:, :, 1:]).view("<f4").reshape(n, k).astype(np.float32)
-            )
-    return np.array(
-        [(p.x, p.y, p.z, p.visibility, p.presence) for p in landmarks.landmark], np.float32
-    )
+            return np.ascontiguousarray(fields[:, :, 1:]).view("<f4").reshape(n, k).astype(np.float32)
+    return np.array([(p.x, p.y, p.z, p.visibility, p.presence) for p in landmarks.landmark], np.float32)
 
 
 @contextmanager
@@ -163,9 +155,7 @@ class HolisticExtractor:
         xyz[:, 1] *= height
         return xyz, present, visibility, world
 
-    def extract(
-        self, frames: Iterable[np.ndarray], fps: float, width: int, height: int
-    ) -> KeypointSequence:
+    def extract(self, frames: Iterable[np.ndarray], fps: float, width: int, height: int) -> KeypointSequence:
         """Keypoints of every frame of one sample. `last_timing` then holds the seconds
         spent decoding and in MediaPipe."""
         self._forget_tracking()

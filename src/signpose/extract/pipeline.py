@@ -90,9 +90,7 @@ class ExtractionReport:
     done_before: int = 0
     extracted: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
-    truncated: list[tuple[str, int, int]] = field(
-        default_factory=list
-    )  # (sample, decoded, declared)
+    truncated: list[tuple[str, int, int]] = field(default_factory=list)  # (sample, decoded, declared)
     redone: list[str] = field(default_factory=list)  # finished before, but their file was damaged
     frames: int = 0
     seconds: float = 0.0
@@ -188,8 +186,7 @@ def extract_dataset(
     unknown = natural_sorted({s.sign_id for s in specs} - set(names)) if names else []
     if unknown:
         raise SignposeError(
-            f"{labels}: sign ids {unknown[:10]} found under {root} are not in the label file; "
-            "pass the full label file"
+            f"{labels}: sign ids {unknown[:10]} found under {root} are not in the label file; pass the full label file"
         )
     meta = {
         "created_by": "extract",
@@ -199,21 +196,14 @@ def extract_dataset(
         "extraction": config.model_dump(),
     }
     with DatasetWriter(out, meta, names, append=append, rebuild_broken_manifest=True) as writer:
-        for stale in (out / POSES).rglob(
-            ".*.tmp"
-        ):  # half-written files of a killed run: never read, removed
+        for stale in (out / POSES).rglob(".*.tmp"):  # half-written files of a killed run: never read, removed
             stale.unlink(missing_ok=True)
         report = ExtractionReport(out=out, total=len(specs))
         pending = []
         for spec in specs:
             prev = writer.rows.get(spec.sample)
             path = writer.pose_path(spec.sample)
-            if (
-                prev
-                and prev.status == "ok"
-                and path.is_file()
-                and not pose_file_complete(path, prev.frames)
-            ):
+            if prev and prev.status == "ok" and path.is_file() and not pose_file_complete(path, prev.frames):
                 path.unlink()  # truncated or damaged since: extracted again below
                 report.redone.append(spec.sample)
             if prev and prev.status == "ok" and path.is_file():
@@ -231,9 +221,7 @@ def extract_dataset(
         n = worker_count(workers, len(pending), backend, address)
         by_id = {s.sample: s for s in specs}
         start = last_flush = time.perf_counter()
-        label = f"{n or 'all'} worker{'s' if n != 1 else ''}" + (
-            ", ray" if backend == "ray" else ""
-        )
+        label = f"{n or 'all'} worker{'s' if n != 1 else ''}" + (", ray" if backend == "ray" else "")
         progress_bar = bar(
             total=len(specs),
             initial=report.done_before,
@@ -242,9 +230,7 @@ def extract_dataset(
             desc=f"extract ({label})",
         )
         try:
-            for result in run_jobs(
-                _extract_sample, [(s, str(out)) for s in pending], config, n, backend, address
-            ):
+            for result in run_jobs(_extract_sample, [(s, str(out)) for s in pending], config, n, backend, address):
                 row = writer.add(_row(by_id[result["sample"]], root, result))
                 if row.truncated:
                     report.truncated.append((row.sample, row.frames, row.declared_frames))
@@ -258,9 +244,7 @@ def extract_dataset(
                     frames_s=f"{report.frames / max(elapsed, 1e-9):.1f}", failed=len(report.failed)
                 )
                 progress_bar.update(1)
-                if (
-                    time.perf_counter() - last_flush > 2.0
-                ):  # keep the manifest close behind the files
+                if time.perf_counter() - last_flush > 2.0:  # keep the manifest close behind the files
                     writer.flush()
                     last_flush = time.perf_counter()
         finally:

@@ -14,9 +14,7 @@ from ..errors import SignposeError
 from .features import FeatureConfig, FeaturePipeline
 
 
-def export_arrays(
-    dataset_path: str | Path, out: str | Path, features: FeatureConfig | None = None
-) -> dict:
+def export_arrays(dataset_path: str | Path, out: str | Path, features: FeatureConfig | None = None) -> dict:
     """Write X.npy (N, T, F), y.npy (class index), signer.npy, sample.npy and classes.csv."""
     pipeline = FeaturePipeline(features or FeatureConfig())
     out = Path(out)

@@ -43,9 +43,7 @@ class AugmentConfig(Preset):
     time_warp_p: float = _p(0.5, "a change of speed")
     time_warp: tuple[float, float] = Field((0.7, 1.3), description="speed factor range")
     crop_p: float = _p(0.3, "a crop in time")
-    crop_min: float = Field(
-        0.8, gt=0, le=1, description="share of the sign a time crop keeps at least"
-    )
+    crop_min: float = Field(0.8, gt=0, le=1, description="share of the sign a time crop keeps at least")
     frame_drop_p: float = _p(0.2, "dropping frames")
     frame_drop: float = Field(0.1, ge=0, lt=1, description="share of frames dropped")
     point_drop_p: float = _p(0.2, "dropping points")
@@ -58,9 +56,7 @@ class AugmentConfig(Preset):
         json_schema_extra={"flag": "--mirror"},
         description="probability of a left/right mirror with hand swap (handedness matters in some languages)",
     )
-    seed_rotation_p: float = _p(
-        0.0, "the notebook's rotation about the image corner (comparison only)"
-    )
+    seed_rotation_p: float = _p(0.0, "the notebook's rotation about the image corner (comparison only)")
     seed_scale_p: float = _p(0.0, "the notebook's [0, 1) scaling (comparison only)")
 
     @model_validator(mode="after")
@@ -70,9 +66,7 @@ class AugmentConfig(Preset):
             if not 0 < low <= high:
                 raise ValueError(f"{name} must be two numbers 0 < low <= high, not {low} {high}")
         if self.seed_rotation_p + self.seed_scale_p > 1:
-            raise ValueError(
-                "seed_rotation_p + seed_scale_p must be at most 1 (the seed's copies are exclusive)"
-            )
+            raise ValueError("seed_rotation_p + seed_scale_p must be at most 1 (the seed's copies are exclusive)")
         return self
 
     @property
@@ -109,9 +103,7 @@ def register(name: str):
 class Context:
     """What the transforms need besides the batch: the config, a generator, the layout."""
 
-    def __init__(
-        self, config: AugmentConfig, fs: FeatureSet, generator: torch.Generator | None = None
-    ):
+    def __init__(self, config: AugmentConfig, fs: FeatureSet, generator: torch.Generator | None = None):
         self.config = config
         self.fs = fs
         self.generator = generator
@@ -180,9 +172,7 @@ def _resample_time(pts, mask, start, keep, gamma):
     w = (pos - lo).view(b, t, 1, 1)
 
     def take(x, idx):
-        return torch.gather(
-            x, 1, idx.view(b, t, *([1] * (x.dim() - 2))).expand(-1, -1, *x.shape[2:])
-        )
+        return torch.gather(x, 1, idx.view(b, t, *([1] * (x.dim() - 2))).expand(-1, -1, *x.shape[2:]))
 
     out = take(pts, lo) * (1 - w) + take(pts, hi) * w
     exact = w.view(b, t, 1) == 0
@@ -239,9 +229,7 @@ def seed_transforms(pts, mask, ctx: Context):
     cos, sin = torch.cos(theta), torch.sin(theta)
     x, y = pts[..., 0], pts[..., 1]
     view = (b, 1, 1)
-    out = torch.stack(
-        [cos.view(view) * x - sin.view(view) * y, sin.view(view) * x + cos.view(view) * y], -1
-    )
+    out = torch.stack([cos.view(view) * x - sin.view(view) * y, sin.view(view) * x + cos.view(view) * y], -1)
     factor = torch.where(scale, torch.round(ctx.rand(b) * 100) / 100, torch.ones(b))
     return out * factor.view(b, 1, 1, 1), mask
 

@@ -26,9 +26,7 @@ class TrainConfig(Settings):
         "signer",
         description="signer: test on a signer never seen in training; mixed: signer-dependent comparison",
     )
-    test_signer: str | None = Field(
-        None, description="the signer held out for testing (default: the last one)"
-    )
+    test_signer: str | None = Field(None, description="the signer held out for testing (default: the last one)")
     val_fraction: float = Field(
         0.2, ge=0, lt=1, description="share of the training signers' samples kept for validation"
     )
@@ -37,14 +35,10 @@ class TrainConfig(Settings):
         description="validate on held-out training signers, on a share of their samples, or auto: "
         "signers when there are 3 or more",
     )
-    seed: int = Field(
-        42, ge=0, description="random seed of the split, the initial weights and augmentation"
-    )
+    seed: int = Field(42, ge=0, description="random seed of the split, the initial weights and augmentation")
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig, description="augmentation")
-    recipe: Recipe = Field(
-        default_factory=Recipe, description="training recipe (default: the model's own)"
-    )
+    recipe: Recipe = Field(default_factory=Recipe, description="training recipe (default: the model's own)")
     model_options: dict[str, Any] = Field(
         default_factory=dict,
         description="architecture options as JSON, e.g. '{\"dim\": 96}' for islr",
@@ -76,9 +70,7 @@ class RuntimeConfig(Settings):
     devices: str = Field("auto", description="passed to Lightning: a count, a list or auto")
     strategy: str = Field("auto", description="passed to Lightning: auto, ddp, ...")
     num_workers: int = Field(0, ge=0, le=256, description="data loader processes")
-    max_minutes: float | None = Field(
-        None, gt=0, description="stop training after this many minutes"
-    )
+    max_minutes: float | None = Field(None, gt=0, description="stop training after this many minutes")
 
     @field_validator("devices")
     @classmethod

@@ -64,9 +64,7 @@ def metrics(y_true: np.ndarray, probs: np.ndarray, names: list[str]) -> tuple[di
         "samples": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "top5_accuracy": float((top5 == y_true[:, None]).any(axis=1).mean()),
-        "macro_f1": float(
-            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
-        ),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
     }
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     table = pd.DataFrame(
@@ -81,9 +79,7 @@ def metrics(y_true: np.ndarray, probs: np.ndarray, names: list[str]) -> tuple[di
     return summary, table
 
 
-def evaluate(
-    run: str | Path, dataset_path: str | Path | None = None, signer: str | None = None
-) -> EvalResult:
+def evaluate(run: str | Path, dataset_path: str | Path | None = None, signer: str | None = None) -> EvalResult:
     """Evaluate a run on its test signer, or on another signer / dataset (into RUN/eval/)."""
     run = Path(run)
     classifier, info, config = load_classifier(run)
@@ -95,9 +91,7 @@ def evaluate(
     rows = data.rows
     signers = natural_sorted(set(rows.signer))
     if signer is not None and signer not in signers:
-        raise SignposeError(
-            f"signer {signer!r} is not in {dataset_path}; signers: {', '.join(signers)}"
-        )
+        raise SignposeError(f"signer {signer!r} is not in {dataset_path}; signers: {', '.join(signers)}")
     signer = signer or info.test_signer
     if own and info.test_samples:
         selected = np.array(rows["sample"].isin(set(info.test_samples)))
@@ -112,16 +106,8 @@ def evaluate(
     unknown = natural_sorted(set(rows.sign_id[selected & (y < 0)]))
     selected &= y >= 0
     if not selected.any():
-        raise SignposeError(
-            f"no samples of the run's {len(index)} signs to evaluate in {dataset_path}"
-        )
-    out = (
-        run
-        if own
-        else run
-        / "eval"
-        / (signer if dataset_path == own_dataset else f"{dataset_path.name}-{signer}")
-    )
+        raise SignposeError(f"no samples of the run's {len(index)} signs to evaluate in {dataset_path}")
+    out = run if own else run / "eval" / (signer if dataset_path == own_dataset else f"{dataset_path.name}-{signer}")
     probs = predict_points(classifier, data.points[selected], data.mask[selected])
     scores, table = metrics(y[selected], probs, info.names)
     table.insert(0, "sign_id", info.classes)
@@ -157,15 +143,10 @@ def evaluate(
     return result
 
 
-def mean_std_table(
-    results: list[EvalResult], metric_names=("accuracy", "top5_accuracy", "macro_f1")
-) -> pd.DataFrame:
+def mean_std_table(results: list[EvalResult], metric_names=("accuracy", "top5_accuracy", "macro_f1")) -> pd.DataFrame:
     """One row per fold and a final mean ± std row, as the KArSL papers report it; all
     numbers with three decimals."""
-    rows = [
-        {"test signer": r.signer, **{m: f"{getattr(r, m):.3f}" for m in metric_names}}
-        for r in results
-    ]
+    rows = [{"test signer": r.signer, **{m: f"{getattr(r, m):.3f}" for m in metric_names}} for r in results]
     table = pd.DataFrame(rows, columns=["test signer", *metric_names])
     if results:
         values = np.array([[getattr(r, m) for m in metric_names] for r in results])

@@ -94,9 +94,7 @@ def register_feature_set(fs: FeatureSet) -> FeatureSet:
     return fs
 
 
-register_feature_set(
-    FeatureSet("hands", _HANDS, description="both hands, x,y: 84 values (the seed's hands input)")
-)
+register_feature_set(FeatureSet("hands", _HANDS, description="both hands, x,y: 84 values (the seed's hands input)"))
 register_feature_set(
     FeatureSet(
         "pose_hands",
@@ -107,17 +105,26 @@ register_feature_set(
 register_feature_set(
     FeatureSet(
         "rich",
-        tuple(UPPER_BODY)
-        + _HANDS
-        + tuple(FACE.start + i for i in FACE_LIPS + FACE_LEFT_EYEBROW + FACE_RIGHT_EYEBROW),
+        tuple(UPPER_BODY) + _HANDS + tuple(FACE.start + i for i in FACE_LIPS + FACE_LEFT_EYEBROW + FACE_RIGHT_EYEBROW),
         motion=1,
         description="upper body, hands, lips and eyebrows, x,y, with frame differences: 428 values",
     )
 )
 # After the Google ISLR winners and SignBart: where each hand is (in the body frame) and what
 # shape it makes (in its own frame) apart, their velocity and acceleration, fingertip distances.
-_ARMS_FACE = ("NOSE", "LEFT_EYE", "RIGHT_EYE", "MOUTH_LEFT", "MOUTH_RIGHT", "LEFT_SHOULDER", "RIGHT_SHOULDER",
-              "LEFT_ELBOW", "RIGHT_ELBOW", "LEFT_WRIST", "RIGHT_WRIST")  # fmt: skip
+_ARMS_FACE = (
+    "NOSE",
+    "LEFT_EYE",
+    "RIGHT_EYE",
+    "MOUTH_LEFT",
+    "MOUTH_RIGHT",
+    "LEFT_SHOULDER",
+    "RIGHT_SHOULDER",
+    "LEFT_ELBOW",
+    "RIGHT_ELBOW",
+    "LEFT_WRIST",
+    "RIGHT_WRIST",
+)
 register_feature_set(
     FeatureSet(
         "hand_centred",
@@ -135,9 +142,7 @@ def feature_set(name: str) -> FeatureSet:
     try:
         return FEATURE_SETS[name]
     except KeyError:
-        raise SignposeError(
-            f"unknown feature set {name!r}; choose one of {', '.join(FEATURE_SETS)}"
-        ) from None
+        raise SignposeError(f"unknown feature set {name!r}; choose one of {', '.join(FEATURE_SETS)}") from None
 
 
 class FeatureConfig(Settings):
@@ -147,9 +152,7 @@ class FeatureConfig(Settings):
         "pose_hands",
         description="feature set (`signpose models` lists them): hands, pose_hands, rich",
     )
-    frames: int = Field(
-        30, ge=2, le=1024, description="T: every sample becomes exactly this many frames"
-    )
+    frames: int = Field(30, ge=2, le=1024, description="T: every sample becomes exactly this many frames")
     sampling: Literal["resample", "first"] = Field(
         "resample",
         description="resample: the whole sign to T frames; first: the seed's first T frames",
@@ -168,17 +171,13 @@ class FeatureConfig(Settings):
         "as-recorded",
         description="right: mirror a sample whose left hand leads, so the leading hand is always the right one",
     )
-    hand_relative: bool = Field(
-        False, description="add each hand's points relative to its wrist, scaled by hand size"
-    )
+    hand_relative: bool = Field(False, description="add each hand's points relative to its wrist, scaled by hand size")
 
     @field_validator("features")
     @classmethod
     def _known_set(cls, name: str) -> str:
         if name not in FEATURE_SETS:
-            raise ValueError(
-                f"unknown feature set {name!r}; choose one of {', '.join(FEATURE_SETS)}"
-            )
+            raise ValueError(f"unknown feature set {name!r}; choose one of {', '.join(FEATURE_SETS)}")
         return name
 
 
@@ -187,9 +186,7 @@ class FeatureConfig(Settings):
 # ---------------------------------------------------------------------------------------
 
 
-def interpolate_gaps(
-    xyz: np.ndarray, present: np.ndarray, max_gap: int
-) -> tuple[np.ndarray, np.ndarray]:
+def interpolate_gaps(xyz: np.ndarray, present: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
     """Fill gaps of up to `max_gap` frames between two detections, linearly, per point.
 
     Leading and trailing gaps are left absent: there is nothing to interpolate from.
@@ -242,9 +239,7 @@ def time_positions(frames: int, target: int, sampling: str) -> np.ndarray:
     return np.minimum(np.arange(target), frames - 1).astype(np.float64)
 
 
-def resample(
-    values: np.ndarray, mask: np.ndarray, positions: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def resample(values: np.ndarray, mask: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Values (T0, ...) and mask at fractional frame positions; a point is present only
     when both neighbouring source frames have it (nothing is invented)."""
     lo = np.floor(positions).astype(int)
@@ -256,9 +251,7 @@ def resample(
     return out.astype(np.float32), m
 
 
-def sequence_points(
-    seq: KeypointSequence, config: FeatureConfig, fs: FeatureSet
-) -> tuple[np.ndarray, np.ndarray]:
+def sequence_points(seq: KeypointSequence, config: FeatureConfig, fs: FeatureSet) -> tuple[np.ndarray, np.ndarray]:
     """One sequence -> points (T, P, 2) and mask (T, P) for the feature set."""
     xyz, present = interpolate_gaps(seq.xyz, seq.present, config.interpolate_gap)
     if config.normalise == "body":
@@ -267,17 +260,11 @@ def sequence_points(
     else:  # image
         xy = xyz[..., :2] / np.array([seq.width or 1, seq.height or 1], np.float32)
     if config.dominant_hand == "right" and left_hand_leads(xy, present):
-        centre = (
-            0.0 if config.normalise == "body" else 1.0
-        )  # x -> -x between the shoulders, 1 - x in image units
-        xy = xy[:, MIRROR_543] * np.array([-1.0, 1.0], np.float32) + np.array(
-            [centre, 0.0], np.float32
-        )
+        centre = 0.0 if config.normalise == "body" else 1.0  # x -> -x between the shoulders, 1 - x in image units
+        xy = xy[:, MIRROR_543] * np.array([-1.0, 1.0], np.float32) + np.array([centre, 0.0], np.float32)
         present = present[:, MIRROR_543]
     idx = list(fs.points)
-    pts, mask = resample(
-        xy[:, idx], present[:, idx], time_positions(seq.frames, config.frames, config.sampling)
-    )
+    pts, mask = resample(xy[:, idx], present[:, idx], time_positions(seq.frames, config.frames, config.sampling))
     return np.where(mask[..., None], pts, 0).astype(np.float32), mask
 
 
@@ -330,9 +317,7 @@ class FeatureHead(torch.nn.Module):
         if hands:
             hand, hm = xs[0][:, :, self.hands], m[:, :, self.hands]  # (B, T, H, 21, 2|1)
             wrist, valid = hand[..., :1, :], hm * hm[..., :1, :]
-            size = (
-                (hand[..., 9:10, :] - wrist).norm(dim=-1, keepdim=True).clamp_min(1e-3)
-            )  # wrist to middle MCP
+            size = (hand[..., 9:10, :] - wrist).norm(dim=-1, keepdim=True).clamp_min(1e-3)  # wrist to middle MCP
         if self.hand_local and hands:
             xs.append(((hand - wrist) / size * valid).flatten(2, 3))
             ms.append(valid.flatten(2, 3))
@@ -352,11 +337,7 @@ class FeatureHead(torch.nn.Module):
             feats.append(tips.flatten(2))
             if self.hands.shape[0] == 2:
                 both = hm[:, :, 0, 0] * hm[:, :, 1, 0]
-                feats.append(
-                    ((wrist[:, :, 0, 0] - wrist[:, :, 1, 0]).norm(dim=-1) * both[..., 0]).unsqueeze(
-                        -1
-                    )
-                )
+                feats.append(((wrist[:, :, 0, 0] - wrist[:, :, 1, 0]).norm(dim=-1) * both[..., 0]).unsqueeze(-1))
         return torch.cat(feats, dim=2), mask.any(dim=-1)
 
 
@@ -423,11 +404,7 @@ class FeaturePipeline:
     def load(self, dataset: Dataset, workers: int = 4) -> PointData:
         """Stage 1 for a whole dataset, cached in DATASET/cache/ (keyed by config and files)."""
         rows = dataset.rows
-        cache = (
-            Path(dataset.root)
-            / "cache"
-            / f"points-{self.cache_key()}-{dataset.fingerprint(rows)}.npz"
-        )
+        cache = Path(dataset.root) / "cache" / f"points-{self.cache_key()}-{dataset.fingerprint(rows)}.npz"
         if cache.is_file():
             try:
                 with np.load(cache, allow_pickle=False) as z:
@@ -442,8 +419,6 @@ class FeaturePipeline:
         if not problems:
             buf = io.BytesIO()
             np.savez(buf, points=pts, mask=mask, samples=np.array(loaded["sample"], dtype=str))
-            with contextlib.suppress(
-                OSError
-            ):  # a read-only dataset still trains, just without the cache
+            with contextlib.suppress(OSError):  # a read-only dataset still trains, just without the cache
                 atomic_write_bytes(cache, buf.getvalue())
         return PointData(pts, mask, pd.DataFrame(loaded).reset_index(drop=True))

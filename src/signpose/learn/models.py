@@ -76,9 +76,7 @@ class KerasLSTM(nn.Module):
     """An LSTM layer as Keras builds it: one bias per gate, a chosen activation (the
     notebook uses relu instead of tanh), sigmoid gates, forget-gate bias initialised to 1."""
 
-    def __init__(
-        self, in_features: int, units: int, activation: str = "relu", return_sequences: bool = True
-    ):
+    def __init__(self, in_features: int, units: int, activation: str = "relu", return_sequences: bool = True):
         super().__init__()
         self.units = units
         self.return_sequences = return_sequences
@@ -184,8 +182,7 @@ class KerasTCN(nn.Module):
         super().__init__()
         self.return_sequences = return_sequences
         self.blocks = nn.ModuleList(
-            TCNResidualBlock(cin if i == 0 else filters, filters, kernel, d)
-            for i, d in enumerate(dilations)
+            TCNResidualBlock(cin if i == 0 else filters, filters, kernel, d) for i, d in enumerate(dilations)
         )
 
     def forward(self, x):  # (B, T, C)
@@ -259,9 +256,7 @@ class SeedEncoderBlock(nn.Module):
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
         self.attn = KerasMHA(dim, heads, key_dim, dropout)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.ff = nn.Sequential(
-            nn.Linear(dim, ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff, dim)
-        )
+        self.ff = nn.Sequential(nn.Linear(dim, ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff, dim))
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x, key_mask=None):
@@ -306,13 +301,9 @@ class SeedTransformer(nn.Module):
             raise SignposeError(f"transformer pool must be 'features' or 'time', not {pool!r}")
         self.pool = pool
         self.position = nn.Embedding(frames, in_features)
-        self.blocks = nn.ModuleList(
-            SeedEncoderBlock(in_features, heads, key_dim, ff, dropout) for _ in range(blocks)
-        )
+        self.blocks = nn.ModuleList(SeedEncoderBlock(in_features, heads, key_dim, ff, dropout) for _ in range(blocks))
         pooled = frames if pool == "features" else in_features
-        self.head = nn.Sequential(
-            nn.Linear(pooled, mlp), nn.ReLU(), nn.Dropout(mlp_dropout), nn.Linear(mlp, n_classes)
-        )
+        self.head = nn.Sequential(nn.Linear(pooled, mlp), nn.ReLU(), nn.Dropout(mlp_dropout), nn.Linear(mlp, n_classes))
 
     def forward(self, x, frame_mask=None):
         t = x.shape[1]
@@ -323,9 +314,7 @@ class SeedTransformer(nn.Module):
         if self.pool == "features":
             pooled = x.mean(dim=2)
         else:
-            w = (
-                key_mask if key_mask is not None else torch.ones_like(x[..., 0], dtype=torch.bool)
-            ).to(x.dtype)
+            w = (key_mask if key_mask is not None else torch.ones_like(x[..., 0], dtype=torch.bool)).to(x.dtype)
             pooled = (x * w.unsqueeze(-1)).sum(1) / w.sum(1, keepdim=True).clamp_min(1.0)
         return self.head(pooled)
 
@@ -355,9 +344,7 @@ class DropPath(nn.Module):
     def forward(self, x):
         if not self.training or self.p == 0:
             return x
-        keep = (torch.rand(x.shape[0], *([1] * (x.dim() - 1)), device=x.device) >= self.p).to(
-            x.dtype
-        )
+        keep = (torch.rand(x.shape[0], *([1] * (x.dim() - 1)), device=x.device) >= self.p).to(x.dtype)
         return x * keep / (1 - self.p)
 
 
@@ -370,9 +357,7 @@ class ECA(nn.Module):
 
     def forward(self, x, w):  # x (B, T, C); w (B, T, 1) frame weights
         pooled = (x * w).sum(1) / w.sum(1).clamp_min(1.0)
-        return x * torch.sigmoid(
-            self.conv(pooled.unsqueeze(1))
-        )  # (B, 1, C) gates broadcast over time
+        return x * torch.sigmoid(self.conv(pooled.unsqueeze(1)))  # (B, 1, C) gates broadcast over time
 
 
 class ConvBlock(nn.Module):
@@ -458,10 +443,7 @@ class ISLRNet(nn.Module):
         self.stem_bn = nn.BatchNorm1d(dim, momentum=0.05)
         layers: list[nn.Module] = []
         for _ in range(groups):
-            layers += [
-                ConvBlock(dim, kernel, dropout=dropout, drop_path=drop_path)
-                for _ in range(conv_blocks)
-            ]
+            layers += [ConvBlock(dim, kernel, dropout=dropout, drop_path=drop_path) for _ in range(conv_blocks)]
             layers.append(TransformerBlock(dim, heads, dropout=dropout, drop_path=drop_path))
         self.layers = nn.ModuleList(layers)
         self.top = nn.Linear(dim, dim * 2)
@@ -505,13 +487,24 @@ class BaselineCNN(nn.Module):
     The 40-line baseline of the accuracy issue, which beat 0.1's defaults on real unseen
     signers: the yardstick every recipe here must beat."""
 
-    def __init__(self, in_features: int, n_classes: int, frames: int = 30, channels: int = 128, kernel: int = 5,
-                 dropout: float = 0.2):  # fmt: skip
+    def __init__(
+        self,
+        in_features: int,
+        n_classes: int,
+        frames: int = 30,
+        channels: int = 128,
+        kernel: int = 5,
+        dropout: float = 0.2,
+    ):
         super().__init__()
         layers: list[nn.Module] = []
         for cin in (in_features, channels):
-            layers += [nn.Conv1d(cin, channels, kernel, padding=kernel // 2), nn.BatchNorm1d(channels), nn.ReLU(),
-                       nn.Dropout(dropout)]  # fmt: skip
+            layers += [
+                nn.Conv1d(cin, channels, kernel, padding=kernel // 2),
+                nn.BatchNorm1d(channels),
+                nn.ReLU(),
+                nn.Dropout(dropout),
+            ]
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(channels, n_classes)
 
@@ -520,9 +513,7 @@ class BaselineCNN(nn.Module):
         return self.head(masked_mean(y, frame_mask))
 
 
-@register_model(
-    "cnn", "cnn", "plain 1D-CNN baseline: 2 x Conv1d 128 (kernel 5), BN, dropout, average pooling"
-)
+@register_model("cnn", "cnn", "plain 1D-CNN baseline: 2 x Conv1d 128 (kernel 5), BN, dropout, average pooling")
 def build_cnn(in_features: int, n_classes: int, frames: int = 30, **options) -> nn.Module:
     return BaselineCNN(in_features, n_classes, frames, **options)
 
@@ -535,20 +526,14 @@ def build_cnn(in_features: int, n_classes: int, frames: int = 30, **options) -> 
 class SignClassifier(nn.Module):
     """Prepared points (B, T, P, 2) + mask (B, T, P) -> logits (B, classes)."""
 
-    def __init__(
-        self, model: str, pipeline: FeaturePipeline, n_classes: int, options: dict | None = None
-    ):
+    def __init__(self, model: str, pipeline: FeaturePipeline, n_classes: int, options: dict | None = None):
         super().__init__()
         spec = model_spec(model)
         self.features = pipeline.head()
         try:
-            self.model = spec.build(
-                pipeline.size, n_classes, pipeline.config.frames, **(options or {})
-            )
+            self.model = spec.build(pipeline.size, n_classes, pipeline.config.frames, **(options or {}))
         except TypeError as e:
-            raise SignposeError(
-                f"model {model!r} does not take these options {options}: {e}"
-            ) from None
+            raise SignposeError(f"model {model!r} does not take these options {options}: {e}") from None
 
     def forward(self, points, mask):
         x, frame_mask = self.features(points, mask)

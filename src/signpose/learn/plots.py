@@ -20,9 +20,7 @@ def _pyplot():
     return plt
 
 
-def plot_confusion(
-    y_true: np.ndarray, y_pred: np.ndarray, names: list[str], path: Path, title: str
-) -> None:
+def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, names: list[str], path: Path, title: str) -> None:
     from sklearn.metrics import confusion_matrix
 
     plt = _pyplot()

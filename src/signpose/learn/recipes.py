@@ -27,14 +27,10 @@ class Recipe(Preset):
         "constant",
         description="learning rate over the run: constant, or linear warm-up then cosine decay to 0",
     )
-    warmup_epochs: float = Field(
-        0.0, ge=0, description="epochs of linear warm-up (cosine schedule)"
-    )
+    warmup_epochs: float = Field(0.0, ge=0, description="epochs of linear warm-up (cosine schedule)")
     epochs: int = Field(1000, ge=1, le=100_000, description="most epochs to train")
     batch_size: int = Field(32, ge=1, le=65_536, description="samples per training step")
-    early_stopping: bool = Field(
-        True, description="stop when the monitored validation value stops improving"
-    )
+    early_stopping: bool = Field(True, description="stop when the monitored validation value stops improving")
     patience: int = Field(10, ge=1, description="epochs without improvement before early stopping")
     monitor: Literal["val_acc", "val_loss"] = Field(
         "val_acc", description="what early stopping and the best checkpoint follow"
@@ -43,24 +39,18 @@ class Recipe(Preset):
         "best",
         description="weights the run keeps: the best checkpoint by --monitor, or the last epoch's",
     )
-    label_smoothing: float = Field(
-        0.0, ge=0, lt=1, description="label smoothing of the cross-entropy loss"
-    )
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="label smoothing of the cross-entropy loss")
 
     @model_validator(mode="after")
     def _consistent(self) -> Recipe:
         if self.warmup_epochs >= self.epochs and self.schedule == "cosine":
-            raise ValueError(
-                f"warmup_epochs ({self.warmup_epochs}) must be fewer than epochs ({self.epochs})"
-            )
+            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be fewer than epochs ({self.epochs})")
         return self
 
 
 # The seed notebook: Adam, categorical cross-entropy, early stopping on validation
 # accuracy with patience 10, up to 1000 epochs, batch 32.
-Recipe.register(
-    "seed", "the notebook's: Adam 1e-4, batch 32, early stopping on val_acc (patience 10)"
-)
+Recipe.register("seed", "the notebook's: Adam 1e-4, batch 32, early stopping on val_acc (patience 10)")
 # The notebook trains its transformer with a tenth of the learning rate, batch 64, patience 5.
 Recipe.register(
     "seed-transformer",
@@ -81,6 +71,15 @@ Recipe.register(
 )
 # The accuracy issue's baseline: AdamW 1e-3 with weight decay 1e-2, label smoothing 0.1,
 # a fixed 80 epochs, the last weights (no early stopping on a signer-dependent validation).
-Recipe.register("cnn", "AdamW 1e-3 (decay 1e-2), label smoothing 0.1, fixed 80 epochs, last weights",
-                optimizer="adamw", lr=1e-3, weight_decay=1e-2, label_smoothing=0.1, epochs=80, batch_size=32,
-                early_stopping=False, keep="last")  # fmt: skip
+Recipe.register(
+    "cnn",
+    "AdamW 1e-3 (decay 1e-2), label smoothing 0.1, fixed 80 epochs, last weights",
+    optimizer="adamw",
+    lr=1e-3,
+    weight_decay=1e-2,
+    label_smoothing=0.1,
+    epochs=80,
+    batch_size=32,
+    early_stopping=False,
+    keep="last",
+)

@@ -97,9 +97,7 @@ def load_run_info(run: str | Path) -> RunInfo:
     try:
         return RunInfo.model_validate(data)
     except ValidationError as e:
-        raise SignposeError(
-            f"{path}: damaged run record ({e.errors()[0]['loc']}: {e.errors()[0]['msg']})"
-        ) from None
+        raise SignposeError(f"{path}: damaged run record ({e.errors()[0]['loc']}: {e.errors()[0]['msg']})") from None
 
 
 def load_config(run: str | Path) -> TrainConfig:
@@ -113,20 +111,14 @@ def load_classifier(run: str | Path) -> tuple[SignClassifier, RunInfo, TrainConf
     config = load_config(run)
     weights = run / "model.pt"
     if not weights.is_file():
-        raise SignposeError(
-            f"{run}: model.pt is missing; the run did not finish; rerun `signpose train` to resume it"
-        )
-    classifier = SignClassifier(
-        config.model, FeaturePipeline(config.features), len(info.classes), config.model_options
-    )
+        raise SignposeError(f"{run}: model.pt is missing; the run did not finish; rerun `signpose train` to resume it")
+    classifier = SignClassifier(config.model, FeaturePipeline(config.features), len(info.classes), config.model_options)
     state = load_weights(weights)
     try:
         classifier.load_state_dict(state)
     except (RuntimeError, KeyError, TypeError) as e:
         first = str(e).strip().splitlines()[0][:200]
-        raise SignposeError(
-            f"{weights}: the weights do not fit the model in config.json ({first}); retrain"
-        ) from None
+        raise SignposeError(f"{weights}: the weights do not fit the model in config.json ({first}); retrain") from None
     classifier.eval()
     return classifier, info, config
 
@@ -144,25 +136,15 @@ def load_weights(path: Path) -> dict:
         ValueError,
     ) as e:
         # torch's own message here suggests weights_only=False, which would run code from the file.
-        reason = (
-            "it holds more than tensors"
-            if isinstance(e, pickle.UnpicklingError)
-            else "truncated or damaged"
-        )
-        raise SignposeError(
-            f"{path}: cannot load these weights ({reason}); retrain the run"
-        ) from None
+        reason = "it holds more than tensors" if isinstance(e, pickle.UnpicklingError) else "truncated or damaged"
+        raise SignposeError(f"{path}: cannot load these weights ({reason}); retrain the run") from None
 
 
-def predict_points(
-    classifier: torch.nn.Module, points: np.ndarray, mask: np.ndarray, batch: int = 256
-) -> np.ndarray:
+def predict_points(classifier: torch.nn.Module, points: np.ndarray, mask: np.ndarray, batch: int = 256) -> np.ndarray:
     """Class probabilities (N, classes) for prepared points."""
     probs = []
     with torch.no_grad():
         for i in range(0, len(points), batch):
-            logits = classifier(
-                torch.from_numpy(points[i : i + batch]), torch.from_numpy(mask[i : i + batch])
-            )
+            logits = classifier(torch.from_numpy(points[i : i + batch]), torch.from_numpy(mask[i : i + batch]))
             probs.append(torch.softmax(logits, -1).numpy())
     return np.concatenate(probs) if probs else np.zeros((0, 0), np.float32)

@@ -44,9 +44,7 @@ def _stratified(indices: np.ndarray, labels: np.ndarray, val_fraction: float, se
         return indices, indices[:0]
     counts = pd.Series(labels).value_counts()
     stratify = labels if counts.min() >= 2 and len(indices) * val_fraction >= len(counts) else None
-    train, val = train_test_split(
-        indices, test_size=val_fraction, shuffle=True, stratify=stratify, random_state=seed
-    )
+    train, val = train_test_split(indices, test_size=val_fraction, shuffle=True, stratify=stratify, random_state=seed)
     return np.sort(train), np.sort(val)
 
 
@@ -70,9 +68,7 @@ def signer_split(
             "train with --split mixed for a signer-dependent model"
         )
     if test_signer not in signers:
-        raise SignposeError(
-            f"test signer {test_signer!r} is not in the dataset; signers: {', '.join(signers)}"
-        )
+        raise SignposeError(f"test signer {test_signer!r} is not in the dataset; signers: {', '.join(signers)}")
     is_test = (rows.signer == test_signer).to_numpy()
     train_rows = rows[~is_test]
     classes = sorted(train_rows.sign_id.unique(), key=natural_key)
@@ -83,9 +79,7 @@ def signer_split(
     by_signer = validation == "signers" or (validation == "auto" and len(training_signers) >= 3)
     if by_signer and val_fraction > 0:
         if len(training_signers) < 2:
-            raise SignposeError(
-                "validation by signers needs at least two training signers; use --validation samples"
-            )
+            raise SignposeError("validation by signers needs at least two training signers; use --validation samples")
         n_val = min(len(training_signers) - 1, max(1, round(val_fraction * len(training_signers))))
         held = set(np.random.default_rng(seed).choice(training_signers, n_val, replace=False))
         is_val = rows.signer.iloc[idx].isin(held).to_numpy()
@@ -103,9 +97,7 @@ def signer_split(
     )
 
 
-def mixed_split(
-    rows: pd.DataFrame, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 42
-) -> Split:
+def mixed_split(rows: pd.DataFrame, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 42) -> Split:
     """Signer-dependent comparison: all signers mixed, stratified train/val/test."""
     classes = sorted(rows.sign_id.unique(), key=natural_key)
     labels = rows.sign_id.to_numpy()
@@ -115,11 +107,6 @@ def mixed_split(
     return Split("mixed", train, val, test, classes)
 
 
-def leave_one_signer_out(
-    rows: pd.DataFrame, val_fraction: float = 0.2, seed: int = 42
-) -> list[Split]:
+def leave_one_signer_out(rows: pd.DataFrame, val_fraction: float = 0.2, seed: int = 42) -> list[Split]:
     """One signer-independent split per signer."""
-    return [
-        signer_split(rows, s, val_fraction, seed)
-        for s in sorted(rows.signer.unique(), key=natural_key)
-    ]
+    return [signer_split(rows, s, val_fraction, seed) for s in sorted(rows.signer.unique(), key=natural_key)]

@@ -150,9 +150,7 @@ class LitSignClassifier(L.LightningModule):
 
     def configure_optimizers(self):
         r = self.recipe
-        optimizer = _OPTIMIZERS[r.optimizer](
-            self.parameters(), lr=r.lr, weight_decay=r.weight_decay
-        )
+        optimizer = _OPTIMIZERS[r.optimizer](self.parameters(), lr=r.lr, weight_decay=r.weight_decay)
         if r.schedule == "constant":
             return optimizer
         total = max(1, int(self.trainer.estimated_stepping_batches))
@@ -170,16 +168,12 @@ class EpochProgress(Callback):
 
     def on_train_start(self, trainer, _module) -> None:
         if trainer.is_global_zero:
-            self.bar = bar(
-                total=trainer.max_epochs, initial=trainer.current_epoch, desc="train", unit="epoch"
-            )
+            self.bar = bar(total=trainer.max_epochs, initial=trainer.current_epoch, desc="train", unit="epoch")
 
     def on_train_epoch_end(self, trainer, _module) -> None:
         if self.bar is not None:
             m = trainer.callback_metrics
-            values = {
-                k: f"{float(m[k]):.3f}" for k in ("train_loss", "val_loss", "val_acc") if k in m
-            }
+            values = {k: f"{float(m[k]):.3f}" for k in ("train_loss", "val_loss", "val_acc") if k in m}
             self.bar.set_postfix(values, refresh=False)
             self.bar.update(1)
 
@@ -242,22 +236,19 @@ def train(
     data = pipeline.load(dataset)
     split = make_split(data.rows, config)
     if len(split.train) == 0 or len(split.test) == 0:
-        raise SignposeError(
-            f"{dataset_path}: the split {split.name} leaves no training or no test samples"
-        )
+        raise SignposeError(f"{dataset_path}: the split {split.name} leaves no training or no test samples")
     if len(split.classes) < 2:
-        raise SignposeError(
-            f"{dataset_path}: the training signers have {len(split.classes)} sign; need at least 2"
-        )
+        raise SignposeError(f"{dataset_path}: the training signers have {len(split.classes)} sign; need at least 2")
 
     held = split.validation_signers(data.rows)
     if split.test_signer is not None:
         print(
-            f"signpose: validation on held-out training signers {', '.join(held)}" if held else
-            "signpose: validation on a share of the training signers' own samples: signer-dependent, so it "
+            f"signpose: validation on held-out training signers {', '.join(held)}"
+            if held
+            else "signpose: validation on a share of the training signers' own samples: signer-dependent, so it "
             "overstates accuracy on new people (3 or more training signers allow --validation signers)",
             file=sys.stderr,
-        )  # fmt: skip
+        )
     # Lightning's start-up banners (GPU/TPU availability, tips) say nothing a user needs here.
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     out.mkdir(parents=True, exist_ok=True)
@@ -267,9 +258,7 @@ def train(
 
     recipe = config.recipe
     labels = split.labels(data.rows)
-    augmenter = (
-        Augmenter(config.augment, pipeline.set, seed=config.seed) if config.augment.active else None
-    )
+    augmenter = Augmenter(config.augment, pipeline.set, seed=config.seed) if config.augment.active else None
     train_loader = make_loader(
         PointBatches(data, labels, split.train),
         recipe.batch_size,
@@ -285,9 +274,7 @@ def train(
     module = LitSignClassifier(classifier, recipe)
     ckpt_dir = out / "checkpoints"
     mode = "max" if recipe.monitor == "val_acc" else "min"
-    best = ModelCheckpoint(
-        dirpath=ckpt_dir, filename="best", monitor=recipe.monitor, mode=mode, save_last=True
-    )
+    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=recipe.monitor, mode=mode, save_last=True)
     callbacks = [best]
     if recipe.early_stopping:
         callbacks.append(EarlyStopping(monitor=recipe.monitor, mode=mode, patience=recipe.patience))

@@ -35,9 +35,7 @@ def draw_landmarks(bgr: np.ndarray, xyz: np.ndarray, present: np.ndarray) -> np.
         lines = np.round(pts[pairs[keep]]).astype(np.int32)  # (L, 2, 2)
         cv2.polylines(bgr, list(lines), False, colours[k], 2, cv2.LINE_AA)
     h, w = bgr.shape[:2]
-    body = np.r_[
-        POSE.slice, LEFT_HAND.start : RIGHT_HAND.start + RIGHT_HAND.size
-    ]  # no face mesh dots
+    body = np.r_[POSE.slice, LEFT_HAND.start : RIGHT_HAND.start + RIGHT_HAND.size]  # no face mesh dots
     dots = np.round(xyz[body][present[body], :2]).astype(int)
     offs = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
     block = (dots[:, None, :] + offs[None]).reshape(-1, 2)
@@ -46,9 +44,7 @@ def draw_landmarks(bgr: np.ndarray, xyz: np.ndarray, present: np.ndarray) -> np.
     return bgr
 
 
-def caption(
-    name: str, value: str, width: int, size: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def caption(name: str, value: str, width: int, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A caption rendered once (shaped, right-to-left where needed): RGB patch and alpha."""
     size = size or max(14, width // 24)
     canvas = np.zeros((size * 2 + 12, width, 3), np.uint8)
@@ -75,13 +71,9 @@ def annotate_video(
     patch, alpha = caption(*label, seq.width)
     patch_bgr = patch[..., ::-1].astype(np.float32)
     tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    writer = cv2.VideoWriter(
-        str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), source.fps, (seq.width, seq.height)
-    )
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), source.fps, (seq.width, seq.height))
     if not writer.isOpened():
-        raise SignposeError(
-            f"{out}: cannot write a video here (check the folder and the .mp4 extension)"
-        )
+        raise SignposeError(f"{out}: cannot write a video here (check the folder and the .mp4 extension)")
     try:
         for i, rgb in enumerate(source):
             bgr = np.ascontiguousarray(rgb[..., ::-1])

@@ -29,20 +29,14 @@ class LiveConfig(Settings):
 
     window: int = Field(30, ge=2, le=1024, description="frames in the sliding window")
     stride: int = Field(5, ge=1, le=1024, description="classify every N frames")
-    threshold: float = Field(
-        0.5, ge=0, le=1, description="a sign must reach this probability (mean while held)"
-    )
-    hold: int = Field(
-        3, ge=1, le=100, description="classifications in a row a sign must win to be reported"
-    )
+    threshold: float = Field(0.5, ge=0, le=1, description="a sign must reach this probability (mean while held)")
+    hold: int = Field(3, ge=1, le=100, description="classifications in a row a sign must win to be reported")
     cooldown: int = Field(15, ge=0, description="frames after a report before the next one")
 
     @model_validator(mode="after")
     def _stride_fits(self) -> LiveConfig:
         if self.stride > self.window:
-            raise ValueError(
-                f"stride ({self.stride}) must not be larger than window ({self.window})"
-            )
+            raise ValueError(f"stride ({self.stride}) must not be larger than window ({self.window})")
         return self
 
 
@@ -78,11 +72,7 @@ class Committer:
         self._streak.append(top[2])
         held = self._streak[-self.config.hold :]
         mean = float(np.mean(held))
-        if (
-            len(held) < self.config.hold
-            or mean < self.config.threshold
-            or frame < self._quiet_until
-        ):
+        if len(held) < self.config.hold or mean < self.config.threshold or frame < self._quiet_until:
             return None
         if top[0] == self._last and not self._released:
             return None
@@ -101,9 +91,7 @@ class Committer:
         """One line for the end of a stream: what was seen, and why nothing was when nothing was."""
         head = f"{frames} frames, {self.windows} windows classified"
         if self.commits:
-            return f"{head}, {len(self.commits)} signs: " + ", ".join(
-                e["sign"] for e in self.commits
-            )
+            return f"{head}, {len(self.commits)} signs: " + ", ".join(e["sign"] for e in self.commits)
         if self.windows == 0:
             return f"{head}: the stream was shorter than one window ({self.config.window} frames)"
         if self.best is None:
@@ -145,12 +133,8 @@ class LiveSession:
                 buf.append(extractor.frame_arrays(extractor.process_frame(rgb), w, h)[:2])
                 if len(buf) == config.window and (i + 1 - config.window) % config.stride == 0:
                     xyz, present = np.stack([b[0] for b in buf]), np.stack([b[1] for b in buf])
-                    pred = rec.predict_sequence(
-                        KeypointSequence(xyz, present, frames.fps, w, h), top_k=1
-                    )
-                    event = self.committer.update(
-                        i, frames.fps, pred.top[0] if pred.status == "ok" else None
-                    )
+                    pred = rec.predict_sequence(KeypointSequence(xyz, present, frames.fps, w, h), top_k=1)
+                    event = self.committer.update(i, frames.fps, pred.top[0] if pred.status == "ok" else None)
                     if event is not None:
                         last = event
                         yield event

@@ -22,15 +22,11 @@ class OnnxClassifier:
         import onnxruntime as ort
 
         if not path.is_file():
-            raise SignposeError(
-                f"{path}: no ONNX model; create it with `signpose export RUN --format onnx`"
-            )
+            raise SignposeError(f"{path}: no ONNX model; create it with `signpose export RUN --format onnx`")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         try:
-            self.session = ort.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own exception types for a bad file
             first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
             raise SignposeError(
@@ -38,9 +34,7 @@ class OnnxClassifier:
             ) from None
 
     def probabilities(self, points: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        (logits,) = self.session.run(
-            None, {"points": points.astype(np.float32), "mask": mask.astype(bool)}
-        )
+        (logits,) = self.session.run(None, {"points": points.astype(np.float32), "mask": mask.astype(bool)})
         e = np.exp(logits - logits.max(-1, keepdims=True))
         return e / e.sum(-1, keepdims=True)
 

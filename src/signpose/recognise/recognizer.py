@@ -96,9 +96,7 @@ class Recognizer:
             return self._onnx.probabilities(points, mask)
         return predict_points(self.classifier, points, mask)
 
-    def predict_sequence(
-        self, seq: KeypointSequence, top_k: int = 5, source: str = ""
-    ) -> Prediction:
+    def predict_sequence(self, seq: KeypointSequence, top_k: int = 5, source: str = "") -> Prediction:
         hands = seq.present[:, LEFT_HAND.slice].any() or seq.present[:, RIGHT_HAND.slice].any()
         if not seq.present[:, POSE.slice].any() and not hands:
             return Prediction(
@@ -108,21 +106,15 @@ class Recognizer:
                 frames=seq.frames,
             )
         if not hands:
-            return Prediction(
-                source, status="no_sign", message=f"{NO_SIGN}: no hands detected", frames=seq.frames
-            )
+            return Prediction(source, status="no_sign", message=f"{NO_SIGN}: no hands detected", frames=seq.frames)
         start = time.perf_counter()
         pts, mask = self.pipeline.points(seq)
         probs = self.probabilities(pts[None], mask[None])[0]
         order = np.argsort(-probs)[: max(1, top_k)]
         top = [(self.classes[i], self.names[i], float(probs[i])) for i in order]
-        return Prediction(
-            source, top, frames=seq.frames, timing={"classify": time.perf_counter() - start}
-        )
+        return Prediction(source, top, frames=seq.frames, timing={"classify": time.perf_counter() - start})
 
-    def predict(
-        self, video: str | Path, top_k: int = 5, annotate: str | Path | None = None
-    ) -> Prediction:
+    def predict(self, video: str | Path, top_k: int = 5, annotate: str | Path | None = None) -> Prediction:
         """Recognise the sign in one video file or frame folder."""
         try:
             with HolisticExtractor(self.extraction) as extractor:
@@ -142,9 +134,7 @@ class Recognizer:
         """Many videos, extracted in parallel; each result as soon as its video is done."""
         progress_bar = bar(total=len(videos), unit="video", desc="predict", enabled=progress)
         try:
-            for path, seq, error, timing in extract_many(
-                [str(v) for v in videos], self.extraction, workers
-            ):
+            for path, seq, error, timing in extract_many([str(v) for v in videos], self.extraction, workers):
                 if seq is None:
                     pred = Prediction(path, status="error", message=error)
                 else:
