@@ -70,12 +70,12 @@ CONFIGS: dict[str, dict] = {
     },
     "default": {},
     # candidates for the new default: the baseline's recipe with what the ablations support
-    "candidate: cnn, hand-centred, dominant right": {
+    "candidate: cnn + hand-centred + dominant right": {
         "model": "cnn",
         "features": {"features": "hand_centred", "dominant_hand": "right"},
         "augment": {"name": "light"},
     },
-    "candidate: islr, hand-centred, dominant right, cnn recipe": {
+    "candidate: islr + hand-centred + dominant right (cnn recipe)": {
         "model": "islr",
         "recipe": {"name": "cnn"},
         "features": {"features": "hand_centred", "dominant_hand": "right"},
