@@ -124,6 +124,11 @@ CASES = [
         "train {ds} --out {root}/r --mirror 2",
         "setting augment.mirror_p (--mirror) must be <= 1, not 2.0",
     ),
+    (
+        "model options not JSON",
+        "train {ds} --out {root}/r --model-options {{dim:",
+        "argument --model-options: not valid JSON",
+    ),
     ("split typo", "train {ds} --out {root}/r --split sgner", "invalid choice: 'sgner'"),
     (
         "model typo",

@@ -284,6 +284,19 @@ def _number(kind: str):
     return parse
 
 
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object, e.g. '{\"dim\": 96}'")
+    return value
+
+
+_json_object.__name__ = "JSON object"
+
+
 def add_flags(
     parser: argparse.ArgumentParser,
     cls: type[Settings],
@@ -322,6 +335,8 @@ def add_flags(
             kwargs["type"] = _number(f.kind)
         elif f.kind == "pair":
             kwargs.update(nargs=2, type=_number("float"), metavar=("LOW", "HIGH"))
+        elif f.kind == "json":
+            kwargs["type"] = _json_object
         group.add_argument(f.flag, **kwargs)
 
 
@@ -346,11 +361,6 @@ def given(args: argparse.Namespace) -> dict:
         if not dest.startswith("setting:"):
             continue
         path = dest.removeprefix("setting:").split(".")
-        if isinstance(value, str) and path[-1] == "model_options":
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as e:
-                raise SignposeError(f"--{path[-1].replace('_', '-')}: not valid JSON ({e})") from None
         node = out
         for p in path[:-1]:
             node = node.setdefault(p, {})
