@@ -31,6 +31,11 @@ from .errors import SignposeError
 from .util import atomic_write_json
 
 
+def unknown(kind: str, name: object, names) -> str:
+    """The one message for a name that is not in a registry (models, recipes, layouts...)."""
+    return f"unknown {kind} {name!r}; choose one of {', '.join(map(str, names))}"
+
+
 class Settings(BaseModel):
     """Typed, checked, immutable settings; unknown keys are refused, not ignored."""
 
@@ -65,7 +70,7 @@ class Preset(Settings):
         if isinstance(data, dict) and "name" in data:
             name = data["name"]
             if name not in cls.PRESETS:
-                raise ValueError(f"unknown {cls.KIND} {name!r}; choose one of {', '.join(cls.PRESETS)}")
+                raise ValueError(unknown(cls.KIND, name, cls.PRESETS))
             return {**cls.PRESETS[name], **data}
         return data
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SignposeError
+from ..settings import unknown
 from ..util import natural_key, natural_sorted
 from .labels import normalise_sign_id
 from .video import is_frame_folder, is_video
@@ -148,7 +149,7 @@ def discover(root: str | Path, layout: str = "folders", signer: str | None = Non
     if not root.exists():
         raise SignposeError(f"{root}: no such folder")
     if layout not in LAYOUTS:
-        raise SignposeError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+        raise SignposeError(unknown("layout", layout, LAYOUTS))
     if root.is_file():
         if not is_video(root):
             raise SignposeError(f"{root}: not a video file; pass a folder of sign videos")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from ..errors import SignposeError
+from ..settings import unknown
 from .holistic import ExtractionConfig, HolisticExtractor
 
 Backend = Literal["local", "ray"]
@@ -114,7 +115,7 @@ def run_jobs(
 ) -> Iterator:
     """fn over jobs on the chosen backend, results as they finish."""
     if backend not in BACKENDS:
-        raise SignposeError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        raise SignposeError(unknown("backend", backend, BACKENDS))
     if backend == "ray" and jobs:
         return run_ray(fn, jobs, workers or None, config, address)
     return run_local(fn, jobs, workers, config)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..settings import Settings
+from ..settings import Settings, unknown
 from .augmentation import AugmentConfig
 from .features import FeatureConfig
 from .models import MODELS
@@ -59,7 +59,7 @@ class TrainConfig(Settings):
     @classmethod
     def _known_model(cls, name: str) -> str:
         if name not in MODELS:
-            raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+            raise ValueError(unknown("model", name, MODELS))
         return name
 
 

@@ -45,7 +45,7 @@ from ..data.schema import (
     points,
 )
 from ..errors import SignposeError
-from ..settings import Settings
+from ..settings import Settings, unknown
 from ..util import atomic_write_bytes
 
 
@@ -142,7 +142,7 @@ def feature_set(name: str) -> FeatureSet:
     try:
         return FEATURE_SETS[name]
     except KeyError:
-        raise SignposeError(f"unknown feature set {name!r}; choose one of {', '.join(FEATURE_SETS)}") from None
+        raise SignposeError(unknown("feature set", name, FEATURE_SETS)) from None
 
 
 class FeatureConfig(Settings):
@@ -177,7 +177,7 @@ class FeatureConfig(Settings):
     @classmethod
     def _known_set(cls, name: str) -> str:
         if name not in FEATURE_SETS:
-            raise ValueError(f"unknown feature set {name!r}; choose one of {', '.join(FEATURE_SETS)}")
+            raise ValueError(unknown("feature set", name, FEATURE_SETS))
         return name
 
 

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import SignposeError
+from ..settings import unknown
 from .features import FeatureConfig, FeaturePipeline
 from .recipes import Recipe
 
@@ -49,7 +50,7 @@ def model_spec(name: str) -> ModelSpec:
     try:
         return MODELS[name]
     except KeyError:
-        raise SignposeError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}") from None
+        raise SignposeError(unknown("model", name, MODELS)) from None
 
 
 def count_parameters(module: nn.Module) -> int:
