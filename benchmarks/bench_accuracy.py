@@ -17,6 +17,8 @@ bench-output/accuracy/ and reused, so an interrupted benchmark resumes.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import sys
@@ -30,65 +32,55 @@ from common import OUT, report, require_shared  # noqa: E402
 from signpose.data.importers import import_kaggle, import_npz  # noqa: E402
 from signpose.data.synth import synth_dataset  # noqa: E402
 from signpose.learn.config import TrainConfig  # noqa: E402
+from signpose.learn.evaluation import evaluate
 from signpose.learn.training import cross_validate  # noqa: E402
-from signpose.settings import build, deep_merge  # noqa: E402
+from signpose.settings import build, deep_merge, load_json  # noqa: E402
 
 EPOCHS = int(os.environ.get("BENCH_EPOCHS", 80))
 SEEDS = [int(s) for s in os.environ.get("BENCH_SEEDS", "0,1,2").split(",")]
+TTA = 5
 SEED_FEATURES = {
     "features": "pose_hands",
     "sampling": "first",
     "normalise": "image",
     "interpolate_gap": 0,
+    "dominant_hand": "as-recorded",
+}
+# The issue's plain 1D-CNN: body-normalised hands, rotation and scale, its own recipe.
+BASELINE = {
+    "model": "cnn",
+    "features": {"features": "hands", "dominant_hand": "as-recorded"},
+    "augment": {"name": "light"},
 }
 
 # Each model as its own defaults have it, the seed notebook's settings, the issue's plain
-# 1D-CNN baseline, and signpose's default (whatever `signpose train` runs).
+# 1D-CNN baseline, 0.1's default, and signpose's default (whatever `signpose train` runs).
 CONFIGS: dict[str, dict] = {
-    "seed settings (lstm)": {
-        "model": "lstm",
-        "features": SEED_FEATURES,
-        "augment": {"name": "seed"},
-    },
-    "seed settings (transformer)": {
-        "model": "transformer",
-        "features": SEED_FEATURES,
-        "augment": {"name": "seed"},
-    },
-    "cnn baseline": {
-        "model": "cnn",
-        "features": {"features": "hands"},
-        "augment": {"name": "light"},
-    },
+    "seed settings (lstm)": {"model": "lstm", "features": SEED_FEATURES, "augment": {"name": "seed"}},
+    "seed settings (transformer)": {"model": "transformer", "features": SEED_FEATURES, "augment": {"name": "seed"}},
+    "cnn baseline": BASELINE,
     "lstm": {"model": "lstm"},
     "tcn": {"model": "tcn"},
     "transformer": {"model": "transformer"},
-    "islr, 0.1 settings": {
+    "0.1 default (islr, pose_hands)": {
         "model": "islr",
-        "features": {"features": "pose_hands"},
-        "recipe": {"name": "islr"},
+        "features": {"features": "pose_hands", "dominant_hand": "as-recorded"},
+        "augment": {"name": "full"},
+        "recipe": {"name": "islr-0.1"},
     },
-    "default": {},
-    # candidates for the new default: the baseline's recipe with what the ablations support
-    "candidate: cnn + hand-centred + dominant right": {
-        "model": "cnn",
-        "features": {"features": "hand_centred", "dominant_hand": "right"},
-        "augment": {"name": "light"},
-    },
-    "candidate: islr + hand-centred + dominant right (cnn recipe)": {
-        "model": "islr",
-        "recipe": {"name": "cnn"},
-        "features": {"features": "hand_centred", "dominant_hand": "right"},
-        "augment": {"name": "light"},
-    },
+    "cnn + hand-centred + dominant right": deep_merge(
+        BASELINE, {"features": {"features": "hand_centred", "dominant_hand": "right"}}
+    ),
+    "default (islr, hand-centred, dominant right)": {},
+    "default + warm-up and cosine (islr-cosine)": {"recipe": {"name": "islr-cosine"}},
 }
 
 # One change at a time, from the baseline, each with its effect and spread.
-ABLATION_BASE = {"model": "cnn", "features": {"features": "hands"}, "augment": {"name": "light"}}
+ABLATION_BASE = BASELINE
 ABLATIONS: dict[str, dict] = {
     "+ hand-centred features": {"features": {"features": "hand_centred"}},
     "+ dominant hand on the right": {"features": {"dominant_hand": "right"}},
-    "+ full augmentation": {"augment": {"name": "default"}},
+    "+ full augmentation": {"augment": {"name": "full"}},
     "+ mirroring 0.5": {"augment": {"mirror_p": 0.5}},
     "+ 64 frames": {"features": {"frames": 64}},
     "+ pose_hands features": {"features": {"features": "pose_hands"}},
@@ -122,13 +114,34 @@ def settings(overrides: dict, seed: int) -> TrainConfig:
     return config.replace(seed=seed, recipe={"epochs": EPOCHS, "early_stopping": False})
 
 
+def key(config: TrainConfig) -> str:
+    """What a configuration is, whatever its name: the resolved settings, less the seed,
+    the fold and the names of presets (labels, not values)."""
+    values = config.model_dump(mode="json", exclude={"seed", "test_signer"})
+    for section in ("augment", "recipe"):
+        values[section].pop("name")
+    return hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def finished_runs(dataset: Path) -> dict[tuple[str, int], Path]:
+    """Runs already under bench-output, found by their saved configuration, so a renamed
+    configuration or a changed default reuses exactly the runs that match it."""
+    runs = {}
+    for config_file in sorted((OUT / "accuracy" / dataset.name).glob("*/seed*/test-*/config.json")):
+        config = build(TrainConfig, load_json(config_file))
+        runs.setdefault((key(config), config.seed), config_file.parent.parent)
+    return runs
+
+
 def run(dataset: Path, name: str, overrides: dict) -> dict:
-    """Every fold with every seed: {"folds": {signer: [acc per seed]}, "epochs": [...]}."""
+    """Every fold with every seed: {signer: [acc per seed]}."""
     slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")
+    done = finished_runs(dataset)
     folds: dict[str, list[float]] = {}
     for seed in SEEDS:
-        out = OUT / "accuracy" / dataset.name / slug / f"seed{seed}"
-        _, results = cross_validate(dataset, out, settings(overrides, seed), progress=False)
+        config = settings(overrides, seed)
+        out = done.get((key(config), seed)) or OUT / "accuracy" / dataset.name / f"{slug}-{key(config)}" / f"seed{seed}"
+        _, results = cross_validate(dataset, out, config, progress=False)
         for r in results:
             folds.setdefault(r.signer, []).append(r.accuracy)
     return folds
@@ -151,6 +164,36 @@ def _chosen(table: dict[str, dict], variable: str) -> dict[str, dict]:
     return table if names is None else {k: v for k, v in table.items() if k in names.split(",")}
 
 
+def combined(dataset: Path) -> list[dict]:
+    """The default's runs alone, with test-time views, and as an ensemble of its seeds."""
+    done = finished_runs(dataset)
+    seed_runs = [done.get((key(settings({}, seed)), seed)) for seed in SEEDS]
+    if None in seed_runs:
+        return []
+    folds = sorted(p.name for p in seed_runs[0].glob("test-*"))
+    ways = {
+        "one run (mean over seeds)": lambda fold: [evaluate(r / fold).accuracy for r in seed_runs],
+        f"one run, {TTA} test-time views": lambda fold: [evaluate(r / fold, tta=TTA).accuracy for r in seed_runs],
+        f"ensemble of the {len(SEEDS)} seeds": lambda fold: [
+            evaluate(seed_runs[0] / fold, ensemble=[r / fold for r in seed_runs[1:]]).accuracy
+        ],
+        f"ensemble + {TTA} views": lambda fold: [
+            evaluate(seed_runs[0] / fold, tta=TTA, ensemble=[r / fold for r in seed_runs[1:]]).accuracy
+        ],
+    }
+    rows = []
+    for name, way in ways.items():
+        accuracies = {fold.removeprefix("test-"): way(fold) for fold in folds}
+        rows.append(
+            {
+                "default, evaluated as": name,
+                **{signer: f"{np.mean(a):.3f}" for signer, a in accuracies.items()},
+                "mean": f"{np.mean([np.mean(a) for a in accuracies.values()]):.3f}",
+            }
+        )
+    return rows
+
+
 def main() -> None:
     logging.getLogger("lightning").setLevel(logging.ERROR)
     configs, ablations = _chosen(CONFIGS, "BENCH_CONFIGS"), _chosen(ABLATIONS, "BENCH_ABLATIONS")
@@ -166,6 +209,8 @@ def main() -> None:
             [{k: v for k, v in r.items() if k != "_mean"} for r in rows],
             notes,
         )
+        if os.environ.get("BENCH_COMBINED", "1") == "1" and (rows_combined := combined(dataset)):
+            report(f"tta_ensemble_{set_name}", rows_combined, notes)
         if not ablations or set_name == "synthetic":
             continue
         base = row(

@@ -1,4 +1,6 @@
+import pytest
 import torch
+from signpose.errors import SignposeError
 
 from signpose.learn.features import FeatureConfig, FeaturePipeline
 from signpose.learn.models import MODELS, SignClassifier, count_parameters, describe_models
@@ -24,12 +26,20 @@ def test_describe_models_lists_every_model():
 
 
 def test_every_model_runs_on_points_with_all_absent_frames():
-    pts = torch.randn(3, 30, 75, 2)
-    mask = torch.ones(3, 30, 75, dtype=torch.bool)
+    pipeline = FeaturePipeline(FeatureConfig())
+    pts = torch.randn(3, 30, pipeline.n_points, 2)
+    mask = torch.ones(3, 30, pipeline.n_points, dtype=torch.bool)
     mask[0] = False  # a sample with nothing detected at all
     mask[1, 10:] = False  # frames with nothing detected
     for name in MODELS:
-        clf = SignClassifier(name, FeaturePipeline(FeatureConfig()), 7).eval()
+        clf = SignClassifier(name, pipeline, 7).eval()
         with torch.no_grad():
             out = clf(pts, mask)
         assert out.shape == (3, 7) and torch.isfinite(out).all(), name
+
+
+def test_points_of_another_layout_are_refused_by_name():
+    pipeline = FeaturePipeline(FeatureConfig(features="hands"))
+    clf = SignClassifier("cnn", pipeline, 3).eval()
+    with pytest.raises(SignposeError, match=f"reads {pipeline.n_points} points per frame, not 75"):
+        clf(torch.zeros(1, 30, 75, 2), torch.ones(1, 30, 75, dtype=torch.bool))

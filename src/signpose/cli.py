@@ -202,7 +202,7 @@ def cmd_evaluate(args) -> int:
 
     from .learn.evaluation import evaluate
 
-    result = evaluate(args.run, args.dataset, args.signer)
+    result = evaluate(args.run, args.dataset, args.signer, tta=args.tta, ensemble=args.ensemble)
     if args.json:
         print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -245,7 +245,7 @@ def cmd_predict(args) -> int:
     videos = find_samples(args.videos)
     if args.annotate and len(videos) != 1:
         raise SignposeError("--annotate writes one video: pass a single input video")
-    rec = Recognizer.from_run(args.run, backend=args.backend)
+    rec = Recognizer.from_run(args.run, backend=args.backend, ensemble=args.ensemble, tta=args.tta)
     if args.annotate:
         preds = [rec.predict(videos[0], args.top_k, annotate=args.annotate)]
     else:
@@ -267,7 +267,7 @@ def cmd_live(args) -> int:
     from .recognise.recognizer import Recognizer
 
     config = build(LiveConfig, given(args))
-    rec = Recognizer.from_run(args.run, backend=args.backend)
+    rec = Recognizer.from_run(args.run, backend=args.backend, ensemble=args.ensemble, tta=args.tta)
     show = None
     if not args.headless and os.environ.get("DISPLAY"):
         import cv2
@@ -401,6 +401,24 @@ def _evaluate_args(p) -> None:
     p.add_argument("--dataset", help="evaluate on another dataset folder")
     p.add_argument("--signer", help="evaluate on this signer (written into RUN/eval/<signer>/)")
     p.add_argument("--json", action="store_true")
+    _combine_args(p)
+
+
+def _combine_args(p) -> None:
+    p.add_argument(
+        "--ensemble",
+        nargs="+",
+        default=[],
+        metavar="RUN",
+        help="other runs of the same signs; their probabilities are averaged with RUN's",
+    )
+    p.add_argument(
+        "--tta",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="average N views of each sign (small rotations and scalings; 1 = off, at most 9)",
+    )
 
 
 def _predict_args(p) -> None:
@@ -411,6 +429,7 @@ def _predict_args(p) -> None:
     p.add_argument("--annotate", help="write the video with landmarks and the sign to this .mp4")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
     p.add_argument("--workers", type=_positive_int, help="extraction processes for many videos")
+    _combine_args(p)
 
 
 def _live_args(p) -> None:
@@ -418,6 +437,7 @@ def _live_args(p) -> None:
     p.add_argument("--source", default="0", help="camera index, video file or stream URL")
     p.add_argument("--headless", action="store_true", help="print timestamped predictions, no window")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    _combine_args(p)
 
 
 def _live_settings(p) -> None:

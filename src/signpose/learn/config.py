@@ -20,7 +20,7 @@ class TrainConfig(Settings):
 
     model: str = Field(
         "islr",
-        description="architecture (`signpose models` lists them): lstm, tcn, transformer, islr",
+        description="architecture (`signpose models` lists them): islr, cnn, lstm, tcn, transformer",
     )
     split: Literal["signer", "mixed"] = Field(
         "signer",

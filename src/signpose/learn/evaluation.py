@@ -19,7 +19,7 @@ from ..errors import SignposeError
 from ..util import atomic_write_json, natural_sorted
 from .features import FeaturePipeline
 from .plots import plot_confusion, plot_curves
-from .runs import load_classifier, predict_points
+from .runs import load_ensemble, predict_points
 
 
 @dataclass
@@ -79,10 +79,22 @@ def metrics(y_true: np.ndarray, probs: np.ndarray, names: list[str]) -> tuple[di
     return summary, table
 
 
-def evaluate(run: str | Path, dataset_path: str | Path | None = None, signer: str | None = None) -> EvalResult:
-    """Evaluate a run on its test signer, or on another signer / dataset (into RUN/eval/)."""
+def evaluate(
+    run: str | Path,
+    dataset_path: str | Path | None = None,
+    signer: str | None = None,
+    tta: int = 1,
+    ensemble: list[str | Path] = (),
+) -> EvalResult:
+    """Evaluate a run on its test signer, or on another signer / dataset (into RUN/eval/).
+
+    tta > 1 averages that many views of each sample; `ensemble` adds other runs of the
+    same signs whose probabilities are averaged with this one's (none may have trained on
+    the signer tested). Either writes into RUN/eval/<signer>-tta<N>-ensemble<M>/.
+    """
     run = Path(run)
-    classifier, info, config = load_classifier(run)
+    members = load_ensemble([run, *ensemble])
+    classifier, info, config = members[0]
     own_dataset = info.dataset_path(run)
     dataset_path = Path(dataset_path) if dataset_path is not None else own_dataset
     own = signer is None and dataset_path.resolve() == own_dataset.resolve()
@@ -107,8 +119,22 @@ def evaluate(run: str | Path, dataset_path: str | Path | None = None, signer: st
     selected &= y >= 0
     if not selected.any():
         raise SignposeError(f"no samples of the run's {len(index)} signs to evaluate in {dataset_path}")
-    out = run if own else run / "eval" / (signer if dataset_path == own_dataset else f"{dataset_path.name}-{signer}")
-    probs = predict_points(classifier, data.points[selected], data.mask[selected])
+    for other, (_, other_info, _) in zip(ensemble, members[1:], strict=True):
+        if signer is not None and signer in other_info.train_signers:
+            raise SignposeError(
+                f"{other} was trained on signer {signer}; an ensemble evaluated on {signer} must not have seen them"
+            )
+    combined = tta > 1 or len(members) > 1
+    name = (signer or "test") if dataset_path == own_dataset else f"{dataset_path.name}-{signer}"
+    name += (f"-tta{tta}" if tta > 1 else "") + (f"-ensemble{len(members)}" if len(members) > 1 else "")
+    out = run if own and not combined else run / "eval" / name
+    probs = predict_points(classifier, data.points[selected], data.mask[selected], tta=tta)
+    for member, _, member_config in members[1:]:
+        member_data = data if member_config.features == config.features else FeaturePipeline(member_config.features).load(dataset)
+        if list(member_data.rows["sample"]) != list(rows["sample"]):
+            raise SignposeError(f"the ensemble's runs read {dataset_path} differently; rerun `signpose extract`")
+        probs = probs + predict_points(member, member_data.points[selected], member_data.mask[selected], tta=tta)
+    probs = probs / len(members)
     scores, table = metrics(y[selected], probs, info.names)
     table.insert(0, "sign_id", info.classes)
     correct = int(round(scores["accuracy"] * scores["samples"]))
@@ -138,7 +164,7 @@ def evaluate(run: str | Path, dataset_path: str | Path | None = None, signer: st
     )
     title = f"{config.model} on {signer or 'the test split'}: accuracy {result.accuracy:.1%}"
     plot_confusion(y[selected], pred, info.names, out / "confusion.png", title)
-    if own:
+    if own and not combined:
         plot_curves(run)
     return result
 

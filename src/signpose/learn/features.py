@@ -149,8 +149,8 @@ class FeatureConfig(Settings):
     """How a keypoint sequence becomes a (frames x features) array."""
 
     features: str = Field(
-        "pose_hands",
-        description="feature set (`signpose models` lists them): hands, pose_hands, rich",
+        "hand_centred",
+        description="feature set (`signpose models` lists them): hand_centred, hands, pose_hands, rich",
     )
     frames: int = Field(30, ge=2, le=1024, description="T: every sample becomes exactly this many frames")
     sampling: Literal["resample", "first"] = Field(
@@ -168,7 +168,7 @@ class FeatureConfig(Settings):
         description="hand-tracking gaps up to this many frames are filled linearly",
     )
     dominant_hand: Literal["as-recorded", "right"] = Field(
-        "as-recorded",
+        "right",
         description="right: mirror a sample whose left hand leads, so the leading hand is always the right one",
     )
     hand_relative: bool = Field(False, description="add each hand's points relative to its wrist, scaled by hand size")
@@ -309,8 +309,15 @@ class FeatureHead(torch.nn.Module):
         )
         pairs = [(a, b) for i, a in enumerate(self.TIPS) for b in self.TIPS[i + 1 :]]
         self.register_buffer("pairs", torch.tensor(pairs, dtype=torch.long).reshape(-1, 2))
+        self.n_points = len(fs.points)
 
     def forward(self, pts, mask):
+        if not torch.jit.is_tracing() and pts.shape[-2] != self.n_points:
+            # other points would give features of another meaning (or size) without an error
+            raise SignposeError(
+                f"the model reads {self.n_points} points per frame, not {pts.shape[-2]}; "
+                "prepare them with the run's own feature pipeline"
+            )
         m = mask.to(pts.dtype).unsqueeze(-1)  # (B, T, P, 1)
         xs, ms = [pts * m], [m]
         hands = self.hands.shape[0] > 0

@@ -21,7 +21,7 @@ from ..errors import SignposeError
 from ..extract.holistic import ExtractionConfig, HolisticExtractor
 from ..extract.pipeline import extract_many
 from ..learn.features import FeaturePipeline
-from ..learn.runs import load_classifier, predict_points
+from ..learn.runs import MAX_TTA, load_ensemble, predict_points
 from ..progress import bar
 from ..settings import build
 from ..util import atomic_write_json
@@ -63,12 +63,27 @@ class Prediction:
 class Recognizer:
     """A trained run, ready to recognise signs in keypoint sequences, videos and streams."""
 
-    def __init__(self, run: str | Path, backend: Literal["torch", "onnx"] = "torch"):
+    def __init__(
+        self,
+        run: str | Path,
+        backend: Literal["torch", "onnx"] = "torch",
+        ensemble: list[str | Path] = (),
+        tta: int = 1,
+    ):
+        """`ensemble`: other runs of the same signs whose probabilities are averaged with
+        this run's; `tta`: views of each sign averaged (1 = the sign as it is)."""
         if backend not in BACKENDS:
             raise SignposeError(f"unknown backend {backend!r}; use 'torch' or 'onnx'")
+        if backend == "onnx" and (ensemble or tta > 1):
+            raise SignposeError("ensembles and test-time views run on the torch backend; drop --backend onnx")
+        if not 1 <= tta <= MAX_TTA:
+            raise SignposeError(f"--tta must be between 1 and {MAX_TTA} views, not {tta}")
         self.run = Path(run)
-        self.classifier, self.info, self.config = load_classifier(self.run)
+        members = load_ensemble([self.run, *ensemble])
+        self.classifier, self.info, self.config = members[0]
         self.pipeline = FeaturePipeline(self.config.features)
+        self.tta = tta
+        self._others = [(classifier, FeaturePipeline(config.features)) for classifier, _, config in members[1:]]
         self.extraction = build(ExtractionConfig, self.info.extraction or {})
         self.classes: list[str] = self.info.classes
         self.names: list[str] = self.info.names
@@ -85,8 +100,8 @@ class Recognizer:
         return time.perf_counter() - start
 
     @classmethod
-    def from_run(cls, run: str | Path, backend: Literal["torch", "onnx"] = "torch") -> Recognizer:
-        return cls(run, backend)
+    def from_run(cls, run: str | Path, backend: Literal["torch", "onnx"] = "torch", **options) -> Recognizer:
+        return cls(run, backend, **options)
 
     # -- classification ------------------------------------------------------------------
 
@@ -94,7 +109,7 @@ class Recognizer:
         """(B, T, P, 2) points and (B, T, P) mask -> (B, classes) probabilities."""
         if self._onnx is not None:
             return self._onnx.probabilities(points, mask)
-        return predict_points(self.classifier, points, mask)
+        return predict_points(self.classifier, points, mask, tta=self.tta)
 
     def predict_sequence(self, seq: KeypointSequence, top_k: int = 5, source: str = "") -> Prediction:
         hands = seq.present[:, LEFT_HAND.slice].any() or seq.present[:, RIGHT_HAND.slice].any()
@@ -110,6 +125,10 @@ class Recognizer:
         start = time.perf_counter()
         pts, mask = self.pipeline.points(seq)
         probs = self.probabilities(pts[None], mask[None])[0]
+        for classifier, pipeline in self._others:
+            pts, mask = pipeline.points(seq)
+            probs = probs + predict_points(classifier, pts[None], mask[None], tta=self.tta)[0]
+        probs = probs / (1 + len(self._others))
         order = np.argsort(-probs)[: max(1, top_k)]
         top = [(self.classes[i], self.names[i], float(probs[i])) for i in order]
         return Prediction(source, top, frames=seq.frames, timing={"classify": time.perf_counter() - start})
