@@ -1,7 +1,7 @@
 import pytest
 import torch
-from signpose.errors import SignposeError
 
+from signpose.errors import SignposeError
 from signpose.learn.features import FeatureConfig, FeaturePipeline
 from signpose.learn.models import MODELS, SignClassifier, count_parameters, describe_models
 

@@ -130,7 +130,8 @@ def evaluate(
     out = run if own and not combined else run / "eval" / name
     probs = predict_points(classifier, data.points[selected], data.mask[selected], tta=tta)
     for member, _, member_config in members[1:]:
-        member_data = data if member_config.features == config.features else FeaturePipeline(member_config.features).load(dataset)
+        same = member_config.features == config.features
+        member_data = data if same else FeaturePipeline(member_config.features).load(dataset)
         if list(member_data.rows["sample"]) != list(rows["sample"]):
             raise SignposeError(f"the ensemble's runs read {dataset_path} differently; rerun `signpose extract`")
         probs = probs + predict_points(member, member_data.points[selected], member_data.mask[selected], tta=tta)
