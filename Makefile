@@ -5,18 +5,30 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= demo-output
 
-.PHONY: install demo test bench lint readme clean system-deps
+.PHONY: install web demo test bench lint readme clean system-deps
 
 $(STAMP): pyproject.toml requirements-lock.txt
 	@$(MAKE) --no-print-directory system-deps
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=23"
 	# The lock pins what CI and the README figures were made with; pyproject holds the ranges.
-	$(BIN)/python -m pip install -q -c requirements-lock.txt -e ".[dev,ray]"
+	$(BIN)/python -m pip install -q -c requirements-lock.txt -e ".[dev,ray,serve]"
 	touch $(STAMP)
 
+# MediaPipe Holistic for the browser (the web app's landmarks mode), from the npm registry
+# at build time and served by the app itself, never from a CDN. npm from Debian where missing.
+HOLISTIC_VERSION := 0.5.1675471629
+HOLISTIC_JS := src/signpose/serve/static/vendor/holistic
+$(HOLISTIC_JS)/holistic.js:
+	@command -v npm >/dev/null || { echo "installing npm"; apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
+	rm -rf build/npm && mkdir -p build/npm $(dir $(HOLISTIC_JS))
+	cd build/npm && npm pack --silent @mediapipe/holistic@$(HOLISTIC_VERSION) >/dev/null && tar xzf mediapipe-holistic-$(HOLISTIC_VERSION).tgz
+	rm -rf $(HOLISTIC_JS) && mv build/npm/package $(HOLISTIC_JS) && chmod -R a+rX $(HOLISTIC_JS)
+
+web: $(HOLISTIC_JS)/holistic.js
+
 # A venv whose editable install points elsewhere (a moved checkout) is repaired, not trusted.
-install: $(STAMP)
+install: $(STAMP) $(HOLISTIC_JS)/holistic.js
 	@$(BIN)/python -c "import signpose" 2>/dev/null || { rm -f $(STAMP); $(MAKE) --no-print-directory $(STAMP); }
 
 # OpenCV (pulled in by MediaPipe) needs libGL and glib; install them only where missing.
@@ -44,4 +56,4 @@ readme: install
 	$(BIN)/python tools/readme_settings.py
 
 clean:
-	rm -rf $(VENV) $(DEMO) bench-output .pytest_cache
+	rm -rf $(VENV) $(DEMO) bench-output .pytest_cache build $(HOLISTIC_JS)

@@ -72,16 +72,40 @@ def wlasl_extracted(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory, synth_small) -> Path:
     """A small ISLR model trained signer-independently on the synthetic data."""
-    from signpose.learn.config import TrainConfig
     from signpose.learn.training import train
 
     out = tmp_path_factory.mktemp("runs") / "islr"
+    train(synth_small, out, small_run_config(), progress=False)
+    return out
+
+
+def small_run_config(**changes):
+    """The small run's settings (a small ISLR model, 6 epochs), with changes."""
+    from signpose.learn.config import TrainConfig
+
+    values = {
+        "model": "islr",
+        "test_signer": "signer3",
+        "features": {"features": "pose_hands"},
+        "recipe": {"epochs": 6, "patience": 10, "batch_size": 32, "lr": 2e-3},
+        "model_options": {"dim": 48, "groups": 1, "conv_blocks": 1},
+    }
+    return TrainConfig(**{**values, **changes})
+
+
+@pytest.fixture(scope="session")
+def wlasl_run(tmp_path_factory, wlasl_extracted) -> Path:
+    """A small ISLR model on the six real WLASL clips (brother, mother; signer-dependent)."""
+    from signpose.learn.config import TrainConfig
+    from signpose.learn.training import train
+
+    out = tmp_path_factory.mktemp("wlasl-run") / "run"
     config = TrainConfig(
         model="islr",
-        test_signer="signer3",
+        split="mixed",
+        recipe={"epochs": 5, "batch_size": 4, "lr": 1e-3},
         features={"features": "pose_hands"},
-        recipe={"epochs": 6, "patience": 10, "batch_size": 32, "lr": 2e-3},
-        model_options={"dim": 48, "groups": 1, "conv_blocks": 1},
+        model_options={"dim": 32, "groups": 1, "conv_blocks": 1},
     )
-    train(synth_small, out, config, progress=False)
+    train(wlasl_extracted, out, config, progress=False)
     return out

@@ -26,6 +26,7 @@ LAYERS = [
     {"signpose.extract"},
     {"signpose.learn"},
     {"signpose.recognise"},
+    {"signpose.serve"},
     {"signpose.demo", "signpose.cli"},
 ]
 
@@ -120,6 +121,7 @@ def test_only_the_command_line_imports_signpose_inside_functions():
             "import signpose.recognise.recognizer",
             ["lightning", "signpose.learn.training"],
         ),  # inference, no trainer
+        ("import signpose.serve.app", ["lightning", "signpose.learn.training"]),  # the server neither
         (
             "from signpose.cli import build_parser; build_parser('')",
             ["torch", "mediapipe", "pandas"],

@@ -40,7 +40,7 @@ def test_info_and_models(synth_small):
     assert out.returncode == 0 and "120 samples" in out.stdout and "مرحبا hello" in out.stdout
     info = json.loads(signpose("info", synth_small, "--json").stdout)
     assert info["signers"] == ["signer1", "signer2", "signer3"] and info["counts"]["signer1"]["1"] == 8
-    models = signpose("models")
+    models = signpose("models", "--features", "pose_hands")  # the notebook's 150 inputs
     assert "212,804" in models.stdout and "927,812" in models.stdout
 
 

@@ -10,24 +10,8 @@ from conftest import shared, video_frames
 
 from signpose.data.dataset import Dataset
 from signpose.errors import SignposeError
-from signpose.learn.config import TrainConfig
-from signpose.learn.training import train
 from signpose.recognise.live import LiveConfig
 from signpose.recognise.recognizer import Recognizer
-
-
-@pytest.fixture(scope="module")
-def wlasl_run(tmp_path_factory, wlasl_extracted):
-    out = tmp_path_factory.mktemp("wlasl-run") / "run"
-    config = TrainConfig(
-        model="islr",
-        split="mixed",
-        recipe={"epochs": 5, "batch_size": 4, "lr": 1e-3},
-        features={"features": "pose_hands"},
-        model_options={"dim": 32, "groups": 1, "conv_blocks": 1},
-    )
-    train(wlasl_extracted, out, config, progress=False)
-    return out
 
 
 def test_predict_a_real_video(wlasl_run, wlasl_extracted):

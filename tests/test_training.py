@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import cli
+from conftest import cli, small_run_config
 
 from signpose.errors import SignposeError
 from signpose.learn.config import RuntimeConfig, TrainConfig
@@ -167,3 +167,36 @@ def test_wilson_interval_is_honest_about_few_samples():
     low, high = wilson_interval(500, 1000)
     assert high - low == pytest.approx(2 * 1.96 * np.sqrt(0.25 / 1000), abs=1e-3)
     assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_test_time_views_and_ensembles_are_written_apart_and_average_probabilities(small_run, tmp_path, synth_small):
+    from signpose.data.dataset import Dataset
+    from signpose.learn.features import FeaturePipeline
+    from signpose.learn.runs import predict_points
+    from signpose.recognise.recognizer import Recognizer
+
+    own = (small_run / "metrics.json").read_bytes()
+    single = evaluate(small_run)
+    views = evaluate(small_run, tta=3)
+    assert Path(views.out) == small_run / "eval" / "signer3-tta3" and views.samples == single.samples
+    # the views are the sign seen slightly rotated and scaled: probabilities move, a little
+    classifier, info, config = load_classifier(small_run)
+    data = FeaturePipeline(config.features).load(Dataset(synth_small))
+    test = np.array(data.rows.signer == "signer3")
+    one = predict_points(classifier, data.points[test], data.mask[test])
+    three = predict_points(classifier, data.points[test], data.mask[test], tta=3)
+    assert 0 < np.abs(one - three).max() < 0.5 and np.allclose(three.sum(1), 1, atol=1e-5)
+    # an ensemble of a run with itself is the run
+    twice = evaluate(small_run, ensemble=[small_run])
+    assert Path(twice.out) == small_run / "eval" / "signer3-ensemble2" and twice.accuracy == single.accuracy
+    assert (small_run / "metrics.json").read_bytes() == own  # the run's own test is untouched
+    rec = Recognizer(small_run, ensemble=[small_run], tta=2)
+    assert len(rec._others) == 1 and rec.tta == 2
+
+    # a member that trained on the tested signer would leak it: refused, as are other signs
+    seen = tmp_path / "seen"
+    train(synth_small, seen, small_run_config(test_signer="signer1"), progress=False)
+    with pytest.raises(SignposeError, match="was trained on signer signer3"):
+        evaluate(small_run, ensemble=[seen])
+    with pytest.raises(SignposeError, match="tta must be between 1 and 9"):
+        evaluate(small_run, tta=10)

@@ -262,6 +262,28 @@ def cmd_predict(args) -> int:
     return 0 if all(p.status != "error" for p in preds) else 1
 
 
+def cmd_serve(args) -> int:
+    try:
+        from .serve.app import serve
+        from .serve.config import ServeConfig
+    except ImportError as e:
+        raise SignposeError(f"the web app needs {e.name}: pip install 'signpose[serve]' (make installs it)") from None
+
+    config = build(ServeConfig, given(args))
+
+    def announce(url: str) -> None:
+        print(url, flush=True)
+        where = (
+            "this machine only; --host 0.0.0.0 lets other machines in (anyone who can reach it)"
+            if config.host in ("127.0.0.1", "localhost", "::1")
+            else f"every machine that can reach {config.host}"
+        )
+        print(f"signpose: serving {args.run} to {where}; Ctrl+C stops", file=sys.stderr, flush=True)
+
+    serve(args.run, config, announce)
+    return 0
+
+
 def cmd_live(args) -> int:
     from .recognise.live import LiveConfig
     from .recognise.recognizer import Recognizer
@@ -446,6 +468,16 @@ def _live_settings(p) -> None:
     add_flags(p, LiveConfig, title="live settings")
 
 
+def _serve_args(p) -> None:
+    p.add_argument("run")
+
+
+def _serve_settings(p) -> None:
+    from .serve.config import ServeConfig
+
+    add_flags(p, ServeConfig, title="server settings")
+
+
 def _export_args(p) -> None:
     p.add_argument("run")
     p.add_argument("--format", choices=["onnx"], default="onnx")
@@ -518,6 +550,12 @@ COMMANDS: dict[str, Command] = {
         _live_settings,
     ),
     "export": Command("export a run's model for deployment", cmd_export, _export_args),
+    "serve": Command(
+        "the web app: recognise from the camera or an uploaded video in the browser, and an HTTP API",
+        cmd_serve,
+        _serve_args,
+        _serve_settings,
+    ),
     "demo": Command("the whole job on synthetic data, in minutes", cmd_demo, _demo_args),
 }
 

@@ -71,9 +71,11 @@ def annotate_video(
     patch, alpha = caption(*label, seq.width)
     patch_bgr = patch[..., ::-1].astype(np.float32)
     tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), source.fps, (seq.width, seq.height))
+    # .webm is VP8, which browsers play; .mp4 is MPEG-4 part 2, which desktop players do
+    fourcc = "VP80" if out.suffix.lower() == ".webm" else "mp4v"
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), source.fps, (seq.width, seq.height))
     if not writer.isOpened():
-        raise SignposeError(f"{out}: cannot write a video here (check the folder and the .mp4 extension)")
+        raise SignposeError(f"{out}: cannot write a video here (check the folder and the .mp4 or .webm extension)")
     try:
         for i, rgb in enumerate(source):
             bgr = np.ascontiguousarray(rgb[..., ::-1])

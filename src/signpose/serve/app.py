@@ -1,0 +1,421 @@
+"""The web app: a page, an HTTP API and a live WebSocket around one trained run.
+
+    GET  /                 the page
+    GET  /api/health       status, run, model, classes, backend, version, modes, accuracy
+    GET  /api/signs        [{sign_id, sign}] (Arabic names intact, UTF-8)
+    POST /api/predict      a video (multipart field `video`) -> top-k, frames, hands share,
+                           timings; ?annotate=1 adds the URL of the annotated video
+    WS   /ws/live?mode=landmarks|frames
+                           landmarks: the browser runs MediaPipe and sends each frame's
+                           points (JSON); frames: it sends JPEG frames (binary) and the
+                           server runs MediaPipe. Either way the server answers with
+                           predictions and committed signs (and, for frames, the points).
+
+MediaPipe work (uploads, frames-mode streams) runs in a bounded pool: an upload that finds
+it full gets 503 with Retry-After, a live frame that finds its stream busy is dropped, so
+nothing queues up behind a slow machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import numpy as np
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import UploadFile as StarletteUpload
+
+from .. import __version__
+from ..data.schema import LEFT_HAND, RIGHT_HAND
+from ..errors import SignposeError
+from ..extract.holistic import HolisticExtractor
+from ..recognise.annotate import annotate_video
+from ..recognise.recognizer import Recognizer
+from ..text import font_path
+from .config import ServeConfig
+from .stream import LiveStream, RateLimit, arrays_to_parts, landmarks_to_arrays
+
+STATIC = Path(__file__).parent / "static"
+HOLISTIC_JS = STATIC / "vendor" / "holistic"  # installed by `make` from npm (@mediapipe/holistic)
+KEEP_ANNOTATED = 20  # annotated videos kept for playback; older ones are deleted
+MAX_ERRORS = 20  # invalid live messages before the server closes the connection
+
+
+class ApiError(Exception):
+    """An error answered as JSON {"error": message} with an HTTP status."""
+
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers
+
+
+class Extractors:
+    """MediaPipe graphs for uploads, at most `size`, built when first needed and reused."""
+
+    def __init__(self, recognizer: Recognizer, size: int):
+        self.config, self.size = recognizer.extraction, size
+        self.free: queue.Queue[HolisticExtractor] = queue.Queue()
+        self.made = 0
+        self.lock = threading.Lock()
+
+    def take(self) -> HolisticExtractor:
+        try:
+            return self.free.get_nowait()
+        except queue.Empty:
+            with self.lock:
+                self.made += 1
+            return HolisticExtractor(self.config)
+
+    def give(self, extractor: HolisticExtractor) -> None:
+        self.free.put(extractor)
+
+    def close(self) -> None:
+        while not self.free.empty():
+            self.free.get_nowait().close()
+
+
+class Server:
+    """What the app holds: the run, the MediaPipe pool and the temporary folder."""
+
+    def __init__(self, run: str | Path, config: ServeConfig):
+        import torch
+
+        torch.set_num_threads(1)  # one request's classification is small; many run side by side
+        self.config = config
+        self.recognizer = Recognizer(run, backend=config.backend)
+        self.pool = ThreadPoolExecutor(config.workers, thread_name_prefix="mediapipe")
+        self.slots = config.workers  # free MediaPipe slots (uploads and frames-mode frames)
+        self.slot_lock = threading.Lock()
+        self.extractors = Extractors(self.recognizer, config.workers)
+        self.tmp = Path(tempfile.mkdtemp(prefix="signpose-serve-"))
+        self.annotated: OrderedDict[str, Path] = OrderedDict()
+        self.live_clients = 0
+        self.accuracy = _measured_accuracy(Path(run))
+
+    def try_slot(self) -> bool:
+        with self.slot_lock:
+            if self.slots == 0:
+                return False
+            self.slots -= 1
+            return True
+
+    def free_slot(self) -> None:
+        with self.slot_lock:
+            self.slots += 1
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.extractors.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- uploads ---------------------------------------------------------------------------
+
+    def predict_file(self, path: Path, annotate: bool) -> dict:
+        """Runs in the pool: the sign in one uploaded video."""
+        import cv2
+
+        capture = cv2.VideoCapture(str(path))
+        readable = capture.isOpened() and capture.read()[0]
+        capture.release()
+        if not readable:
+            raise ApiError(415, "the upload is not a video this server can decode (no frame could be read)")
+        extractor = self.extractors.take()
+        try:
+            start = time.perf_counter()
+            seq = extractor.extract_file(path)
+            timing = dict(extractor.last_timing)
+        except SignposeError as e:
+            extractor.close()  # a graph that failed mid-video is not reused
+            raise ApiError(415, str(e).removeprefix(f"{path}: ")) from None
+        else:
+            self.extractors.give(extractor)
+        pred = self.recognizer.predict_sequence(seq, top_k=self.config.top_k)
+        hands = seq.present[:, LEFT_HAND.slice].any(1) | seq.present[:, RIGHT_HAND.slice].any(1)
+        result = {
+            **pred.as_dict(),
+            "source": "upload",
+            "hands_share": round(float(hands.mean()) if seq.frames else 0.0, 4),
+            "timing": {**{k: round(v, 4) for k, v in {**timing, **pred.timing}.items()}},
+        }
+        if annotate:
+            name = f"{uuid.uuid4().hex}.webm"
+            annotate_video(path, seq, pred.label, self.tmp / name, fps=self.recognizer.extraction.fps)
+            self.annotated[name] = self.tmp / name
+            while len(self.annotated) > KEEP_ANNOTATED:
+                self.annotated.popitem(last=False)[1].unlink(missing_ok=True)
+            result["annotated_url"] = f"/api/annotated/{name}"
+        result["timing"]["total"] = round(time.perf_counter() - start, 4)
+        return result
+
+
+def _measured_accuracy(run: Path) -> dict | None:
+    """The run's accuracy on its unseen test signer, from metrics.json (None if absent)."""
+    try:
+        metrics = json.loads((run / "metrics.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    keys = ("accuracy", "accuracy_ci95", "samples", "signer")
+    return {k: metrics.get(k) for k in keys}
+
+
+def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
+    """The FastAPI app serving `run` (loaded once, here)."""
+    config = config or ServeConfig()
+    server = Server(run, config)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        server.close()
+
+    app = FastAPI(title="signpose", version=__version__, lifespan=lifespan)
+    app.state.server = server
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, e: ApiError):
+        return JSONResponse({"error": e.message}, status_code=e.status, headers=e.headers)
+
+    @app.get("/", response_class=HTMLResponse)
+    async def page():
+        return HTMLResponse((STATIC / "index.html").read_text("utf-8"))
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/font.ttf")
+    async def font():
+        # the font that shapes Arabic in the confusion matrices and annotated videos
+        return FileResponse(font_path(), media_type="font/ttf")
+
+    @app.get("/api/health")
+    async def health():
+        rec = server.recognizer
+        return {
+            "status": "ok",
+            "run": rec.run.name,
+            "model": rec.config.model,
+            "features": rec.config.features.features,
+            "classes": len(rec.classes),
+            "backend": config.backend,
+            "version": __version__,
+            "modes": ["landmarks", "frames"] if (HOLISTIC_JS / "holistic.js").is_file() else ["frames"],
+            "accuracy": server.accuracy,
+            "live": config.live.model_dump(),
+            "extraction": rec.extraction.model_dump(),
+            "workers": config.workers,
+            "busy": config.workers - server.slots,
+            "live_clients": server.live_clients,
+        }
+
+    @app.get("/api/signs")
+    async def signs():
+        rec = server.recognizer
+        return [{"sign_id": i, "sign": n} for i, n in zip(rec.classes, rec.names, strict=True)]
+
+    @app.post("/api/predict")
+    async def predict(request: Request, annotate: bool = False):
+        # refused before the body is read: too large by its declared length, or no free worker
+        limit = int(config.max_upload_mb * 1024 * 1024)
+        too_large = ApiError(413, f"the upload is larger than {config.max_upload_mb:g} MB (--max-upload-mb)")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit + 64 * 1024:
+            raise too_large
+        if not server.try_slot():
+            raise ApiError(503, "the server is busy with other videos; try again shortly", {"Retry-After": "2"})
+        folder = Path(tempfile.mkdtemp(dir=server.tmp))
+        form = None
+        try:
+            try:
+                form = await request.form(max_files=1, max_fields=10)
+            except Exception as e:  # a body that is not multipart at all
+                raise ApiError(400, f"send the video as multipart/form-data in the field 'video' ({e})") from None
+            video = form.get("video")
+            if not isinstance(video, StarletteUpload):
+                raise ApiError(400, "send the video as multipart/form-data in the field 'video'")
+            path, size = folder / "upload", 0
+            with path.open("wb") as out:
+                while chunk := await video.read(1 << 20):
+                    size += len(chunk)
+                    if size > limit:
+                        raise too_large
+                    out.write(chunk)
+            if size == 0:
+                raise ApiError(400, "the upload is empty; send a video file in the field 'video'")
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(server.pool, server.predict_file, path, annotate)
+        finally:
+            server.free_slot()
+            if form is not None:
+                await form.close()
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @app.get("/api/annotated/{name}")
+    async def annotated(name: str):
+        path = server.annotated.get(name)
+        if path is None or not path.is_file():
+            raise ApiError(404, "no such annotated video (only the latest ones are kept)")
+        return FileResponse(path, media_type="video/webm")
+
+    @app.websocket("/ws/live")
+    async def live(ws: WebSocket, mode: str = "landmarks"):
+        await ws.accept()
+        if mode not in ("landmarks", "frames"):
+            await ws.send_json({"type": "error", "message": "mode must be landmarks or frames"})
+            await ws.close(code=1008)
+            return
+        server.live_clients += 1
+        try:
+            await _live(ws, server, mode)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            server.live_clients -= 1
+
+    if HOLISTIC_JS.is_dir():
+        app.mount("/vendor/holistic", StaticFiles(directory=HOLISTIC_JS), name="holistic")
+    return app
+
+
+async def _live(ws: WebSocket, server: Server, mode: str) -> None:
+    """One live client until it disconnects. Landmarks are handled as they come; frames
+    go through a one-frame slot, so a frame arriving while the last is still in MediaPipe
+    replaces the waiting one (dropped) instead of queueing."""
+    config = server.config
+    stream = LiveStream(server.recognizer, config.live, config.top_k)
+    limit = RateLimit(config.max_live_fps)
+    counts = {"received": 0, "processed": 0, "dropped": 0, "invalid": 0}
+    loop = asyncio.get_running_loop()
+    await ws.send_json({"type": "hello", "mode": mode, "live": config.live.model_dump(), "top_k": config.top_k})
+
+    latest: list[tuple[bytes, float] | None] = [None]
+    ready = asyncio.Event()
+    extractor: list[HolisticExtractor | None] = [None]
+
+    async def send_all(messages: list[dict]) -> None:
+        for message in messages:
+            await ws.send_json({**message, **counts})
+
+    async def process_frames() -> None:
+        while True:
+            await ready.wait()
+            ready.clear()
+            item, latest[0] = latest[0], None
+            if item is None:
+                continue
+            data, sent = item
+            if not server.try_slot():  # every MediaPipe worker busy: this frame is dropped
+                counts["dropped"] += 1
+                continue
+            try:
+                result = await loop.run_in_executor(server.pool, _frame_points, server, extractor, data)
+            finally:
+                server.free_slot()
+            if result is None:
+                counts["invalid"] += 1
+                await ws.send_json({"type": "error", "message": "a frame could not be decoded as JPEG"})
+                continue
+            xyz, present, w, h = result
+            counts["processed"] += 1
+            await ws.send_json(
+                {"type": "landmarks", "sent": sent, "parts": arrays_to_parts(xyz, present, w, h), **counts}
+            )
+            await send_all(await loop.run_in_executor(None, stream.push, xyz, present, w, h))
+
+    worker = asyncio.create_task(process_frames()) if mode == "frames" else None
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            counts["received"] += 1
+            if message.get("bytes") is not None:
+                if mode != "frames":
+                    counts["invalid"] += 1
+                    await ws.send_json({"type": "error", "message": "binary frames need mode=frames"})
+                elif worker.done():
+                    return
+                else:
+                    if latest[0] is not None:
+                        counts["dropped"] += 1
+                    latest[0] = (message["bytes"], time.time())
+                    ready.set()
+                continue
+            try:
+                data = json.loads(message.get("text") or "")
+                if not isinstance(data, dict):
+                    raise SignposeError("a message must be a JSON object with a 'type'")
+                kind = data.get("type")
+                if kind == "landmarks":
+                    if not limit.allow():
+                        counts["dropped"] += 1
+                        continue
+                    xyz, present, w, h = landmarks_to_arrays(data)
+                    counts["processed"] += 1
+                    await send_all(await loop.run_in_executor(None, stream.push, xyz, present, w, h))
+                elif kind == "config":
+                    stream.set_threshold(data.get("threshold"))
+                    await ws.send_json({"type": "config", "threshold": stream.config.threshold, **counts})
+                elif kind == "reset":
+                    stream.reset()
+                else:
+                    raise SignposeError("'type' must be landmarks, config or reset")
+            except (SignposeError, ValueError) as e:
+                counts["invalid"] += 1
+                await ws.send_json({"type": "error", "message": str(e)})
+                if counts["invalid"] > MAX_ERRORS:
+                    await ws.close(code=1008, reason="too many invalid messages")
+                    return
+    finally:
+        if worker is not None:
+            worker.cancel()
+        if extractor[0] is not None:
+            # close in the pool, after any pass still running on this graph
+            server.pool.submit(extractor[0].close)
+
+
+def _frame_points(server: Server, extractor: list, data: bytes):
+    """Runs in the pool: one JPEG through this stream's own MediaPipe graph (tracking
+    continues across its frames). None when the bytes are not an image."""
+    import cv2
+
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return None
+    if extractor[0] is None:
+        extractor[0] = HolisticExtractor(server.recognizer.extraction)
+    h, w = image.shape[:2]
+    rgb = np.ascontiguousarray(image[..., ::-1])
+    xyz, present = extractor[0].frame_arrays(extractor[0].process_frame(rgb), w, h)[:2]
+    return xyz, present, w, h
+
+
+def serve(run: str | Path, config: ServeConfig | None = None, announce=print) -> None:
+    """Run the app with uvicorn until interrupted; `announce` gets the address once the
+    run is loaded and the port is free."""
+    import socket
+
+    import uvicorn
+
+    config = config or ServeConfig()
+    app = create_app(run, config)
+    try:  # a port in use is one line, before uvicorn would log a traceback-like error
+        with socket.create_server((config.host, config.port)):
+            pass
+    except OSError as e:
+        raise SignposeError(
+            f"cannot listen on {config.host}:{config.port} ({e.strerror}); choose another --port"
+        ) from None
+    host = "localhost" if config.host in ("127.0.0.1", "::1") else config.host
+    announce(f"http://{host}:{config.port}/")
+    uvicorn.run(app, host=config.host, port=config.port, log_level="warning")

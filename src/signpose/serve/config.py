@@ -1,0 +1,33 @@
+"""The settings of `signpose serve`, declared once: flags, checks and docs follow from here."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ..recognise.live import LiveConfig
+from ..settings import Settings
+
+
+class ServeConfig(Settings):
+    """How the web app serves a run."""
+
+    host: str = Field(
+        "127.0.0.1",
+        description="address to bind; 127.0.0.1 serves this machine only, 0.0.0.0 every network it is on",
+    )
+    port: int = Field(8000, ge=1, le=65535, description="TCP port")
+    backend: Literal["torch", "onnx"] = Field("torch", description="classifier backend (onnx needs `signpose export`)")
+    top_k: int = Field(5, ge=1, le=100, description="signs listed per prediction")
+    workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="MediaPipe passes at once (uploads and frames-mode streams); more are refused or dropped",
+    )
+    max_upload_mb: float = Field(50.0, gt=0, le=4096, description="largest video upload, MB")
+    max_live_fps: float = Field(
+        60.0, gt=0, le=1000, description="landmark messages per second a live client may send; more are dropped"
+    )
+    live: LiveConfig = Field(default_factory=LiveConfig, description="live recognition (window, hold-to-commit)")

@@ -1,0 +1,271 @@
+"""The web app's API and live WebSocket: the real app served by uvicorn on a free port,
+driven over HTTP and WebSocket with real videos and landmarks (no mocks)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import shared, video_frames
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("fastapi")
+ws_client = pytest.importorskip("websockets.sync.client")
+
+from signpose.data.dataset import Dataset  # noqa: E402
+from signpose.data.schema import PARTS  # noqa: E402
+from signpose.serve.config import ServeConfig  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running(run: Path, **settings):
+    """The app on a free localhost port, in this process (so tests can look inside)."""
+    import uvicorn
+
+    from signpose.recognise.live import LiveConfig
+    from signpose.serve.app import create_app
+
+    live = {k: settings.pop(k) for k in list(settings) if k in LiveConfig.model_fields}
+    config = ServeConfig(port=free_port(), live=live, **settings)
+    app = create_app(run, config)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=config.port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{config.port}", app.state.server
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def clip(sign: str, n: int) -> Path:
+    return shared("videos", "wlasl_mini", sign, f"{sign}_{n}.mp4")
+
+
+def post_video(base: str, path: Path, name: str = "clip.mp4", annotate: bool = False, **kwargs):
+    files = {"video": (name, path.read_bytes(), "video/mp4")}
+    return httpx.post(f"{base}/api/predict", params={"annotate": int(annotate)}, files=files, timeout=120, **kwargs)
+
+
+def landmark_messages(seq) -> list[dict]:
+    """A recorded sequence as the page sends it: per frame, each part's normalised points."""
+    messages = []
+    for xyz, present in zip(seq.xyz, seq.present, strict=True):
+        parts = {}
+        for part in PARTS:
+            if present[part.slice].any():
+                points = xyz[part.slice].astype(np.float64) / [seq.width, seq.height, 1]
+                parts[part.name] = points.ravel().round(5).tolist()
+            else:
+                parts[part.name] = None
+        messages.append({"type": "landmarks", "w": seq.width, "h": seq.height, "parts": parts})
+    return messages
+
+
+def receive_until(ws, kind: str, timeout: float = 60) -> list[dict]:
+    """Messages up to and including the first of `kind`."""
+    got, end = [], time.time() + timeout
+    while time.time() < end:
+        message = json.loads(ws.recv(timeout=end - time.time()))
+        got.append(message)
+        if message["type"] == kind:
+            return got
+    raise AssertionError(f"no {kind} message in {timeout}s: {got[-3:]}")
+
+
+def test_health_signs_and_page(small_run):
+    from signpose.learn.evaluation import evaluate
+
+    evaluate(small_run)  # metrics.json: the accuracy the page shows
+    with running(small_run) as (base, _):
+        health = httpx.get(f"{base}/api/health").json()
+        assert health["status"] == "ok" and health["run"] == small_run.name and health["classes"] == 5
+        assert health["model"] == "islr" and health["backend"] == "torch" and health["version"]
+        accuracy = json.loads((small_run / "metrics.json").read_text())["accuracy"]
+        assert health["accuracy"]["accuracy"] == accuracy and health["accuracy"]["signer"] == "signer3"
+        response = httpx.get(f"{base}/api/signs")
+        assert "مرحبا hello".encode() in response.content  # UTF-8 on the wire, not \\u escapes
+        assert response.json()[0] == {"sign_id": "1", "sign": "مرحبا hello"}
+        page = httpx.get(f"{base}/")
+        assert page.status_code == 200 and 'id="start"' in page.text and "/static/app.js" in page.text
+        for asset in ("/static/app.js", "/static/style.css", "/font.ttf"):
+            assert httpx.get(f"{base}{asset}").status_code == 200, asset
+        if "landmarks" in health["modes"]:  # MediaPipe for the browser, served here, not from a CDN
+            assert httpx.get(f"{base}/vendor/holistic/holistic.js").status_code == 200
+
+
+def test_predict_an_uploaded_real_video_and_its_annotated_playback(wlasl_run):
+    video = clip("mother", 1)
+    with running(wlasl_run) as (base, server):
+        response = post_video(base, video, annotate=True)
+        assert response.status_code == 200, response.text
+        result = response.json()
+        assert result["status"] == "ok" and result["frames"] == video_frames(video)[0]
+        assert result["top"][0]["sign"] in ("brother", "mother") and len(result["top"]) == 2
+        assert sum(t["probability"] for t in result["top"]) == pytest.approx(1, abs=1e-3)
+        assert 0.3 < result["hands_share"] <= 1
+        assert {"decode", "mediapipe", "classify", "total"} <= set(result["timing"])
+        annotated = httpx.get(base + result["annotated_url"], timeout=30)
+        assert annotated.status_code == 200 and annotated.headers["content-type"] == "video/webm"
+        played = Path(server.tmp) / "played.webm"
+        played.write_bytes(annotated.content)
+        assert video_frames(played)[0] == result["frames"]  # browsers play VP8 WebM
+        assert httpx.get(f"{base}/api/annotated/nothing.webm").status_code == 404
+
+
+def test_bad_uploads_get_a_json_error_and_leave_nothing_behind(wlasl_run, tmp_path):
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is a text file with a video's name")
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with running(wlasl_run, max_upload_mb=0.05) as (base, server):
+        cases = {
+            "not a video": (post_video(base, text), 415, "not a video"),
+            "empty": (post_video(base, empty), 400, "empty"),
+            "too large": (post_video(base, clip("mother", 1)), 413, "larger than 0.05 MB"),
+            "no file field": (httpx.post(f"{base}/api/predict", data={"x": "1"}), 400, "field 'video'"),
+            "not multipart": (httpx.post(f"{base}/api/predict", content=b"{}"), 400, "multipart"),
+        }
+        for name, (response, status, words) in cases.items():
+            assert response.status_code == status, (name, response.text)
+            assert words in response.json()["error"], name
+        assert list(Path(server.tmp).iterdir()) == []  # every upload's folder was removed
+        assert server.slots == server.config.workers
+
+
+def test_predicts_at_once_all_answer_and_a_full_pool_says_retry(wlasl_run):
+    videos = [clip("mother", 1), clip("brother", 1), clip("mother", 2), clip("brother", 2)]
+    with running(wlasl_run, workers=4) as (base, _):
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda v: post_video(base, v), videos))
+        assert [a.status_code for a in answers] == [200] * 4
+        assert all(a.json()["top"][0]["sign"] in ("brother", "mother") for a in answers)
+    with running(wlasl_run, workers=1) as (base, _):
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda v: post_video(base, v), videos))
+        codes = sorted(a.status_code for a in answers)
+        assert codes[0] == 200 and set(codes) <= {200, 503}
+        for busy in (a for a in answers if a.status_code == 503):
+            assert busy.headers["retry-after"] == "2" and "busy" in busy.json()["error"]
+
+
+def test_live_landmarks_are_classified_and_committed(wlasl_run, wlasl_extracted):
+    ds = Dataset(wlasl_extracted)
+    seq = ds.read(ds.rows[ds.rows["sample"] == "mother/mother_1"].iloc[0])
+    expected = None
+    url = "/ws/live?mode=landmarks"
+    with (
+        running(wlasl_run, window=30, stride=5, hold=1) as (base, server),
+        ws_client.connect(base.replace("http", "ws") + url) as ws,
+    ):
+        hello = json.loads(ws.recv(timeout=10))
+        assert hello["type"] == "hello" and hello["mode"] == "landmarks"
+        ws.send(json.dumps({"type": "config", "threshold": 0.0}))
+        reply = json.loads(ws.recv(timeout=10))
+        assert reply["type"] == "config" and reply["threshold"] == 0.0
+        for message in landmark_messages(seq):
+            ws.send(json.dumps(message))
+        got = receive_until(ws, "commit")
+        prediction = next(m for m in got if m["type"] == "prediction")
+        assert prediction["frame"] == 30 and prediction["hands"]
+        assert prediction["top"][0]["sign"] in ("brother", "mother")
+        expected = prediction["top"][0]["sign"]
+        assert got[-1]["sign"] == expected and got[-1]["processed"] >= 30
+        assert server.live_clients == 1
+    # the classifier saw what `predict` sees: the same window from the stored sequence
+    from signpose.data.keypoints import KeypointSequence
+    from signpose.recognise.recognizer import Recognizer
+
+    first = KeypointSequence(seq.xyz[:30], seq.present[:30], seq.fps, seq.width, seq.height)
+    assert Recognizer(wlasl_run).predict_sequence(first).top[0][1] == expected
+
+
+def test_live_messages_are_validated_and_rate_limited(wlasl_run):
+    good = {"type": "landmarks", "w": 640, "h": 480, "parts": {"pose": None}}
+    bad = {
+        "not JSON": "{oops",
+        "a list": "[1, 2]",
+        "wrong type": json.dumps({"type": "video"}),
+        "short hand": json.dumps({**good, "parts": {"left_hand": [0.5] * 10}}),
+        "NaN": json.dumps({**good, "parts": {"right_hand": [float("nan")] * 63}}),
+        "text points": json.dumps({**good, "parts": {"right_hand": ["a"] * 63}}),
+        "unknown part": json.dumps({**good, "parts": {"tail": [0.0] * 3}}),
+        "no size": json.dumps({**good, "w": 0}),
+        "bad threshold": json.dumps({"type": "config", "threshold": 7}),
+    }
+    with running(wlasl_run, max_live_fps=20) as (base, server):
+        with ws_client.connect(base.replace("http", "ws") + "/ws/live") as ws:
+            receive_until(ws, "hello")
+            for name, text in bad.items():
+                ws.send(text)
+                reply = json.loads(ws.recv(timeout=10))
+                assert reply["type"] == "error" and reply["message"], name
+            ws.send(bad["short hand"])
+            assert "left_hand: expected 63 numbers (21 points x 3)" in json.loads(ws.recv(timeout=10))["message"]
+            for _ in range(200):  # ten seconds' worth at once: the bucket lets one second's through
+                ws.send(json.dumps(good))
+            ws.send(json.dumps({"type": "config", "threshold": 0.5}))
+            reply = receive_until(ws, "config")[-1]
+            assert reply["threshold"] == 0.5 and reply["processed"] <= 40 and reply["dropped"] >= 160
+        with ws_client.connect(base.replace("http", "ws") + "/ws/live") as ws:  # too many errors: closed
+            receive_until(ws, "hello")
+            with pytest.raises(Exception, match="too many invalid messages"):
+                for _ in range(30):
+                    ws.send("{oops")
+                    ws.recv(timeout=10)
+        deadline = time.time() + 10
+        while server.live_clients and time.time() < deadline:
+            time.sleep(0.05)
+        assert server.live_clients == 0
+
+
+def test_live_frames_mode_runs_mediapipe_on_the_server_and_frees_it_on_disconnect(wlasl_run):
+    video = clip("mother", 1)
+    cap = cv2.VideoCapture(str(video))
+    jpegs = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        jpegs.append(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+    with running(wlasl_run, window=30, stride=5, hold=1, threshold=0.0) as (base, server):
+        with ws_client.connect(base.replace("http", "ws") + "/ws/live?mode=frames") as ws:
+            receive_until(ws, "hello")
+            drawn, predictions = [], []
+            for jpeg in jpegs[:40]:  # one at a time: nothing dropped, every frame through MediaPipe
+                ws.send(jpeg)
+                got = receive_until(ws, "landmarks")
+                drawn.append(got[-1])
+                predictions += [m for m in got if m["type"] == "prediction"]
+            predictions += [m for m in receive_until(ws, "prediction") if m["type"] == "prediction"]
+            assert len(drawn) == 40 and drawn[-1]["processed"] == 40 and drawn[-1]["dropped"] == 0
+            hands = [m for m in drawn if m["parts"]["left_hand"] or m["parts"]["right_hand"]]
+            assert len(hands) > 20 and len(drawn[0]["parts"]["pose"]) == 33 * 3
+            assert predictions[0]["top"][0]["sign"] in ("brother", "mother")
+            for jpeg in jpegs[:20]:  # sent faster than MediaPipe runs: dropped, not queued
+                ws.send(jpeg)
+            ws.send(json.dumps({"type": "config", "threshold": 0.0}))
+            counts = receive_until(ws, "config")[-1]
+            assert counts["received"] == 61 and counts["dropped"] > 0
+            ws.send(b"not a jpeg")  # a bad frame is an error message, not the end
+            assert "JPEG" in receive_until(ws, "error")[-1]["message"]
+        deadline = time.time() + 20
+        while (server.live_clients or server.slots != server.config.workers) and time.time() < deadline:
+            time.sleep(0.1)
+        assert server.live_clients == 0 and server.slots == server.config.workers
