@@ -4,7 +4,11 @@ when that folder is absent (a user's machine); CI has it."""
 from __future__ import annotations
 
 import os
+import socket
 import sys
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -109,3 +113,35 @@ def wlasl_run(tmp_path_factory, wlasl_extracted) -> Path:
     )
     train(wlasl_extracted, out, config, progress=False)
     return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running(run: Path, **settings):
+    """The app on a free localhost port, in this process (so tests can look inside)."""
+    import uvicorn
+
+    from signpose.recognise.live import LiveConfig
+    from signpose.serve.app import create_app
+    from signpose.serve.config import ServeConfig
+
+    live = {k: settings.pop(k) for k in list(settings) if k in LiveConfig.model_fields}
+    config = ServeConfig(port=free_port(), live=live, **settings)
+    app = create_app(run, config)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=config.port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not server.started:
+        assert thread.is_alive() and time.time() < deadline, "the app did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{config.port}", app.state.server
+    finally:
+        server.should_exit = True
+        thread.join(30)

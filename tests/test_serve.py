@@ -4,54 +4,23 @@ driven over HTTP and WebSocket with real videos and landmarks (no mocks)."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import shared, video_frames
+from conftest import running, shared, video_frames
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 ws_client = pytest.importorskip("websockets.sync.client")
 
 from signpose.data.dataset import Dataset  # noqa: E402
+from signpose.data.keypoints import KeypointSequence  # noqa: E402
 from signpose.data.schema import PARTS  # noqa: E402
-from signpose.serve.config import ServeConfig  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def running(run: Path, **settings):
-    """The app on a free localhost port, in this process (so tests can look inside)."""
-    import uvicorn
-
-    from signpose.recognise.live import LiveConfig
-    from signpose.serve.app import create_app
-
-    live = {k: settings.pop(k) for k in list(settings) if k in LiveConfig.model_fields}
-    config = ServeConfig(port=free_port(), live=live, **settings)
-    app = create_app(run, config)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=config.port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{config.port}", app.state.server
-    finally:
-        server.should_exit = True
-        thread.join(30)
+from signpose.recognise.recognizer import Recognizer  # noqa: E402
 
 
 def clip(sign: str, n: int) -> Path:
@@ -189,9 +158,6 @@ def test_live_landmarks_are_classified_and_committed(wlasl_run, wlasl_extracted)
         assert got[-1]["sign"] == expected and got[-1]["processed"] >= 30
         assert server.live_clients == 1
     # the classifier saw what `predict` sees: the same window from the stored sequence
-    from signpose.data.keypoints import KeypointSequence
-    from signpose.recognise.recognizer import Recognizer
-
     first = KeypointSequence(seq.xyz[:30], seq.present[:30], seq.fps, seq.width, seq.height)
     assert Recognizer(wlasl_run).predict_sequence(first).top[0][1] == expected
 
@@ -235,7 +201,7 @@ def test_live_messages_are_validated_and_rate_limited(wlasl_run):
         assert server.live_clients == 0
 
 
-def test_live_frames_mode_runs_mediapipe_on_the_server_and_frees_it_on_disconnect(wlasl_run):
+def test_live_frames_mode_runs_mediapipe_on_the_server_and_frees_it_on_disconnect(wlasl_run, wlasl_extracted):
     video = clip("mother", 1)
     cap = cv2.VideoCapture(str(video))
     jpegs = []
@@ -257,7 +223,13 @@ def test_live_frames_mode_runs_mediapipe_on_the_server_and_frees_it_on_disconnec
             assert len(drawn) == 40 and drawn[-1]["processed"] == 40 and drawn[-1]["dropped"] == 0
             hands = [m for m in drawn if m["parts"]["left_hand"] or m["parts"]["right_hand"]]
             assert len(hands) > 20 and len(drawn[0]["parts"]["pose"]) == 33 * 3
-            assert predictions[0]["top"][0]["sign"] in ("brother", "mother")
+            # the first window agrees with the same frames through `extract` (the other mode's points)
+            ds = Dataset(wlasl_extracted)
+            seq = ds.read(ds.rows[ds.rows["sample"] == "mother/mother_1"].iloc[0])
+            window = KeypointSequence(seq.xyz[:30], seq.present[:30], seq.fps, seq.width, seq.height)
+            stored = Recognizer(wlasl_run).predict_sequence(window, top_k=2).top
+            assert predictions[0]["frame"] == 30 and predictions[0]["top"][0]["sign"] == stored[0][1]
+            assert predictions[0]["top"][0]["probability"] == pytest.approx(stored[0][2], abs=0.05)
             for jpeg in jpegs[:20]:  # sent faster than MediaPipe runs: dropped, not queued
                 ws.send(jpeg)
             ws.send(json.dumps({"type": "config", "threshold": 0.0}))

@@ -174,7 +174,8 @@ async function landmarksLoop() {
     if (video.readyState >= 2) {
       try { await state.holistic.send({ image: video }); } catch (e) { setStatus(`MediaPipe: ${e}`); }
     }
-    await new Promise((r) => requestAnimationFrame(r));
+    // a pause between frames, so that on a slow machine the page still paints and answers clicks
+    await new Promise((r) => setTimeout(r, 40));
   }
 }
 
