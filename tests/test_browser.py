@@ -184,7 +184,7 @@ def test_browser_landmarks_match_extraction(browser, tmp_path, wlasl_run):
         for k in (20, 35):  # frames with the hands up
             for _ in range(3):  # the same tracking warm-up the browser gets from a still camera
                 xyz, present = extractor.frame_arrays(extractor.process_frame(frames[k][..., ::-1].copy()), w, h)[:2]
-            extractor._forget_tracking()
+            extractor.forget_tracking()
             page = browser(write_y4m([frames[k]] * 10, tmp_path / f"still{k}.y4m"))
             sent = []
             page.on("websocket", lambda ws, sent=sent: ws.on("framesent", lambda payload: sent.append(payload)))

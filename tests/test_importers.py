@@ -8,6 +8,7 @@ from signpose.data.importers import import_kaggle, import_mpdata, import_pose
 from signpose.data.schema import LEFT_HAND, to_seed_vectors
 from signpose.errors import SignposeError
 from signpose.learn.arrays import export_arrays
+from signpose.learn.features import FeatureConfig
 
 
 def test_mpdata_raw_layout_equals_the_npz_arrays(tmp_path):
@@ -78,7 +79,7 @@ def test_pose_import_and_export_arrays(tmp_path, synth_small):
     mapping.to_csv(tmp_path / "map.csv", index=False)
     out = Dataset(import_pose(synth_small / "poses", tmp_path / "ds", tmp_path / "map.csv", progress=False).out)
     assert len(out.rows) == 6 and set(out.rows.sign) <= set(ds.rows.sign)
-    result = export_arrays(synth_small, tmp_path / "arrays")
+    result = export_arrays(synth_small, tmp_path / "arrays", FeatureConfig(features="pose_hands"))
     X, y = np.load(tmp_path / "arrays" / "X.npy"), np.load(tmp_path / "arrays" / "y.npy")
     assert X.shape == (len(ds.rows), 30, 150) and result["classes"] == 5
     assert set(np.load(tmp_path / "arrays" / "signer.npy")) == {"signer1", "signer2", "signer3"}

@@ -241,3 +241,13 @@ def test_live_frames_mode_runs_mediapipe_on_the_server_and_frees_it_on_disconnec
         while (server.live_clients or server.slots != server.config.workers) and time.time() < deadline:
             time.sleep(0.1)
         assert server.live_clients == 0 and server.slots == server.config.workers
+
+
+def test_frames_mode_streams_are_bounded(wlasl_run):
+    with running(wlasl_run, max_frame_streams=0) as (base, server):
+        with ws_client.connect(base.replace("http", "ws") + "/ws/live?mode=frames") as ws:
+            assert "full for frames mode" in json.loads(ws.recv(timeout=10))["message"]
+            with pytest.raises(Exception, match="1013"):
+                ws.recv(timeout=10)
+        with ws_client.connect(base.replace("http", "ws") + "/ws/live?mode=landmarks") as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "hello"  # landmarks mode still open

@@ -114,7 +114,7 @@ class HolisticExtractor:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _forget_tracking(self) -> None:
+    def forget_tracking(self) -> None:
         """Start the next video fresh. A blank frame makes every tracker lose its target, so
         the next frame is detected from scratch; half the cost of `reset()`, which rebuilds
         the whole graph."""
@@ -158,7 +158,7 @@ class HolisticExtractor:
     def extract(self, frames: Iterable[np.ndarray], fps: float, width: int, height: int) -> KeypointSequence:
         """Keypoints of every frame of one sample. `last_timing` then holds the seconds
         spent decoding and in MediaPipe."""
-        self._forget_tracking()
+        self.forget_tracking()
         xyz, present, vis, world = [], [], [], []
         started = time.perf_counter()
         in_mediapipe = 0.0

@@ -62,10 +62,11 @@ class ApiError(Exception):
 
 
 class Extractors:
-    """MediaPipe graphs for uploads, at most `size`, built when first needed and reused."""
+    """MediaPipe graphs, built when first needed and reused: an upload holds one for its
+    video, a frames-mode stream for its connection (tracking runs across its frames)."""
 
-    def __init__(self, recognizer: Recognizer, size: int):
-        self.config, self.size = recognizer.extraction, size
+    def __init__(self, recognizer: Recognizer):
+        self.config = recognizer.extraction
         self.free: queue.Queue[HolisticExtractor] = queue.Queue()
         self.made = 0
         self.lock = threading.Lock()
@@ -79,6 +80,7 @@ class Extractors:
             return HolisticExtractor(self.config)
 
     def give(self, extractor: HolisticExtractor) -> None:
+        extractor.forget_tracking()  # the next user starts from a fresh detection
         self.free.put(extractor)
 
     def close(self) -> None:
@@ -98,7 +100,9 @@ class Server:
         self.pool = ThreadPoolExecutor(config.workers, thread_name_prefix="mediapipe")
         self.slots = config.workers  # free MediaPipe slots (uploads and frames-mode frames)
         self.slot_lock = threading.Lock()
-        self.extractors = Extractors(self.recognizer, config.workers)
+        self.extractors = Extractors(self.recognizer)
+        self.pool.submit(lambda: self.extractors.give(self.extractors.take()))  # one graph ready early
+        self.frame_streams = 0
         self.tmp = Path(tempfile.mkdtemp(prefix="signpose-serve-"))
         self.annotated: OrderedDict[str, Path] = OrderedDict()
         self.live_clients = 0
@@ -274,13 +278,20 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
             await ws.send_json({"type": "error", "message": "mode must be landmarks or frames"})
             await ws.close(code=1008)
             return
+        if mode == "frames" and server.frame_streams >= config.max_frame_streams:
+            # each frames-mode stream holds a MediaPipe graph: their number is bounded
+            await ws.send_json({"type": "error", "message": "the server is full for frames mode; use landmarks mode"})
+            await ws.close(code=1013, reason="try again later")
+            return
         server.live_clients += 1
+        server.frame_streams += mode == "frames"
         try:
             await _live(ws, server, mode)
         except WebSocketDisconnect:
             pass
         finally:
             server.live_clients -= 1
+            server.frame_streams -= mode == "frames"
 
     if HOLISTIC_JS.is_dir():
         app.mount("/vendor/holistic", StaticFiles(directory=HOLISTIC_JS), name="holistic")
@@ -380,8 +391,8 @@ async def _live(ws: WebSocket, server: Server, mode: str) -> None:
         if worker is not None:
             worker.cancel()
         if extractor[0] is not None:
-            # close in the pool, after any pass still running on this graph
-            server.pool.submit(extractor[0].close)
+            # back to the pool after any pass still running on this graph has finished
+            server.pool.submit(server.extractors.give, extractor[0])
 
 
 def _frame_points(server: Server, extractor: list, data: bytes):
@@ -393,7 +404,7 @@ def _frame_points(server: Server, extractor: list, data: bytes):
     if image is None:
         return None
     if extractor[0] is None:
-        extractor[0] = HolisticExtractor(server.recognizer.extraction)
+        extractor[0] = server.extractors.take()
     h, w = image.shape[:2]
     rgb = np.ascontiguousarray(image[..., ::-1])
     xyz, present = extractor[0].frame_arrays(extractor[0].process_frame(rgb), w, h)[:2]

@@ -26,6 +26,9 @@ class ServeConfig(Settings):
         le=64,
         description="MediaPipe passes at once (uploads and frames-mode streams); more are refused or dropped",
     )
+    max_frame_streams: int = Field(
+        8, ge=0, le=1024, description="frames-mode live streams at once (each holds a MediaPipe graph)"
+    )
     max_upload_mb: float = Field(50.0, gt=0, le=4096, description="largest video upload, MB")
     max_live_fps: float = Field(
         60.0, gt=0, le=1000, description="landmark messages per second a live client may send; more are dropped"
