@@ -7,10 +7,11 @@ import os
 import re
 import shlex
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
-from conftest import cli, shared
+from conftest import cli, free_port, shared
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 FAST = ["--epochs", "2", "--model-options", '{"dim": 32, "groups": 1, "conv_blocks": 1}']
@@ -50,6 +51,9 @@ def test_the_readme_commands_run_as_written(workdir):
         if argv[0] == "live":  # no camera here: the same command on a file, printing
             argv[argv.index("--source") + 1] = "clip.mp4"
             argv.append("--headless")
+        if argv[0] == "serve":  # runs until stopped: ask it for its health, then stop it
+            _serve_answers(argv, workdir)
+            continue
         done = subprocess.run(cli(*argv), cwd=workdir, capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, f"{command}\n{done.stderr[-3000:]}"
         assert "Traceback" not in done.stderr, command
@@ -71,3 +75,24 @@ def test_the_readme_python_example_runs(workdir):
     finally:
         os.chdir(cwd)
     assert (workdir / "runs" / "python-islr-01" / "model.pt").is_file()
+
+
+def _serve_answers(argv: list[str], workdir: Path) -> None:
+    import httpx
+
+    server = subprocess.Popen(
+        cli(*argv, "--port", free_port()), cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        url = server.stdout.readline().strip()
+        assert url.startswith("http://localhost:"), server.stderr.read()[-3000:]
+        for _ in range(300):
+            try:
+                health = httpx.get(url + "api/health", timeout=2).json()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert health["status"] == "ok" and health["run"] == argv[1].split("/")[-1]
+    finally:
+        server.terminate()
+        server.wait(30)

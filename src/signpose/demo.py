@@ -17,6 +17,17 @@ from .recognise.recognizer import Recognizer
 from .settings import build
 
 
+def _signpose() -> str:
+    """How to call signpose from this environment (the venv's script when it is not on PATH)."""
+    import shutil
+    import sys
+
+    script = Path(sys.executable).with_name("signpose")
+    if shutil.which("signpose") == str(script) or not script.exists():
+        return "signpose"
+    return str(script.relative_to(Path.cwd())) if script.is_relative_to(Path.cwd()) else str(script)
+
+
 def run_demo(out: str | Path, epochs: int = 60, progress: bool = True, echo=print) -> dict:
     out = Path(out)
     data = out / "dataset"
@@ -57,4 +68,5 @@ def run_demo(out: str | Path, epochs: int = 60, progress: bool = True, echo=prin
         echo(f"    {run / name}")
     echo(f"    {onnx}  (ONNX export)")
     echo(f"    tensorboard --logdir {run / 'logs'}")
+    echo(f"\nThe web app on this run (camera, clip upload, HTTP API):\n    {_signpose()} serve {run}")
     return {"result": result.as_dict(), "prediction": pred.as_dict(), "run": str(run)}
