@@ -145,7 +145,8 @@ def main() -> None:
         seed_augment_rotation(x_seed, rng)
         seed_augment_scale(x_seed, rng)
         seed_aug_s = time.perf_counter() - t
-        augmenter = Augmenter(AugmentConfig(mirror_p=0.5), feature_set("hands"), seed=0)
+        full = AugmentConfig.preset("full").replace(mirror_p=0.5)  # every transform
+        augmenter = Augmenter(full, feature_set("hands"), seed=0)
         p_t, m_t = torch.from_numpy(pts), torch.ones(pts.shape[:3], dtype=torch.bool)
         augmenter(p_t, m_t)
         reps = 20
@@ -184,7 +185,7 @@ def main() -> None:
         data = rich.load(Dataset(ds_path))
         labels = np.array([int(s) - 1 for s in data.rows.sign_id])
         source = PointBatches(data, labels, np.arange(len(labels)))
-        collate = Collate(source, Augmenter(AugmentConfig(), feature_set("rich"), seed=0))
+        collate = Collate(source, Augmenter(AugmentConfig.preset("full"), feature_set("rich"), seed=0))
         batches = [list(range(i, i + 64)) for i in range(0, len(labels) - 63, 64)]
         t = time.perf_counter()
         for b in batches:

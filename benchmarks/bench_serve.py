@@ -225,7 +225,9 @@ def main() -> None:
     run, clips, landmarks, jpegs = prepare()
     server = ServerProcess(run)
     try:
-        rows = [load(server, mode, n, {"landmarks": landmarks, "frames": jpegs}[mode]) for mode in RATE for n in CLIENTS]
+        rows = [
+            load(server, mode, n, {"landmarks": landmarks, "frames": jpegs}[mode]) for mode in RATE for n in CLIENTS
+        ]
         report("serve_live", rows, {"seconds per client": SECONDS, "server workers": 2, "cores": os.cpu_count()})
         closed: dict = {}
         client(server.url, "frames", jpegs[0], SECONDS / 2, None, closed)

@@ -10,6 +10,7 @@ BENCHMARKS = [
     "bench_data",
     "bench_recognition",
     "bench_training",
+    "bench_serve",
     "bench_accuracy",
 ]
 
