@@ -170,6 +170,10 @@ def test_arabic_sign_names_are_shaped_right_to_left_with_the_served_font(browser
         assert page.evaluate("document.fonts.check('16px SignposeSans', 'مرحبا')")
         page.evaluate("document.fonts.ready")
         shot(page, "arabic-vocabulary")
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone: one column, nothing off-screen
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert page.locator("#start").bounding_box()["width"] < 390
+        shot(page, "phone")
 
 
 def test_browser_landmarks_match_extraction(browser, tmp_path, wlasl_run):
