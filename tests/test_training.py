@@ -32,7 +32,8 @@ def test_run_folder_holds_everything_to_reproduce_and_recognise(small_run):
     config = load_config(small_run)
     assert config.model == "islr" and config.test_signer == "signer3"
     assert config.recipe.name == "islr" and config.recipe.lr == 2e-3 and config.recipe.patience == 10
-    assert config.recipe.monitor == "val_loss"  # from the islr recipe: resolved values are saved
+    # from the islr recipe: resolved values are saved
+    assert config.recipe.optimizer == "adamw" and config.recipe.label_smoothing == 0.1 and config.recipe.keep == "last"
     info = json.loads((small_run / "run.json").read_text("utf-8"))
     assert info["train_signers"] == ["signer1", "signer2"] and info["test_signer"] == "signer3"
     assert info["names"][0] == "مرحبا hello"
