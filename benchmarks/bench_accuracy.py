@@ -62,7 +62,7 @@ CONFIGS: dict[str, dict] = {
     "lstm": {"model": "lstm"},
     "tcn": {"model": "tcn"},
     "transformer": {"model": "transformer"},
-    "0.1 default (islr, pose_hands)": {
+    "0.1 default (islr on pose_hands)": {
         "model": "islr",
         "features": {"features": "pose_hands", "dominant_hand": "as-recorded"},
         "augment": {"name": "full"},
@@ -71,7 +71,7 @@ CONFIGS: dict[str, dict] = {
     "cnn + hand-centred + dominant right": deep_merge(
         BASELINE, {"features": {"features": "hand_centred", "dominant_hand": "right"}}
     ),
-    "default (islr, hand-centred, dominant right)": {},
+    "default (islr + hand-centred + dominant right)": {},
     "default + warm-up and cosine (islr-cosine)": {"recipe": {"name": "islr-cosine"}},
 }
 
