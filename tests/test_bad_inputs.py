@@ -222,6 +222,9 @@ CASES = [
     ("too many test-time views", "evaluate {run} --tta 10", "tta must be between 1 and 9 views, not 10"),
     ("ensemble member not a run", "evaluate {run} --ensemble {ds}", "not a training run (no run.json)"),
     ("ensemble on onnx", "predict {run} {clip} --ensemble {run} --backend onnx", "run on the torch backend"),
+    ("serve not a run", "serve {ds}", "not a training run (no run.json)"),
+    ("serve port 0", "serve {run} --port 0", "(--port) must be >= 1, not 0"),
+    ("serve upload limit", "serve {run} --max-upload-mb -1", "(--max-upload-mb) must be > 0, not -1"),
 ]
 NEEDS_SHARED = [
     # extraction

@@ -251,3 +251,18 @@ def test_frames_mode_streams_are_bounded(wlasl_run):
                 ws.recv(timeout=10)
         with ws_client.connect(base.replace("http", "ws") + "/ws/live?mode=landmarks") as ws:
             assert json.loads(ws.recv(timeout=10))["type"] == "hello"  # landmarks mode still open
+
+
+def test_serve_on_a_port_in_use_is_one_line(wlasl_run):
+    import socket
+    import subprocess
+
+    from conftest import cli
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        done = subprocess.run(cli("serve", wlasl_run, "--port", port), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"signpose: error: cannot listen on 127.0.0.1:{port} (Address already in use); choose another --port"
+    ]

@@ -424,9 +424,8 @@ def serve(run: str | Path, config: ServeConfig | None = None, announce=print) ->
         with socket.create_server((config.host, config.port)):
             pass
     except OSError as e:
-        raise SignposeError(
-            f"cannot listen on {config.host}:{config.port} ({e.strerror}); choose another --port"
-        ) from None
+        reason = (e.strerror or str(e)).split(" (")[0]
+        raise SignposeError(f"cannot listen on {config.host}:{config.port} ({reason}); choose another --port") from None
     host = "localhost" if config.host in ("127.0.0.1", "::1") else config.host
     announce(f"http://{host}:{config.port}/")
     uvicorn.run(app, host=config.host, port=config.port, log_level="warning")
