@@ -123,13 +123,14 @@ def key(config: TrainConfig) -> str:
     return hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def finished_runs(dataset: Path) -> dict[tuple[str, int], Path]:
+def finished_runs(dataset: Path) -> dict[tuple[str, int], tuple[Path, TrainConfig]]:
     """Runs already under bench-output, found by their saved configuration, so a renamed
-    configuration or a changed default reuses exactly the runs that match it."""
+    configuration or a changed default reuses exactly the runs that match it (with the
+    saved settings, whose preset names may differ from today's)."""
     runs = {}
     for config_file in sorted((OUT / "accuracy" / dataset.name).glob("*/seed*/test-*/config.json")):
         config = build(TrainConfig, load_json(config_file))
-        runs.setdefault((key(config), config.seed), config_file.parent.parent)
+        runs.setdefault((key(config), config.seed), (config_file.parent.parent, config))
     return runs
 
 
@@ -140,7 +141,8 @@ def run(dataset: Path, name: str, overrides: dict) -> dict:
     folds: dict[str, list[float]] = {}
     for seed in SEEDS:
         config = settings(overrides, seed)
-        out = done.get((key(config), seed)) or OUT / "accuracy" / dataset.name / f"{slug}-{key(config)}" / f"seed{seed}"
+        out = OUT / "accuracy" / dataset.name / f"{slug}-{key(config)}" / f"seed{seed}"
+        out, config = done.get((key(config), seed), (out, config))
         _, results = cross_validate(dataset, out, config, progress=False)
         for r in results:
             folds.setdefault(r.signer, []).append(r.accuracy)
@@ -167,9 +169,10 @@ def _chosen(table: dict[str, dict], variable: str) -> dict[str, dict]:
 def combined(dataset: Path) -> list[dict]:
     """The default's runs alone, with test-time views, and as an ensemble of its seeds."""
     done = finished_runs(dataset)
-    seed_runs = [done.get((key(settings({}, seed)), seed)) for seed in SEEDS]
-    if None in seed_runs:
+    found = [done.get((key(settings({}, seed)), seed)) for seed in SEEDS]
+    if None in found:
         return []
+    seed_runs = [path for path, _ in found]
     folds = sorted(p.name for p in seed_runs[0].glob("test-*"))
     ways = {
         "one run (mean over seeds)": lambda fold: [evaluate(r / fold).accuracy for r in seed_runs],
