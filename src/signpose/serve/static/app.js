@@ -262,7 +262,7 @@ async function upload(event) {
   const summary = document.createElement("p");
   summary.className = "note";
   summary.textContent = result.status === "ok"
-    ? `${result.frames} frames, hands in ${(100 * result.hands_share).toFixed(0)}%, ${result.timing.total}s`
+    ? `${result.frames} frames, hands in ${(100 * result.hands_share).toFixed(0)}%, ${result.timing.total.toFixed(2)} s`
     : result.message;
   out.replaceChildren(summary, list);
   if (result.annotated_url) {
