@@ -486,7 +486,7 @@ def _export_args(p) -> None:
 
 def _demo_args(p) -> None:
     p.add_argument("--out", default="demo-output")
-    p.add_argument("--epochs", type=_positive_int, default=60)
+    p.add_argument("--epochs", type=_positive_int, default=25)
 
 
 def _nothing(p) -> None:
