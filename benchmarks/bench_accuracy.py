@@ -73,6 +73,10 @@ CONFIGS: dict[str, dict] = {
     ),
     "default (islr + hand-centred + dominant right)": {},
     "default + warm-up and cosine (islr-cosine)": {"recipe": {"name": "islr-cosine"}},
+    "default + late dropout + mixup + EMA (islr-winners)": {"recipe": {"name": "islr-winners"}},
+    "default + late dropout 0.8": {"recipe": {"late_dropout": 0.8}},
+    "default + mixup 0.2": {"recipe": {"mixup": 0.2}},
+    "default + EMA weights (1 epoch)": {"recipe": {"ema_epochs": 1.0}},
 }
 
 # One change at a time, from the baseline, each with its effect and spread.

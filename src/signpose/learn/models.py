@@ -507,11 +507,12 @@ class BaselineCNN(nn.Module):
                 nn.Dropout(dropout),
             ]
         self.body = nn.Sequential(*layers)
+        self.head_dropout = nn.Dropout(0.0)  # off, as in the baseline; recipes may switch it on late
         self.head = nn.Linear(channels, n_classes)
 
     def forward(self, x, frame_mask=None):
         y = self.body(x.transpose(1, 2)).transpose(1, 2)
-        return self.head(masked_mean(y, frame_mask))
+        return self.head(self.head_dropout(masked_mean(y, frame_mask)))
 
 
 @register_model("cnn", "cnn", "plain 1D-CNN baseline: 2 x Conv1d 128 (kernel 5), BN, dropout, average pooling")

@@ -16,7 +16,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping, EMAWeightAveraging, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from ..data.dataset import Dataset, write_table
@@ -118,8 +118,11 @@ class LitSignClassifier(L.LightningModule):
 
     def _step(self, batch, stage: str):
         pts, mask, y = batch
-        logits = self(pts, mask)
-        loss = self.loss(logits, y)
+        if stage == "train" and self.recipe.mixup > 0:
+            logits, loss = self._mixup_step(pts, mask, y)
+        else:
+            logits = self(pts, mask)
+            loss = self.loss(logits, y)
         acc = (logits.argmax(-1) == y).float().mean()
         n = len(y)
         self.log(
@@ -142,6 +145,19 @@ class LitSignClassifier(L.LightningModule):
         )
         return loss
 
+    def _mixup_step(self, pts, mask, y):
+        """Mixup in feature space (Zhang et al., ICLR 2018): each sample's features are mixed
+        with another's of the batch, with one Beta(a, a) weight per batch; the loss mixes the
+        two labels' losses alike. A frame counts as seen when either sample saw it."""
+        x, frame_mask = self.classifier.features(pts, mask)
+        a = self.recipe.mixup
+        lam = float(torch.distributions.Beta(a, a).sample())
+        other = torch.randperm(len(y), device=y.device)
+        x = lam * x + (1 - lam) * x[other]
+        frame_mask = frame_mask | frame_mask[other]
+        logits = self.classifier.model(x, frame_mask)
+        return logits, lam * self.loss(logits, y) + (1 - lam) * self.loss(logits, y[other])
+
     def training_step(self, batch, _):
         return self._step(batch, "train")
 
@@ -157,6 +173,31 @@ class LitSignClassifier(L.LightningModule):
         warmup = int(round(total * r.warmup_epochs / r.epochs))
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total, warmup))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+class LateDropout(Callback):
+    """Late dropout (1st place of Google ISLR, hoyso48): the dropout before the classifier is
+    off for the first epochs and set to a high rate once the model has started to fit."""
+
+    def __init__(self, rate: float, start_epoch: int):
+        self.rate, self.start_epoch = rate, start_epoch
+
+    def on_train_epoch_start(self, trainer, module) -> None:
+        module.classifier.model.head_dropout.p = self.rate if trainer.current_epoch >= self.start_epoch else 0.0
+
+
+def check_recipe(recipe: Recipe, classifier: SignClassifier, model: str) -> None:
+    """Refuse a recipe the model cannot follow, before anything is written."""
+    if recipe.late_dropout > 0 and not isinstance(getattr(classifier.model, "head_dropout", None), torch.nn.Dropout):
+        raise SignposeError(
+            f"model {model!r} has no dropout before its classifier for late dropout; "
+            "use --late-dropout 0 or a model that has one (islr, cnn)"
+        )
+
+
+def ema_decay(recipe: Recipe, steps_per_epoch: int) -> float:
+    """The per-step decay whose average spans about `recipe.ema_epochs` epochs."""
+    return max(0.0, 1.0 - 1.0 / max(1.0, recipe.ema_epochs * steps_per_epoch))
 
 
 class EpochProgress(Callback):
@@ -196,7 +237,10 @@ def _check_resumable(out: Path, config: TrainConfig) -> bool:
     last = out / "checkpoints" / "last.ckpt"
     if not ((out / "config.json").is_file() and last.is_file()):
         return False
-    previous, current = load_json(out / "config.json"), config.model_dump(mode="json")
+    # Compared as resolved settings, so a run saved before a setting was added (with a
+    # default that changes nothing) is still the same run.
+    previous = build(TrainConfig, load_json(out / "config.json")).model_dump(mode="json")
+    current = config.model_dump(mode="json")
     if previous != current:
         differ = sorted(k for k in current if previous.get(k) != current[k])
         raise SignposeError(
@@ -251,8 +295,6 @@ def train(
         )
     # Lightning's start-up banners (GPU/TPU availability, tips) say nothing a user needs here.
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
-    out.mkdir(parents=True, exist_ok=True)
-    save_json(config, out / "config.json")
     L.seed_everything(config.seed, workers=True, verbose=False)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
 
@@ -271,6 +313,9 @@ def train(
     val_loader = make_loader(PointBatches(data, labels, val_idx), 256, None, False, config.seed)
 
     classifier = SignClassifier(config.model, pipeline, len(split.classes), config.model_options)
+    check_recipe(recipe, classifier, config.model)
+    out.mkdir(parents=True, exist_ok=True)
+    save_json(config, out / "config.json")
     module = LitSignClassifier(classifier, recipe)
     ckpt_dir = out / "checkpoints"
     mode = "max" if recipe.monitor == "val_acc" else "min"
@@ -278,6 +323,10 @@ def train(
     callbacks = [best]
     if recipe.early_stopping:
         callbacks.append(EarlyStopping(monitor=recipe.monitor, mode=mode, patience=recipe.patience))
+    if recipe.late_dropout > 0:
+        callbacks.append(LateDropout(recipe.late_dropout, int(recipe.late_dropout_start * recipe.epochs)))
+    if recipe.ema_epochs > 0:
+        callbacks.append(EMAWeightAveraging(decay=ema_decay(recipe, len(train_loader))))
     if progress:
         callbacks.append(EpochProgress())
     trainer = L.Trainer(

@@ -1,0 +1,93 @@
+"""The winners' regularisation in the recipes: late dropout, mixup in feature space, EMA weights."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+from conftest import small_run_config
+
+from signpose.errors import SignposeError
+from signpose.learn.evaluation import evaluate
+from signpose.learn.recipes import Recipe
+from signpose.learn.runs import load_classifier
+from signpose.learn.training import LateDropout, LitSignClassifier, ema_decay, train
+from signpose.settings import build
+
+
+def test_a_run_with_late_dropout_mixup_and_ema_keeps_the_averaged_weights(tmp_path, synth_small):
+    config = small_run_config(recipe={"name": "islr-winners", "epochs": 6, "lr": 2e-3})
+    assert (config.recipe.late_dropout, config.recipe.mixup, config.recipe.ema_epochs) == (0.8, 0.2, 1.0)
+    run = tmp_path / "run"
+    train(synth_small, run, config, progress=False)
+    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    averaged, raw = checkpoint["state_dict"], checkpoint["current_model_state"]
+    kept = torch.load(run / "model.pt", map_location="cpu", weights_only=True)
+    name = "model.classifier.weight"
+    assert torch.equal(kept[name], averaged[f"classifier.{name}"])  # the run keeps the average
+    assert not torch.equal(kept[name], raw[f"classifier.{name}"])  # which is not the last step's
+    assert evaluate(run).accuracy > 0.4  # chance is 0.2
+    saved = json.loads((run / "config.json").read_text())["recipe"]
+    assert (saved["late_dropout"], saved["mixup"], saved["ema_epochs"]) == (0.8, 0.2, 1.0)
+
+
+def test_late_dropout_is_off_until_its_epoch_then_high(small_run):
+    classifier, _, config = load_classifier(small_run)
+    module = LitSignClassifier(classifier, config.recipe)
+    late = LateDropout(0.8, start_epoch=2)
+    rates = []
+    for epoch in range(4):
+        late.on_train_epoch_start(SimpleNamespace(current_epoch=epoch), module)
+        rates.append(classifier.model.head_dropout.p)
+    assert rates == [0.0, 0.0, 0.8, 0.8]
+
+
+def test_mixup_mixes_features_and_labels_of_two_samples(small_run):
+    classifier, _, config = load_classifier(small_run)
+    classifier.eval()  # no dropout: the only randomness left is mixup's own
+    module = LitSignClassifier(classifier, config.recipe.replace(mixup=0.4, label_smoothing=0.0))
+    generator = torch.Generator().manual_seed(0)
+    points = torch.rand(6, 30, classifier.features.n_points, 2, generator=generator)
+    mask = torch.ones(points.shape[:3], dtype=torch.bool)
+    y = torch.tensor([0, 1, 2, 3, 4, 0])
+    torch.manual_seed(3)
+    logits, loss = module._mixup_step(points, mask, y)
+    torch.manual_seed(3)
+    lam = float(torch.distributions.Beta(0.4, 0.4).sample())
+    other = torch.randperm(6)
+    x, frames = classifier.features(points, mask)
+    expected = classifier.model(lam * x + (1 - lam) * x[other], frames)
+    ce = torch.nn.functional.cross_entropy
+    assert torch.allclose(logits, expected, atol=1e-5)
+    assert torch.allclose(loss, lam * ce(expected, y) + (1 - lam) * ce(expected, y[other]), atol=1e-5)
+    assert 0 < lam < 1 and not torch.equal(other, torch.arange(6))
+
+
+def test_ema_spans_the_asked_epochs_whatever_the_data_size():
+    recipe = build(Recipe, {"ema_epochs": 1.0})
+    assert ema_decay(recipe, 1000) == pytest.approx(0.999)  # the ISLR solutions' decay at their size
+    assert ema_decay(recipe, 10) == pytest.approx(0.9)
+
+
+def test_late_dropout_on_a_model_without_a_head_dropout_is_refused_before_writing(tmp_path, synth_small):
+    config = small_run_config(model="lstm", model_options={}, recipe={"late_dropout": 0.5, "epochs": 1})
+    with pytest.raises(SignposeError, match="model 'lstm' has no dropout before its classifier"):
+        train(synth_small, tmp_path / "run", config, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_saved_before_a_setting_existed_is_still_the_same_run(small_run, synth_small, tmp_path):
+    """A finished run whose config.json predates a setting (here the winners' regularisation)
+    is recognised as finished, not refused as made with other settings."""
+    old = tmp_path / "old"
+    old.mkdir()
+    for f in ("config.json", "run.json", "model.pt"):
+        (old / f).write_bytes((small_run / f).read_bytes())
+    (old / "checkpoints").mkdir()
+    (old / "checkpoints" / "last.ckpt").write_bytes((small_run / "checkpoints" / "last.ckpt").read_bytes())
+    saved = json.loads((old / "config.json").read_text())
+    for field in ("mixup", "ema_epochs", "late_dropout", "late_dropout_start"):
+        del saved["recipe"][field]
+    (old / "config.json").write_text(json.dumps(saved))
+    info = train(synth_small, old, build(type(small_run_config()), saved), progress=False)
+    assert info is not None and (old / "model.pt").read_bytes() == (small_run / "model.pt").read_bytes()
