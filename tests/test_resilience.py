@@ -2,8 +2,10 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -141,3 +143,17 @@ def test_training_on_two_processes_matches_one(tmp_path, synth_small):
     for log in (single_log, ddp_log):  # and both learned: the training loss fell
         assert log["train_loss"].iloc[-1] < log["train_loss"].iloc[0], log
     assert abs(single["accuracy"] - ddp["accuracy"]) <= 0.15, (single, ddp)
+
+
+@pytest.mark.skipif(not shutil.which("taskset"), reason="taskset (util-linux) is not installed")
+def test_a_process_pinned_to_one_core_counts_one_cpu_for_threads_and_workers():
+    """Two jobs pinned to a core each must not start a thread per machine CPU each (training
+    sets torch's threads to `available_cpus()`): they would contend for one core and slow
+    both down many times over."""
+    code = (
+        "from signpose.util import available_cpus; from signpose.extract.backends import worker_count; "
+        "print(available_cpus(), worker_count(None, 8))"
+    )
+    done = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-1000:]
+    assert done.stdout.split() == ["1", "1"]

@@ -1,4 +1,4 @@
-"""Small helpers every stage uses: natural sort order and atomic, UTF-8 file writes.
+"""Small helpers every stage uses: natural sort order, atomic UTF-8 file writes, CPUs.
 
 Atomic means a reader sees the old file or the whole new one, never half of it: a crash
 or `kill -9` at any moment leaves something complete on disk.
@@ -12,6 +12,16 @@ import re
 import tempfile
 from pathlib import Path
 from typing import Any
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on: its affinity (taskset, a container's cpuset), not the
+    machine's count, so that two jobs pinned to one core each do not start two threads each
+    and slow both down many times over."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def natural_key(text: object) -> tuple:

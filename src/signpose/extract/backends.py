@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from ..errors import SignposeError
 from ..settings import unknown
+from ..util import available_cpus
 from .holistic import ExtractionConfig, HolisticExtractor
 
 Backend = Literal["local", "ray"]
@@ -102,7 +103,7 @@ def worker_count(workers: int | None, jobs: int, backend: str = "local", address
         raise SignposeError(f"--workers must be at least 1, not {workers}")
     if backend == "ray" and address is not None and workers is None:
         return 0  # counted once Ray is connected
-    return max(1, min(workers or os.cpu_count() or 1, jobs or 1))
+    return max(1, min(workers or available_cpus(), jobs or 1))
 
 
 def run_jobs(

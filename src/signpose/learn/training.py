@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import logging
 import math
-import os
 import sys
 import time
 import warnings
@@ -23,7 +22,7 @@ from ..data.dataset import Dataset, write_table
 from ..errors import SignposeError
 from ..progress import bar
 from ..settings import build, load_json, save_json
-from ..util import atomic_write_bytes, atomic_write_json, natural_sorted
+from ..util import atomic_write_bytes, atomic_write_json, available_cpus, natural_sorted
 from .augmentation import Augmenter
 from .config import RuntimeConfig, TrainConfig
 from .evaluation import EvalResult, evaluate, mean_std_table
@@ -296,7 +295,7 @@ def train(
     # Lightning's start-up banners (GPU/TPU availability, tips) say nothing a user needs here.
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     L.seed_everything(config.seed, workers=True, verbose=False)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(available_cpus())
 
     recipe = config.recipe
     labels = split.labels(data.rows)
