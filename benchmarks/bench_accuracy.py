@@ -127,13 +127,18 @@ def key(config: TrainConfig) -> str:
     return hashlib.sha1(json.dumps(values, sort_keys=True).encode()).hexdigest()[:10]
 
 
+_SAVED: dict[Path, TrainConfig] = {}  # config.json files read so far: each is read once
+
+
 def finished_runs(dataset: Path) -> dict[tuple[str, int], tuple[Path, TrainConfig]]:
     """Runs already under bench-output, found by their saved configuration, so a renamed
     configuration or a changed default reuses exactly the runs that match it (with the
     saved settings, whose preset names may differ from today's)."""
     runs = {}
     for config_file in sorted((OUT / "accuracy" / dataset.name).glob("*/seed*/test-*/config.json")):
-        config = build(TrainConfig, load_json(config_file))
+        if config_file not in _SAVED:
+            _SAVED[config_file] = build(TrainConfig, load_json(config_file))
+        config = _SAVED[config_file]
         runs.setdefault((key(config), config.seed), (config_file.parent.parent, config))
     return runs
 
