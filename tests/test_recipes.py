@@ -1,6 +1,7 @@
 """The winners' regularisation in the recipes: late dropout, mixup in feature space, EMA weights."""
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -13,6 +14,14 @@ from signpose.learn.recipes import Recipe
 from signpose.learn.runs import load_classifier
 from signpose.learn.training import LateDropout, LitSignClassifier, ema_decay, train
 from signpose.settings import build
+
+
+def copy_run(run: Path, to: Path) -> Path:
+    """A finished run's files (settings, record, weights, last checkpoint) in a new folder."""
+    for name in ("config.json", "run.json", "model.pt", "checkpoints/last.ckpt"):
+        (to / name).parent.mkdir(parents=True, exist_ok=True)
+        (to / name).write_bytes((run / name).read_bytes())
+    return to
 
 
 def test_a_run_with_late_dropout_mixup_and_ema_keeps_the_averaged_weights(tmp_path, synth_small):
@@ -79,15 +88,22 @@ def test_late_dropout_on_a_model_without_a_head_dropout_is_refused_before_writin
 def test_a_run_saved_before_a_setting_existed_is_still_the_same_run(small_run, synth_small, tmp_path):
     """A finished run whose config.json predates a setting (here the winners' regularisation)
     is recognised as finished, not refused as made with other settings."""
-    old = tmp_path / "old"
-    old.mkdir()
-    for f in ("config.json", "run.json", "model.pt"):
-        (old / f).write_bytes((small_run / f).read_bytes())
-    (old / "checkpoints").mkdir()
-    (old / "checkpoints" / "last.ckpt").write_bytes((small_run / "checkpoints" / "last.ckpt").read_bytes())
+    old = copy_run(small_run, tmp_path / "old")
     saved = json.loads((old / "config.json").read_text())
     for field in ("mixup", "ema_epochs", "late_dropout", "late_dropout_start"):
         del saved["recipe"][field]
     (old / "config.json").write_text(json.dumps(saved))
     info = train(synth_small, old, build(type(small_run_config()), saved), progress=False)
     assert info is not None and (old / "model.pt").read_bytes() == (small_run / "model.pt").read_bytes()
+
+
+def test_a_saved_config_with_a_bad_value_names_its_file(small_run, synth_small, tmp_path):
+    run = copy_run(small_run, tmp_path / "run")
+    saved = json.loads((small_run / "config.json").read_text())
+    saved["recipe"]["mixup"] = -1
+    (run / "config.json").write_text(json.dumps(saved))
+    message = f"{run / 'config.json'}: setting recipe.mixup \\(--mixup\\) must be >= 0"
+    with pytest.raises(SignposeError, match=message):
+        load_classifier(run)
+    with pytest.raises(SignposeError, match=message):
+        train(synth_small, run, small_run_config(), progress=False)

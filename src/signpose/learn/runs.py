@@ -101,7 +101,13 @@ def load_run_info(run: str | Path) -> RunInfo:
 
 
 def load_config(run: str | Path) -> TrainConfig:
-    return build(TrainConfig, load_json(Path(run) / "config.json"))
+    """A run's saved settings, resolved: settings added since it was saved take their defaults."""
+    path = Path(run) / "config.json"
+    data = load_json(path)  # names the file itself when missing or broken
+    try:
+        return build(TrainConfig, data)
+    except SignposeError as e:
+        raise SignposeError(f"{path}: {e}") from None
 
 
 def load_classifier(run: str | Path) -> tuple[SignClassifier, RunInfo, TrainConfig]:

@@ -21,7 +21,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from ..data.dataset import Dataset, write_table
 from ..errors import SignposeError
 from ..progress import bar
-from ..settings import build, load_json, save_json
+from ..settings import build, save_json
 from ..util import atomic_write_bytes, atomic_write_json, available_cpus, natural_sorted
 from .augmentation import Augmenter
 from .config import RuntimeConfig, TrainConfig
@@ -30,7 +30,7 @@ from .features import FeaturePipeline, PointData
 from .models import SignClassifier, count_parameters
 from .plots import plot_curves
 from .recipes import Recipe
-from .runs import RunInfo, load_run_info, load_weights
+from .runs import RunInfo, load_config, load_run_info, load_weights
 from .splits import Split, mixed_split, signer_split
 
 # Lightning's own use of a deprecated torch API; nothing a user can act on.
@@ -196,7 +196,7 @@ def check_recipe(recipe: Recipe, classifier: SignClassifier, model: str) -> None
 
 def ema_decay(recipe: Recipe, steps_per_epoch: int) -> float:
     """The per-step decay whose average spans about `recipe.ema_epochs` epochs."""
-    return max(0.0, 1.0 - 1.0 / max(1.0, recipe.ema_epochs * steps_per_epoch))
+    return 1.0 - 1.0 / max(1.0, recipe.ema_epochs * steps_per_epoch)
 
 
 class EpochProgress(Callback):
@@ -238,7 +238,7 @@ def _check_resumable(out: Path, config: TrainConfig) -> bool:
         return False
     # Compared as resolved settings, so a run saved before a setting was added (with a
     # default that changes nothing) is still the same run.
-    previous = build(TrainConfig, load_json(out / "config.json")).model_dump(mode="json")
+    previous = load_config(out).model_dump(mode="json")
     current = config.model_dump(mode="json")
     if previous != current:
         differ = sorted(k for k in current if previous.get(k) != current[k])
