@@ -6,6 +6,8 @@ on the third (never seen), export it to ONNX, and recognise one held-out sequenc
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 from .data.dataset import Dataset
@@ -19,9 +21,6 @@ from .settings import build
 
 def _signpose() -> str:
     """How to call signpose from this environment (the venv's script when it is not on PATH)."""
-    import shutil
-    import sys
-
     script = Path(sys.executable).with_name("signpose")
     if shutil.which("signpose") == str(script) or not script.exists():
         return "signpose"
