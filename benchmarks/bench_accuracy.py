@@ -77,6 +77,11 @@ CONFIGS: dict[str, dict] = {
     "default + late dropout 0.8": {"recipe": {"late_dropout": 0.8}},
     "default + mixup 0.2": {"recipe": {"mixup": 0.2}},
     "default + EMA weights (1 epoch)": {"recipe": {"ema_epochs": 1.0}},
+    # The default with one of its changes from 0.1's default taken back: which costs on synthetic data?
+    "default with 0.1's pose_hands features": {"features": {"features": "pose_hands"}},
+    "default with the dominant hand as recorded": {"features": {"dominant_hand": "as-recorded"}},
+    "default with 0.1's full augmentation": {"augment": {"name": "full"}},
+    "default with 0.1's recipe (islr-0.1)": {"recipe": {"name": "islr-0.1"}},
 }
 
 # One change at a time, from the baseline, each with its effect and spread.

@@ -65,7 +65,8 @@ def test_health_signs_and_page(small_run):
     with running(small_run) as (base, _):
         health = httpx.get(f"{base}/api/health").json()
         assert health["status"] == "ok" and health["run"] == small_run.name and health["classes"] == 5
-        assert health["model"] == "islr" and health["backend"] == "torch" and health["version"]
+        assert health["model"] == "islr" and health["models"] == 1 and health["backend"] == "torch"
+        assert health["version"]
         accuracy = json.loads((small_run / "metrics.json").read_text())["accuracy"]
         assert health["accuracy"]["accuracy"] == accuracy and health["accuracy"]["signer"] == "signer3"
         response = httpx.get(f"{base}/api/signs")

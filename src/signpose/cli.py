@@ -188,11 +188,19 @@ def cmd_train(args) -> int:
     if info is None:  # another process of a multi-device run: rank 0 reports
         return 0
     result = evaluate(args.out)
-    score = f"{info.best_score:.3f}" if info.best_score is not None else "n/a"
-    print(
-        f"trained {config.model} on {', '.join(info.train_signers)}: best {info.monitor} {score} "
-        f"at epoch {info.best_epoch + 1} of {info.epochs_run}"
-    )
+    if info.members:
+        alone = [evaluate(path).accuracy for path in info.member_paths(Path(args.out))]
+        print(
+            f"trained {len(alone)} {config.model} models on {', '.join(info.train_signers)} "
+            f"(seeds {config.seed}-{config.seed + len(alone) - 1}); each alone: "
+            f"{', '.join(f'{a:.3f}' for a in alone)}; their average:"
+        )
+    else:
+        score = f"{info.best_score:.3f}" if info.best_score is not None else "n/a"
+        print(
+            f"trained {config.model} on {', '.join(info.train_signers)}: best {info.monitor} {score} "
+            f"at epoch {info.best_epoch + 1} of {info.epochs_run}"
+        )
     _print_result(result, args.out)
     return 0
 

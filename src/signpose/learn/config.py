@@ -36,6 +36,13 @@ class TrainConfig(Settings):
         "signers when there are 3 or more",
     )
     seed: int = Field(42, ge=0, description="random seed of the split, the initial weights and augmentation")
+    seeds: int = Field(
+        1,
+        ge=1,
+        le=20,
+        description="models trained, with seeds seed, seed+1, ...; from 2 the run is an ensemble that "
+        "averages their probabilities (each model in RUN/seed<S>/)",
+    )
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig, description="augmentation")
     recipe: Recipe = Field(default_factory=Recipe, description="training recipe (default: the model's own)")

@@ -19,7 +19,7 @@ from ..errors import SignposeError
 from ..util import atomic_write_json, natural_sorted
 from .features import FeaturePipeline
 from .plots import plot_confusion, plot_curves
-from .runs import load_ensemble, predict_points
+from .runs import load_ensemble, load_run_info, predict_points
 
 
 @dataclass
@@ -93,8 +93,9 @@ def evaluate(
     the signer tested). Either writes into RUN/eval/<signer>-tta<N>-ensemble<M>/.
     """
     run = Path(run)
+    info = load_run_info(run)
     members = load_ensemble([run, *ensemble])
-    classifier, info, config = members[0]
+    classifier, _, config = members[0]
     own_dataset = info.dataset_path(run)
     dataset_path = Path(dataset_path) if dataset_path is not None else own_dataset
     own = signer is None and dataset_path.resolve() == own_dataset.resolve()
@@ -119,14 +120,14 @@ def evaluate(
     selected &= y >= 0
     if not selected.any():
         raise SignposeError(f"no samples of the run's {len(index)} signs to evaluate in {dataset_path}")
-    for other, (_, other_info, _) in zip(ensemble, members[1:], strict=True):
-        if signer is not None and signer in other_info.train_signers:
+    for other in ensemble:
+        if signer is not None and signer in load_run_info(other).train_signers:
             raise SignposeError(
                 f"{other} was trained on signer {signer}; an ensemble evaluated on {signer} must not have seen them"
             )
-    combined = tta > 1 or len(members) > 1
+    combined = tta > 1 or bool(ensemble)  # a run's own models (--seeds) are the run itself
     name = (signer or "test") if dataset_path == own_dataset else f"{dataset_path.name}-{signer}"
-    name += (f"-tta{tta}" if tta > 1 else "") + (f"-ensemble{len(members)}" if len(members) > 1 else "")
+    name += (f"-tta{tta}" if tta > 1 else "") + (f"-ensemble{len(members)}" if ensemble else "")
     out = run if own and not combined else run / "eval" / name
     probs = predict_points(classifier, data.points[selected], data.mask[selected], tta=tta)
     for member, _, member_config in members[1:]:
@@ -163,7 +164,8 @@ def evaluate(
             }
         ),
     )
-    title = f"{config.model} on {signer or 'the test split'}: accuracy {result.accuracy:.1%}"
+    models = f"{config.model} x{len(members)}" if len(members) > 1 else config.model
+    title = f"{models} on {signer or 'the test split'}: accuracy {result.accuracy:.1%}"
     plot_confusion(y[selected], pred, info.names, out / "confusion.png", title)
     if own and not combined:
         plot_curves(run)

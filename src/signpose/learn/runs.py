@@ -9,6 +9,10 @@ trained classifier. Loading a run does not import the trainer (no Lightning).
       logs/             TensorBoard and CSV metrics
       curves.png        loss and accuracy per epoch
       metrics.json ...  the test signer's evaluation; eval/<signer>/ for other signers
+
+An ensemble (`train --seeds N`) is a run folder whose config.json and run.json name its
+models, RUN/seed<S>/, each a run folder as above; recognising with it averages their
+probabilities.
 """
 
 from __future__ import annotations
@@ -61,6 +65,11 @@ class RunInfo(BaseModel):
     train_seconds: float = 0.0
     extraction: dict[str, Any] | None = None
     runtime: dict[str, Any] = {}
+    members: list[str] = []  # an ensemble's model folders, relative to the run folder
+
+    def member_paths(self, run: Path) -> list[Path]:
+        """The run folders whose models recognise for this run: its members, or itself."""
+        return [Path(run) / m for m in self.members] or [Path(run)]
 
     def save(self, run: Path) -> None:
         atomic_write_json(Path(run) / "run.json", self.model_dump(mode="json"))
@@ -185,13 +194,16 @@ def predict_points(
 
 
 def load_ensemble(runs: list[str | Path]) -> list[tuple[SignClassifier, RunInfo, TrainConfig]]:
-    """Several runs that recognise the same signs, to average their probabilities."""
-    members = [load_classifier(run) for run in runs]
-    first = members[0][1]
-    for run, (_, info, _) in zip(runs[1:], members[1:], strict=True):
+    """The models of several runs that recognise the same signs, to average their
+    probabilities; a run trained with --seeds N gives its N models."""
+    first = load_run_info(runs[0])
+    members = []
+    for run in runs:
+        info = load_run_info(run)
         if info.classes != first.classes:
             raise SignposeError(
                 f"{run}: an ensemble needs runs of the same signs; this one has {len(info.classes)} signs "
                 f"({', '.join(info.classes[:3])}, ...) and {runs[0]} has {len(first.classes)}"
             )
+        members += [load_classifier(path) for path in info.member_paths(Path(run))]
     return members

@@ -234,7 +234,8 @@ def _check_resumable(out: Path, config: TrainConfig) -> bool:
     """True when OUT holds this run finished. Refuses a run made with other settings, and a
     checkpoint that cannot be resumed from (before anything is written)."""
     last = out / "checkpoints" / "last.ckpt"
-    if not ((out / "config.json").is_file() and last.is_file()):
+    begun = last.is_file() or (out / "run.json").is_file()
+    if not ((out / "config.json").is_file() and begun):
         return False
     # Compared as resolved settings, so a run saved before a setting was added (with a
     # default that changes nothing) is still the same run.
@@ -246,8 +247,10 @@ def _check_resumable(out: Path, config: TrainConfig) -> bool:
             f"{out}: holds a run made with other settings (differing: {', '.join(differ)}); "
             "rerun with its config.json to resume it, or choose a new --out"
         )
-    if all((out / f).is_file() for f in ("run.json", "model.pt")):
-        return True
+    if config.seeds > 1 or all((out / f).is_file() for f in ("run.json", "model.pt")):
+        return True  # an ensemble's record is written last, once all its models are
+    if not last.is_file():
+        return False
     try:
         load_weights(last)  # checked here: Lightning's own message would advise unpickling it
     except SignposeError:
@@ -275,6 +278,8 @@ def train(
     dataset = Dataset(dataset_path)
     if _check_resumable(out, config):
         return load_run_info(out)  # finished before with the same settings: nothing to do
+    if config.seeds > 1:
+        return _train_ensemble(dataset, out, config, runtime, progress)
     pipeline = FeaturePipeline(config.features)
     data = pipeline.load(dataset)
     split = make_split(data.rows, config)
@@ -390,6 +395,31 @@ def train(
     )
     info.save(out)
     plot_curves(out)
+    return info
+
+
+def _train_ensemble(
+    dataset: Dataset, out: Path, config: TrainConfig, runtime: RuntimeConfig, progress: bool
+) -> RunInfo | None:
+    """One model per seed in OUT/seed<S>/ (each resumable on its own), then the run record
+    that names them; written last, so a finished ensemble is one whose run.json exists."""
+    seeds = range(config.seed, config.seed + config.seeds)
+    infos = []
+    for n, seed in enumerate(seeds, 1):
+        print(f"signpose: model {n} of {config.seeds} (seed {seed}) in {out / f'seed{seed}'}", file=sys.stderr)
+        infos.append(train(dataset.root, out / f"seed{seed}", config.replace(seed=seed, seeds=1), runtime, progress))
+    if None in infos:  # another process of a multi-device run: rank 0 writes the record
+        return None
+    save_json(config, out / "config.json")
+    info = infos[0].model_copy(
+        update={
+            **RunInfo.paths_for(dataset.root, out),
+            "members": [f"seed{seed}" for seed in seeds],
+            "parameters": sum(i.parameters for i in infos),
+            "train_seconds": round(sum(i.train_seconds for i in infos), 2),
+        }
+    )
+    info.save(out)
     return info
 
 

@@ -39,9 +39,23 @@ class OnnxClassifier:
         return e / e.sum(-1, keepdims=True)
 
 
-def export_onnx(classifier: torch.nn.Module, pipeline: FeaturePipeline, path: Path) -> Path:
-    """Any SignClassifier as ONNX, with a dynamic batch axis (the legacy exporter, which
-    works beside MediaPipe's protobuf < 5)."""
+class Averaged(torch.nn.Module):
+    """Several classifiers of the same inputs as one: the log of their mean probability,
+    so a softmax of its output is that mean (what `Recognizer` computes in torch)."""
+
+    def __init__(self, members: list[torch.nn.Module]):
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+
+    def forward(self, pts, mask):
+        probs = torch.stack([torch.softmax(m(pts, mask), -1) for m in self.members]).mean(0)
+        return torch.log(probs.clamp_min(1e-12))
+
+
+def export_onnx(classifiers: list[torch.nn.Module], pipeline: FeaturePipeline, path: Path) -> Path:
+    """SignClassifiers of one feature pipeline as ONNX (several: their average), with a
+    dynamic batch axis (the legacy exporter, which works beside MediaPipe's protobuf < 5)."""
+    classifier = classifiers[0] if len(classifiers) == 1 else Averaged(classifiers)
     pts = torch.zeros(1, pipeline.config.frames, pipeline.n_points, 2)
     mask = torch.ones(1, pipeline.config.frames, pipeline.n_points, dtype=torch.bool)
     buffer = io.BytesIO()

@@ -21,9 +21,9 @@ from ..errors import SignposeError
 from ..extract.holistic import ExtractionConfig, HolisticExtractor
 from ..extract.pipeline import extract_many
 from ..learn.features import FeaturePipeline
-from ..learn.runs import MAX_TTA, load_ensemble, predict_points
+from ..learn.runs import MAX_TTA, load_ensemble, load_run_info, predict_points
 from ..progress import bar
-from ..settings import build
+from ..settings import build, load_json
 from ..util import atomic_write_json
 from .annotate import annotate_video
 from .live import LiveConfig, LiveSession
@@ -79,17 +79,32 @@ class Recognizer:
         if not 1 <= tta <= MAX_TTA:
             raise SignposeError(f"--tta must be between 1 and {MAX_TTA} views, not {tta}")
         self.run = Path(run)
+        self.info = load_run_info(self.run)
         members = load_ensemble([self.run, *ensemble])
-        self.classifier, self.info, self.config = members[0]
+        self.classifier, _, self.config = members[0]
         self.pipeline = FeaturePipeline(self.config.features)
         self.tta = tta
-        self._others = [(classifier, FeaturePipeline(config.features)) for classifier, _, config in members[1:]]
+        self.models = [classifier for classifier, _, _ in members]  # all whose probabilities are averaged
+        # Exported, a run's own models (--seeds) are one graph that averages them.
+        others = members[1:] if backend == "torch" else []
+        self._others = [(classifier, FeaturePipeline(config.features)) for classifier, _, config in others]
         self.extraction = build(ExtractionConfig, self.info.extraction or {})
         self.classes: list[str] = self.info.classes
         self.names: list[str] = self.info.names
         self.backend = backend
-        self._onnx = OnnxClassifier(self.run / "model.onnx") if backend == "onnx" else None
+        self._onnx = self._exported() if backend == "onnx" else None
         self.cold_start_seconds = self._warm_up()
+
+    def _exported(self) -> OnnxClassifier:
+        onnx = OnnxClassifier(self.run / "model.onnx")
+        sidecar = self.run / "features.json"
+        exported = load_json(sidecar).get("models", 1) if sidecar.is_file() else 1
+        if exported != len(self.models):
+            raise SignposeError(
+                f"{self.run / 'model.onnx'}: holds {exported} model(s), the run has {len(self.models)}; "
+                "export it again with `signpose export RUN --format onnx`"
+            )
+        return onnx
 
     def _warm_up(self) -> float:
         """One classification of nothing, so the first real one runs at full speed (the
@@ -183,13 +198,16 @@ class Recognizer:
         path = Path(path) if path else self.run / "model.onnx"
         if path.is_dir():
             raise SignposeError(f"{path}: is a folder; --out must be the .onnx file to write")
-        export_onnx(self.classifier, self.pipeline, path)
+        if self._others and any(pipeline.config != self.pipeline.config for _, pipeline in self._others):
+            raise SignposeError(f"{self.run}: the ensemble's models read different features; export them one by one")
+        export_onnx(self.models, self.pipeline, path)
         t, p = self.pipeline.config.frames, self.pipeline.n_points
         sidecar = {
             "features": self.pipeline.config.model_dump(),
             "points": [int(i) for i in self.pipeline.set.points],
             "classes": self.classes,
             "names": self.names,
+            "models": len(self.models),
             "extraction": self.extraction.model_dump(),
             "inputs": {"points": ["batch", t, p, 2], "mask": ["batch", t, p]},
         }

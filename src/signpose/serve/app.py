@@ -209,6 +209,7 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
             "status": "ok",
             "run": rec.run.name,
             "model": rec.config.model,
+            "models": len(rec.models),  # more than 1: an ensemble (train --seeds)
             "features": rec.config.features.features,
             "classes": len(rec.classes),
             "backend": config.backend,
