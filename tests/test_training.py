@@ -76,6 +76,21 @@ def test_finished_run_is_not_retrained_and_other_settings_are_refused(small_run,
     assert len(info.classes) == 5
 
 
+def test_a_finished_run_without_its_checkpoints_is_still_protected(small_run, synth_small, tmp_path):
+    """Checkpoints are the large part of a run and the first thing deleted to save space;
+    the run's record still marks it finished, so other settings must not overwrite it."""
+    run = tmp_path / "run"
+    for name in ("config.json", "run.json", "model.pt"):
+        (run / name).parent.mkdir(parents=True, exist_ok=True)
+        (run / name).write_bytes((small_run / name).read_bytes())
+    config = load_config(run)
+    with pytest.raises(SignposeError, match="other settings \\(differing: seed\\)"):
+        train(synth_small, run, config.replace(seed=7), progress=False)
+    before = (run / "model.pt").read_bytes()
+    assert train(synth_small, run, config, progress=False).classes == ["1", "2", "3", "4", "5"]
+    assert (run / "model.pt").read_bytes() == before and not (run / "checkpoints").exists()
+
+
 def test_bad_settings_and_splits_fail_before_a_run_folder_exists(tmp_path, synth_small):
     with pytest.raises(SignposeError, match="not in the dataset"):
         train(
