@@ -97,6 +97,17 @@ def small_run_config(**changes):
     return TrainConfig(**{**values, **changes})
 
 
+RUN_FILES = ("config.json", "run.json", "model.pt", "checkpoints/last.ckpt")
+
+
+def copy_run(run: Path, to: Path, files: tuple[str, ...] = RUN_FILES) -> Path:
+    """A finished run's files (settings, record, weights, last checkpoint) in a new folder."""
+    for name in files:
+        (to / name).parent.mkdir(parents=True, exist_ok=True)
+        (to / name).write_bytes((run / name).read_bytes())
+    return to
+
+
 @pytest.fixture(scope="session")
 def wlasl_run(tmp_path_factory, wlasl_extracted) -> Path:
     """A small ISLR model on the six real WLASL clips (brother, mother; signer-dependent)."""

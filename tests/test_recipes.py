@@ -1,12 +1,11 @@
 """The winners' regularisation in the recipes: late dropout, mixup in feature space, EMA weights."""
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import small_run_config
+from conftest import copy_run, small_run_config
 
 from signpose.errors import SignposeError
 from signpose.learn.evaluation import evaluate
@@ -14,14 +13,6 @@ from signpose.learn.recipes import Recipe
 from signpose.learn.runs import load_classifier
 from signpose.learn.training import LateDropout, LitSignClassifier, ema_decay, train
 from signpose.settings import build
-
-
-def copy_run(run: Path, to: Path) -> Path:
-    """A finished run's files (settings, record, weights, last checkpoint) in a new folder."""
-    for name in ("config.json", "run.json", "model.pt", "checkpoints/last.ckpt"):
-        (to / name).parent.mkdir(parents=True, exist_ok=True)
-        (to / name).write_bytes((run / name).read_bytes())
-    return to
 
 
 def test_a_run_with_late_dropout_mixup_and_ema_keeps_the_averaged_weights(tmp_path, synth_small):

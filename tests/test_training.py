@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import cli, small_run_config
+from conftest import cli, copy_run, small_run_config
 
 from signpose.errors import SignposeError
 from signpose.learn.config import RuntimeConfig, TrainConfig
@@ -79,10 +79,7 @@ def test_finished_run_is_not_retrained_and_other_settings_are_refused(small_run,
 def test_a_finished_run_without_its_checkpoints_is_still_protected(small_run, synth_small, tmp_path):
     """Checkpoints are the large part of a run and the first thing deleted to save space;
     the run's record still marks it finished, so other settings must not overwrite it."""
-    run = tmp_path / "run"
-    for name in ("config.json", "run.json", "model.pt"):
-        (run / name).parent.mkdir(parents=True, exist_ok=True)
-        (run / name).write_bytes((small_run / name).read_bytes())
+    run = copy_run(small_run, tmp_path / "run", files=("config.json", "run.json", "model.pt"))
     config = load_config(run)
     with pytest.raises(SignposeError, match="other settings \\(differing: seed\\)"):
         train(synth_small, run, config.replace(seed=7), progress=False)

@@ -196,10 +196,10 @@ def predict_points(
 def load_ensemble(runs: list[str | Path]) -> list[tuple[SignClassifier, RunInfo, TrainConfig]]:
     """The models of several runs that recognise the same signs, to average their
     probabilities; a run trained with --seeds N gives its N models."""
-    first = load_run_info(runs[0])
+    infos = [load_run_info(run) for run in runs]
+    first = infos[0]
     members = []
-    for run in runs:
-        info = load_run_info(run)
+    for run, info in zip(runs, infos, strict=True):
         if info.classes != first.classes:
             raise SignposeError(
                 f"{run}: an ensemble needs runs of the same signs; this one has {len(info.classes)} signs "
