@@ -141,3 +141,49 @@ def test_a_left_handed_sample_is_mirrored_onto_the_right_hand(recorders):
     ref, ref_mask = points(seq, features="hands", dominant_hand="right", normalise="image")
     np.testing.assert_array_equal(mask, ref_mask)
     np.testing.assert_allclose(pts, ref, atol=1e-5)  # the left-handed version lands where the right-handed one is
+
+
+def _as_image_normalised(seq: KeypointSequence) -> KeypointSequence:
+    """The sequence as the notebook's format and asl-signs store it: x in frame widths,
+    y in frame heights, the frame's size forgotten."""
+    xyz = seq.xyz / np.array([seq.width, seq.height, 1], np.float32)
+    return KeypointSequence(xyz=xyz, present=seq.present, fps=seq.fps, width=1, height=1)
+
+
+def test_the_frames_shape_is_read_from_the_face_on_real_clips(wlasl_extracted, karsl_extracted):
+    """Real clips of 16:9, 4:3 and 852x480 frames, their size forgotten: the face gives it
+    back within 8%."""
+    from signpose.data.dataset import Dataset
+    from signpose.learn.features import frame_aspect
+
+    shapes = set()
+    for root in (wlasl_extracted, karsl_extracted):
+        ds = Dataset(root)
+        for _, row in ds.rows.iterrows():
+            seq = ds.read(row)
+            flat = _as_image_normalised(seq)
+            truth = seq.width / seq.height
+            shapes.add(round(truth, 2))
+            assert frame_aspect(flat.xyz, flat.present) == pytest.approx(truth, rel=0.08), row["sample"]
+    assert len(shapes) >= 2  # more than one frame shape was checked
+    # no face seen: nothing to read it from, nothing changes
+    assert frame_aspect(np.zeros((5, 543, 3), np.float32), np.zeros((5, 543), bool)) == 1.0
+
+
+def test_restoring_the_frames_shape_undoes_the_stretch(wlasl_extracted):
+    """The same real clip as pixels and as image-normalised values: with the shape restored
+    from the face their points nearly agree; left as recorded, x and y are stretched apart."""
+    from signpose.data.dataset import Dataset
+
+    ds = Dataset(wlasl_extracted)
+    wide = next(ds.read(r) for _, r in ds.rows.iterrows() if ds.read(r).width / ds.read(r).height > 1.7)
+    truth, _ = points(wide, features="pose_hands", dominant_hand="as-recorded")
+    flat = _as_image_normalised(wide)
+    restored, _ = points(flat, features="pose_hands", dominant_hand="as-recorded", aspect="face")
+    stretched, _ = points(flat, features="pose_hands", dominant_hand="as-recorded")
+    err_restored = np.abs(restored - truth).mean()
+    err_stretched = np.abs(stretched - truth).mean()
+    assert err_restored < err_stretched / 3
+    # sequences that kept their frame size are left alone: their pixels are already square
+    kept, _ = points(wide, features="pose_hands", dominant_hand="as-recorded", aspect="face")
+    np.testing.assert_array_equal(truth, kept)

@@ -102,6 +102,10 @@ FACE_LIPS: tuple[int, ...] = (
     321,
     375,
 )
+# The face's widest and tallest extents (cheek to cheek, forehead to chin): their ratio is
+# a face's shape, which is how a frame's width:height is recovered where it was not kept.
+FACE_CHEEKS: tuple[int, int] = (234, 454)
+FACE_TOP_CHIN: tuple[int, int] = (10, 152)
 FACE_LEFT_EYEBROW: tuple[int, ...] = (276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
 FACE_RIGHT_EYEBROW: tuple[int, ...] = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107)
 
