@@ -98,3 +98,43 @@ def test_a_saved_config_with_a_bad_value_names_its_file(small_run, synth_small, 
         load_classifier(run)
     with pytest.raises(SignposeError, match=message):
         train(synth_small, run, small_run_config(), progress=False)
+
+
+def test_awp_takes_the_gradient_up_the_slope_and_steps_from_the_weights_it_had(small_run):
+    """Adversarial weight perturbation: the step's loss is taken with each weight tensor
+    moved 0.2 up its gradient (so it is higher), and the moves are undone before the
+    optimizer steps, which then uses the gradient from the moved point."""
+    classifier, _, config = load_classifier(small_run)
+    classifier.eval()  # no dropout: both losses see the same network
+    module = LitSignClassifier(classifier, config.recipe.replace(awp=0.2, awp_start=0.0, label_smoothing=0.0))
+    generator = torch.Generator().manual_seed(0)
+    points = torch.rand(6, 30, classifier.features.n_points, 2, generator=generator)
+    batch = (points, torch.ones(points.shape[:3], dtype=torch.bool), torch.tensor([0, 1, 2, 3, 4, 0]))
+    weights = {n: p.detach().clone() for n, p in module.named_parameters()}
+
+    clean = module._logits_loss(batch, None)[1]
+    clean.backward()
+    clean_grads = {n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None}
+    module.zero_grad()
+
+    adversarial = module.training_step(batch, 0)
+    assert adversarial.item() > clean.item() + 1e-3
+    moved = {n: (p.detach() - weights[n]).norm().item() for n, p in module.named_parameters() if n in clean_grads}
+    # each tensor moved 0.2, less only where its gradient is ~0 (an attention key's bias)
+    assert all(abs(m - 0.2) < 1e-3 for n, m in moved.items() if clean_grads[n].norm() > 1e-4)
+    assert max(moved.values()) < 0.2 + 1e-3
+    adversarial.backward()
+    module.on_before_optimizer_step(None)
+    for n, p in module.named_parameters():
+        assert torch.allclose(p, weights[n], atol=1e-6), n  # back where it was
+    name = "classifier.model.classifier.weight"
+    assert not torch.allclose(dict(module.named_parameters())[name].grad, clean_grads[name])
+
+
+def test_a_run_with_awp_trains(tmp_path, synth_small):
+    config = small_run_config(recipe={"name": "islr-awp", "epochs": 6, "lr": 2e-3})
+    assert (config.recipe.awp, config.recipe.awp_start) == (0.2, 0.05)
+    run = tmp_path / "run"
+    train(synth_small, run, config, progress=False)
+    assert evaluate(run).accuracy > 0.4  # chance is 0.2
+    assert json.loads((run / "config.json").read_text())["recipe"]["awp"] == 0.2

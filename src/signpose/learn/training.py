@@ -111,17 +111,21 @@ class LitSignClassifier(L.LightningModule):
         self.classifier = classifier
         self.recipe = recipe
         self.loss = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+        self._moved: list[tuple[torch.Tensor, torch.Tensor]] = []  # AWP's weight moves, undone before the step
 
     def forward(self, pts, mask):
         return self.classifier(pts, mask)
 
-    def _step(self, batch, stage: str):
+    def _logits_loss(self, batch, mix: tuple[float, torch.Tensor] | None):
         pts, mask, y = batch
-        if stage == "train" and self.recipe.mixup > 0:
-            logits, loss = self._mixup_step(pts, mask, y)
-        else:
-            logits = self(pts, mask)
-            loss = self.loss(logits, y)
+        if mix is not None:
+            return self._mixup_step(pts, mask, y, mix)
+        logits = self(pts, mask)
+        return logits, self.loss(logits, y)
+
+    def _step(self, batch, stage: str, mix: tuple[float, torch.Tensor] | None = None):
+        y = batch[2]
+        logits, loss = self._logits_loss(batch, mix)
         acc = (logits.argmax(-1) == y).float().mean()
         n = len(y)
         self.log(
@@ -144,21 +148,49 @@ class LitSignClassifier(L.LightningModule):
         )
         return loss
 
-    def _mixup_step(self, pts, mask, y):
+    def _draw_mixup(self, y: torch.Tensor) -> tuple[float, torch.Tensor] | None:
+        """One Beta(a, a) weight and one partner per sample for this batch (None: no mixup)."""
+        if self.recipe.mixup <= 0:
+            return None
+        a = self.recipe.mixup
+        return float(torch.distributions.Beta(a, a).sample()), torch.randperm(len(y), device=y.device)
+
+    def _mixup_step(self, pts, mask, y, mix: tuple[float, torch.Tensor] | None = None):
         """Mixup in feature space (Zhang et al., ICLR 2018): each sample's features are mixed
         with another's of the batch, with one Beta(a, a) weight per batch; the loss mixes the
         two labels' losses alike. A frame counts as seen when either sample saw it."""
         x, frame_mask = self.classifier.features(pts, mask)
-        a = self.recipe.mixup
-        lam = float(torch.distributions.Beta(a, a).sample())
-        other = torch.randperm(len(y), device=y.device)
+        lam, other = mix if mix is not None else self._draw_mixup(y)
         x = lam * x + (1 - lam) * x[other]
         frame_mask = frame_mask | frame_mask[other]
         logits = self.classifier.model(x, frame_mask)
         return logits, lam * self.loss(logits, y) + (1 - lam) * self.loss(logits, y[other])
 
     def training_step(self, batch, _):
-        return self._step(batch, "train")
+        mix = self._draw_mixup(batch[2])
+        if self.recipe.awp > 0 and self.current_epoch >= int(self.recipe.awp_start * self.recipe.epochs):
+            self._perturb(self._logits_loss(batch, mix)[1])
+        return self._step(batch, "train", mix)
+
+    def _perturb(self, loss: torch.Tensor) -> None:
+        """Adversarial weight perturbation (Wu et al., NeurIPS 2020; 1st place of Google
+        ISLR): move each weight tensor `awp` (L2) up its loss gradient, so that the step's
+        gradient is taken where the loss is worse nearby: flat minima generalise better.
+        The moves are undone before the optimizer steps (`on_before_optimizer_step`)."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        with torch.no_grad():
+            for p, g in zip(params, grads, strict=True):
+                if g is not None:
+                    move = self.recipe.awp * g / (g.norm() + 1e-6)
+                    p.add_(move)
+                    self._moved.append((p, move))
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        with torch.no_grad():
+            for p, move in self._moved:
+                p.sub_(move)
+        self._moved.clear()
 
     def validation_step(self, batch, _):
         return self._step(batch, "val")
