@@ -100,6 +100,7 @@ def test_a_saved_config_with_a_bad_value_names_its_file(small_run, synth_small, 
         train(synth_small, run, small_run_config(), progress=False)
 
 
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")  # a step outside a Trainer logs nowhere
 def test_awp_takes_the_gradient_up_the_slope_and_steps_from_the_weights_it_had(small_run):
     """Adversarial weight perturbation: the step's loss is taken with each weight tensor
     moved 0.2 up its gradient (so it is higher), and the moves are undone before the
