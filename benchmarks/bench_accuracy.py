@@ -4,6 +4,8 @@ Real people (../shared/data), leave-one-signer-out:
   kaggle     Google ISLR asl-signs, 6 participants x 2 signs x 8: 6 folds
   recorders  three people in the notebook's format, 7 signs: 3 folds, each tested on the
              signs the two others also performed
+  asl-signs -> recorders  each asl-signs run tested on the recorders who performed both
+             of its signs: another source, other people, other cameras
 Synthetic (kept apart, never in a mean with the real ones): 3 signers x 10 signs x 20.
 
 Every configuration runs the same number of epochs (BENCH_EPOCHS, no early stopping, no
