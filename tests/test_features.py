@@ -176,7 +176,7 @@ def test_restoring_the_frames_shape_undoes_the_stretch(wlasl_extracted):
     from signpose.data.dataset import Dataset
 
     ds = Dataset(wlasl_extracted)
-    wide = next(ds.read(r) for _, r in ds.rows.iterrows() if ds.read(r).width / ds.read(r).height > 1.7)
+    wide = next(s for s in (ds.read(r) for _, r in ds.rows.iterrows()) if s.width / s.height > 1.7)
     truth, _ = points(wide, features="pose_hands", dominant_hand="as-recorded")
     flat = _as_image_normalised(wide)
     restored, _ = points(flat, features="pose_hands", dominant_hand="as-recorded", aspect="face")

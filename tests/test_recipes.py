@@ -51,7 +51,7 @@ def test_mixup_mixes_features_and_labels_of_two_samples(small_run):
     mask = torch.ones(points.shape[:3], dtype=torch.bool)
     y = torch.tensor([0, 1, 2, 3, 4, 0])
     torch.manual_seed(3)
-    logits, loss = module._mixup_step(points, mask, y)
+    logits, loss = module._mixup_step(points, mask, y, module._draw_mixup(y))
     torch.manual_seed(3)
     lam = float(torch.distributions.Beta(0.4, 0.4).sample())
     other = torch.randperm(6)

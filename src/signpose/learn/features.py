@@ -253,7 +253,7 @@ def frame_aspect(xyz: np.ndarray, present: np.ndarray) -> float:
     known (16:9, 4:3 and 1:1); 1.0 (no change) where no face was seen."""
     idx = FACE.start + np.array([*FACE_CHEEKS, *FACE_TOP_CHIN])
     seen = present[:, idx].all(axis=1)
-    f = xyz[seen][:, idx, :2]
+    f = xyz[:, idx, :2][seen]  # the four points first: no copy of the whole frame
     width, height = np.abs(f[:, 1, 0] - f[:, 0, 0]), np.abs(f[:, 3, 1] - f[:, 2, 1])
     ok = (width > 1e-6) & (height > 1e-6)
     if not ok.any():

@@ -155,12 +155,12 @@ class LitSignClassifier(L.LightningModule):
         a = self.recipe.mixup
         return float(torch.distributions.Beta(a, a).sample()), torch.randperm(len(y), device=y.device)
 
-    def _mixup_step(self, pts, mask, y, mix: tuple[float, torch.Tensor] | None = None):
+    def _mixup_step(self, pts, mask, y, mix: tuple[float, torch.Tensor]):
         """Mixup in feature space (Zhang et al., ICLR 2018): each sample's features are mixed
         with another's of the batch, with one Beta(a, a) weight per batch; the loss mixes the
         two labels' losses alike. A frame counts as seen when either sample saw it."""
         x, frame_mask = self.classifier.features(pts, mask)
-        lam, other = mix if mix is not None else self._draw_mixup(y)
+        lam, other = mix
         x = lam * x + (1 - lam) * x[other]
         frame_mask = frame_mask | frame_mask[other]
         logits = self.classifier.model(x, frame_mask)
