@@ -4,13 +4,15 @@ from conftest import shared
 
 from signpose.data.importers import seed_vectors_to_sequence
 from signpose.data.keypoints import KeypointSequence
-from signpose.data.schema import LEFT_HAND, LEFT_SHOULDER, RIGHT_HAND, RIGHT_SHOULDER
+from signpose.data.schema import LEFT_HAND, LEFT_SHOULDER, RIGHT_HAND, RIGHT_SHOULDER, mirror_permutation
 from signpose.learn.features import (
     FEATURE_SETS,
     FeatureConfig,
     FeaturePipeline,
     body_frame,
     interpolate_gaps,
+    left_hand_leads,
+    normalised_xy,
     time_positions,
 )
 
@@ -187,3 +189,40 @@ def test_restoring_the_frames_shape_undoes_the_stretch(wlasl_extracted):
     # sequences that kept their frame size are left alone: their pixels are already square
     kept, _ = points(wide, features="pose_hands", dominant_hand="as-recorded", aspect="face")
     np.testing.assert_array_equal(truth, kept)
+
+
+def _mirrored(seq: KeypointSequence) -> KeypointSequence:
+    """The recording as a mirroring webcam script would have stored it: x reflected, left
+    and right points swapped."""
+    perm = mirror_permutation()
+    xyz = seq.xyz[:, perm].copy()
+    xyz[..., 0] = np.where(seq.present[:, perm], 1 - xyz[..., 0], 0)
+    return KeypointSequence(xyz=xyz, present=seq.present[:, perm], fps=seq.fps, width=1, height=1)
+
+
+def test_handedness_per_signer_keeps_every_repetition_on_one_side(recorders):
+    """recorder_b signs with either hand from one repetition to the next (its leading hand
+    varies), so the per-sample rule mirrors some repetitions of one sign and not others;
+    per signer, all of a person's samples are mirrored or none, and the same person
+    recorded mirrored lands on the same points."""
+    keep = recorders["recorder"] == "recorder_b"
+    seqs = [seed_vectors_to_sequence(x) for x in recorders["X"][keep]]
+    flags = [_left_leads(s) for s in seqs]
+    assert 0 < sum(flags) < len(flags)  # the per-sample rule splits this person
+    both = seqs + [_mirrored(s) for s in seqs]
+    signers = ["b"] * len(seqs) + ["b-mirrored"] * len(seqs)
+    pipeline = FeaturePipeline(FeatureConfig(features="hands", dominant_hand="per-signer"))
+    pts, mask = pipeline.prepare(both, signers)
+    n = len(seqs)
+    np.testing.assert_array_equal(mask[:n], mask[n:])
+    np.testing.assert_allclose(pts[:n], pts[n:], atol=1e-4)
+    as_recorded = FeaturePipeline(FeatureConfig(features="hands", dominant_hand="as-recorded")).prepare(seqs)[0]
+    mirrored = (pts[:n] != as_recorded).any(axis=(1, 2, 3))
+    assert mirrored.all() or not mirrored.any()  # one decision for the whole person
+    # without signers (a single video in predict or live) the per-sample rule decides
+    alone = pipeline.prepare(seqs[:1])[0]
+    np.testing.assert_array_equal(alone[0], FeaturePipeline(FeatureConfig(features="hands")).prepare(seqs[:1])[0][0])
+
+
+def _left_leads(seq: KeypointSequence) -> bool:
+    return left_hand_leads(*normalised_xy(seq, FeatureConfig()))

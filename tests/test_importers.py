@@ -4,11 +4,13 @@ import pytest
 from conftest import shared
 
 from signpose.data.dataset import Dataset
-from signpose.data.importers import import_kaggle, import_mpdata, import_pose
-from signpose.data.schema import LEFT_HAND, to_seed_vectors
+from signpose.data.importers import import_kaggle, import_mpdata, import_npz, import_pose, seed_vectors_to_sequence
+from signpose.data.schema import LEFT_HAND, POSE, RIGHT_HAND, to_seed_vectors
 from signpose.errors import SignposeError
 from signpose.learn.arrays import export_arrays
-from signpose.learn.features import FeatureConfig
+from signpose.learn.features import FeatureConfig, FeaturePipeline
+
+RIGHT_HAND_SEED = slice(1662 - 63, 1662)  # the last 63 floats of a seed vector
 
 
 def test_mpdata_raw_layout_equals_the_npz_arrays(tmp_path):
@@ -87,3 +89,88 @@ def test_pose_import_and_export_arrays(tmp_path, synth_small):
     (tmp_path / "bad.csv").write_text("file,who\n")
     with pytest.raises(SignposeError, match="columns"):
         import_pose(synth_small / "poses", tmp_path / "ds2", tmp_path / "bad.csv", progress=False)
+
+
+@pytest.fixture(scope="module")
+def people22(tmp_path_factory):
+    """The 22-person file, imported once (its X is zero-padded after each `length`)."""
+    path = shared("keypoints", "asl_recorders_22_258.npz")
+    out = tmp_path_factory.mktemp("people22") / "ds"
+    assert import_npz(path, out, progress=False).imported == 2916
+    with np.load(path) as z:
+        ids = [f"{s}/{label}/{n}" for s, label, n in zip(z["signer"], z["label"], z["seq"], strict=True)]
+        lengths = dict(zip(ids, z["length"], strict=True))
+    return Dataset(out), lengths
+
+
+def test_npz_import_honours_each_sequences_length(people22):
+    ds, lengths = people22
+    seqs, rows, problems = ds.load()
+    assert not problems and len(seqs) == 2916 and len(set(lengths.values())) > 5  # lengths really vary
+    assert [s.frames for s in seqs] == [lengths[sample] for sample in rows["sample"]]
+    # padding is all zeros, so a padded frame shows no body: half of the stored frames are
+    # padding, and among the imported frames almost none lacks a body (5 real misses)
+    assert 1 - sum(lengths.values()) / (2916 * 60) > 0.4
+    assert np.mean(np.concatenate([~s.present[:, 0] for s in seqs])) < 0.001
+    assert ds.info().padding.startswith("trimmed")
+    points = FeaturePipeline(FeatureConfig(features="hands", dominant_hand="as-recorded")).load(ds)
+    assert points.mask.any(axis=2).mean() > 0.7  # the resampled frames come from the sign, not the padding
+
+
+def test_npz_without_length_keeps_every_frame(tmp_path):
+    with np.load(shared("keypoints", "mp_data_3recorders_1662.npz")) as z:
+        np.savez(tmp_path / "a.npz", X=z["X"][:3], label=z["label"][:3], recorder=z["recorder"][:3])
+    ds = Dataset(import_npz(tmp_path / "a.npz", tmp_path / "ds", progress=False).out)
+    assert [s.frames for s in ds.load()[0]] == [30, 30, 30] and ds.info().padding == ""
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"X": np.zeros((3, 5, 258)), "label": np.array(["a", "b"]), "signer": np.array(["s"] * 3)}, "label has shape"),
+        (
+            {
+                "X": np.zeros((2, 5, 258)),
+                "label": np.array(["a"] * 2),
+                "signer": np.array(["s"] * 2),
+                "length": np.array([3, 9]),
+            },
+            "length must be whole numbers from 0 to 5",
+        ),
+        (
+            {"X": np.zeros((2, 5, 258), object), "label": np.array(["a"] * 2), "signer": np.array(["s"] * 2)},
+            "not Python objects",
+        ),
+    ],
+)
+def test_npz_arrays_that_do_not_fit_are_one_line(tmp_path, arrays, message):
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(SignposeError, match=message):
+        import_npz(tmp_path / "bad.npz", tmp_path / "ds", progress=False)
+    assert not (tmp_path / "ds").exists()
+
+
+def test_npz_that_is_not_a_zip_and_zero_length_sequences(tmp_path):
+    (tmp_path / "not.npz").write_text("hello")
+    with pytest.raises(SignposeError, match="cannot read as .npz"):
+        import_npz(tmp_path / "not.npz", tmp_path / "ds", progress=False)
+    np.savez(
+        tmp_path / "z.npz",
+        X=np.full((2, 4, 258), 0.5, np.float32),
+        label=np.array(["a", "b"]),
+        signer=np.array(["s", "s"]),
+        length=np.array([0, 4]),
+    )
+    report = import_npz(tmp_path / "z.npz", tmp_path / "ds", progress=False)
+    assert report.imported == 1 and report.failed[0][1] == "no frames (length 0)"
+
+
+def test_nan_keypoints_are_absent_not_numbers(tmp_path):
+    with np.load(shared("keypoints", "mp_data_3recorders_1662.npz")) as z:
+        X = z["X"][z["recorder"] == "recorder_b"][:2].copy()
+    clean = seed_vectors_to_sequence(X[0])
+    assert clean.present[:, RIGHT_HAND.slice].any()
+    X[:, :, RIGHT_HAND_SEED] = np.nan
+    seq = seed_vectors_to_sequence(X[0])
+    assert np.isfinite(seq.xyz).all() and not seq.present[:, RIGHT_HAND.slice].any()
+    np.testing.assert_array_equal(seq.present[:, POSE.slice], clean.present[:, POSE.slice])

@@ -13,7 +13,7 @@ from signpose.learn.augmentation import (
     seed_augment_scale,
 )
 from signpose.learn.features import FeatureConfig, FeaturePipeline, PointData, feature_set
-from signpose.learn.splits import leave_one_signer_out, mixed_split, signer_split
+from signpose.learn.splits import mixed_split, signer_folds, signer_split
 from signpose.learn.training import Collate, PointBatches
 
 
@@ -38,9 +38,30 @@ def test_signer_split_never_mixes_signers_and_reports_unseen_signs():
         signer_split(rows, "zz")
 
 
-def test_loso_and_mixed():
+def test_several_test_signers_are_held_out_together():
     rows = _rows()
-    assert [s.name for s in leave_one_signer_out(rows)] == ["test-a", "test-b", "test-c"]
+    split = signer_split(rows, "a,c")
+    assert split.name == "test-a+c" and split.test_signer == "a,c"
+    assert set(rows.signer[split.test]) == {"a", "c"} and set(rows.signer[split.train]) == {"b"}
+    assert split.dropped_from_test == ["w"]  # only b's signs are learnt
+    with pytest.raises(SignposeError, match="leave at least one"):
+        signer_split(rows, "a,b,c")
+    with pytest.raises(SignposeError, match="'zz' is not in the dataset"):
+        signer_split(rows, "a,zz")
+
+
+def test_signer_folds_test_everyone_once_in_groups_of_equal_size():
+    rows = pd.concat([_rows()] + [_rows().assign(signer=lambda r, k=k: r.signer + str(k)) for k in range(3)])
+    groups = signer_folds(rows, 4)
+    assert sorted(s for g in groups for s in g) == sorted(rows.signer.unique())
+    assert [len(g) for g in groups] == [3, 3, 3, 3]
+    assert signer_folds(rows.sample(frac=1, random_state=1), 4) == groups  # row order does not matter
+    with pytest.raises(SignposeError, match="--folds must be from 2 to the number of signers"):
+        signer_folds(rows, 13)
+
+
+def test_mixed_split_uses_every_sample():
+    rows = _rows()
     mixed = mixed_split(rows)
     assert len(set(mixed.train) | set(mixed.val) | set(mixed.test)) == len(rows)
 

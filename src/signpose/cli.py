@@ -70,6 +70,8 @@ def cmd_info(args) -> int:
         print(counts.to_string())
         frames = info.frames
         print(f"frames per video: min {frames.min()}, mean {frames.mean():.1f}, max {frames.max()}")
+        if info.padding:
+            print(f"padding: {info.padding}")
         print("frames with each part detected: " + ", ".join(f"{k} {v:.1%}" for k, v in info.detected.items()))
     for p in info.problems:
         print(f"warning: {p.problem}", file=sys.stderr)
@@ -225,7 +227,7 @@ def cmd_cv(args) -> int:
 
     from .learn.training import cross_validate
 
-    table, results = cross_validate(args.dataset, args.out, config, runtime)
+    table, results = cross_validate(args.dataset, args.out, config, runtime, folds=args.folds)
     print(table.to_string(index=False))
     unseen = sorted({s for r in results for s in r.signs_not_in_training})
     if unseen:
@@ -419,6 +421,16 @@ def _train_args(p) -> None:
     p.add_argument("--config", help="a JSON TrainConfig (e.g. a run's config.json); flags override it")
 
 
+def _cv_args(p) -> None:
+    _train_args(p)
+    p.add_argument(
+        "--folds",
+        type=_positive_int,
+        help="group the signers into this many test groups of about equal size, each signer tested once "
+        "(default: one fold per signer)",
+    )
+
+
 def _train_settings_flags(p, exclude: tuple[str, ...] = ()) -> None:
     from .learn.config import RuntimeConfig, TrainConfig
 
@@ -545,9 +557,9 @@ COMMANDS: dict[str, Command] = {
     ),
     "evaluate": Command("metrics, per-class table and confusion matrix of a run", cmd_evaluate, _evaluate_args),
     "cv": Command(
-        "leave-one-signer-out: one run per signer, mean ± std",
+        "signer-independent cross-validation: one run per signer (or --folds groups), mean ± std",
         cmd_cv,
-        _train_args,
+        _cv_args,
         lambda p: _train_settings_flags(p, exclude=("split", "test_signer")),
     ),
     "predict": Command("recognise the sign in videos", cmd_predict, _predict_args),

@@ -154,11 +154,13 @@ class DatasetInfo:
     frames: np.ndarray  # frames per sample
     detected: dict[str, float]  # share of frames with each part detected
     problems: list[DatasetProblem]
+    padding: str = ""  # how padded source arrays were read (import npz with length)
 
     def as_dict(self) -> dict:
         frames = self.frames
         return {
             "samples": self.samples,
+            "padding": self.padding,
             "failed": self.failed,
             "signers": self.signers,
             "signs": self.signs,
@@ -319,4 +321,5 @@ class Dataset:
                 for i, name in enumerate(["pose", "face", "left_hand", "right_hand"])
             },
             problems=problems + [p for p in self.check() if p.sample not in reported],
+            padding=str(self.meta.get("padding", "")),
         )

@@ -171,6 +171,58 @@ def import_mpdata(
     return _write(Path(out), items(), names, meta, progress, append)
 
 
+@dataclass
+class NpzArrays:
+    """The arrays of a seed-format .npz, checked against each other."""
+
+    X: np.ndarray  # (N, T, 1662 or 258)
+    labels: np.ndarray  # (N,) str
+    signers: np.ndarray  # (N,) str
+    seq: np.ndarray  # (N,) sequence numbers
+    length: np.ndarray | None  # (N,) frames per sequence, None: every sequence is T frames
+
+
+def read_npz(path: Path) -> NpzArrays:
+    """X, label, signer (or recorder), and seq and length where given; one line for a file
+    that is not such an .npz."""
+    import zipfile
+
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise SignposeError(f"{path}: cannot read as .npz ({e})") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise SignposeError(f"{path}: is a single .npy array, not an .npz with X, label and signer arrays")
+    with z:
+        keys = set(z.files)
+        signer_key = "signer" if "signer" in keys else "recorder"
+        if not {"X", "label", signer_key} <= keys:
+            raise SignposeError(f"{path}: needs arrays X, label and signer (or recorder); has {sorted(keys)}")
+        try:
+            arrays = {k: z[k] for k in ("X", "label", signer_key, "seq", "length") if k in keys}
+        except (ValueError, zipfile.BadZipFile, OSError) as e:
+            raise SignposeError(
+                f"{path}: cannot read its arrays ({str(e).splitlines()[0]}); save them as numbers "
+                "and strings, not Python objects"
+            ) from None
+    X = arrays["X"]
+    if X.ndim != 3 or X.dtype.kind not in "fiu":
+        raise SignposeError(
+            f"{path}: X must be numbers of shape (sequences, frames, 1662 or 258), not {X.dtype} {X.shape}"
+        )
+    n = len(X)
+    seq = arrays.get("seq", np.arange(n))
+    length = arrays.get("length")
+    for name, a in (("label", arrays["label"]), (signer_key, arrays[signer_key]), ("seq", seq), ("length", length)):
+        if a is not None and a.shape != (n,):
+            raise SignposeError(
+                f"{path}: {name} has shape {a.shape}, X has {n} sequences; give one {name} per sequence"
+            )
+    if length is not None and (length.dtype.kind not in "iu" or (length < 0).any() or (length > X.shape[1]).any()):
+        raise SignposeError(f"{path}: length must be whole numbers from 0 to {X.shape[1]} (X's frames)")
+    return NpzArrays(X, arrays["label"].astype(str), arrays[signer_key].astype(str), seq, length)
+
+
 def import_npz(
     source: str | Path,
     out: str | Path,
@@ -178,35 +230,27 @@ def import_npz(
     progress: bool = True,
     append: bool = False,
 ) -> ImportReport:
-    """Seed-format vectors in one .npz: X (N, T, 1662 or 258), label, and signer (or recorder)."""
+    """Seed-format vectors in one .npz: X (N, T, 1662 or 258), label and signer (or
+    recorder); optional seq (sequence numbers) and length (frames per sequence: the frames
+    after it are padding, not part of the sign, and are not imported)."""
     check_dataset_target(out)
     path = Path(source)
-    try:
-        z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise SignposeError(f"{path}: cannot read as .npz ({e})") from None
-    with z:
-        keys = set(z.files)
-        signer_key = "signer" if "signer" in keys else "recorder"
-        if not {"X", "label", signer_key} <= keys:
-            raise SignposeError(f"{path}: needs arrays X, label and signer (or recorder); has {sorted(keys)}")
-        X, labels, signers = z["X"], z["label"].astype(str), z[signer_key].astype(str)
-        seqno = z["seq"] if "seq" in keys else np.arange(len(X))
+    z = read_npz(path)
+    lengths = z.length if z.length is not None else np.full(len(z.X), z.X.shape[1])
 
     def items():
-        for x, label, who, n in zip(X, labels, signers, seqno, strict=True):
-            yield Imported(
-                f"{who}/{label}/{n}",
-                who,
-                normalise_sign_id(label),
-                f"{path.name}#{n}",
-                seed_vectors_to_sequence(x, fps),
-            )
+        for x, label, who, n, length in zip(z.X, z.labels, z.signers, z.seq, lengths, strict=True):
+            sample, sign_id, where = f"{who}/{label}/{n}", normalise_sign_id(label), f"{path.name}#{n}"
+            if length == 0:
+                yield Imported(sample, who, sign_id, where, error="no frames (length 0)")
+            else:
+                yield Imported(sample, who, sign_id, where, seed_vectors_to_sequence(x[:length], fps))
 
     meta = {
         "created_by": "import npz",
         "source_root": str(path.resolve().parent),
         "units": "image-normalised",
+        "padding": "trimmed: each sequence imported up to its own length" if z.length is not None else None,
     }
     return _write(Path(out), items(), {}, meta, progress, append)
 

@@ -203,7 +203,7 @@ def from_seed_vectors(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Seed vectors (..., 1662 or 258) -> (xyz (..., 543, 3), present (..., 543)).
 
     The seed writes an absent part as all zeros; here such a part becomes absent, not a
-    body at the image corner. Pose visibility is dropped (presence replaces it).
+    body at the image corner. A part with a NaN or inf value is absent too. Pose visibility is dropped (presence replaces it).
     """
     vectors = np.asarray(vectors, dtype=np.float32)
     size = vectors.shape[-1]
@@ -222,8 +222,10 @@ def from_seed_vectors(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n_values = part.size * part.seed_values
         values = vectors[..., offset : offset + n_values].reshape(*lead, part.size, part.seed_values)
         offset += n_values
-        xyz[..., part.slice, :] = values[..., :3]
-        detected = np.any(values != 0, axis=(-1, -2))
+        # NaN or inf (a broken recording) is absent, like the zeros the seed writes
+        finite = np.isfinite(values).all(axis=(-1, -2))
+        xyz[..., part.slice, :] = np.where(finite[..., None, None], values[..., :3], 0)
+        detected = np.any(values != 0, axis=(-1, -2)) & finite
         present[..., part.slice] = detected[..., None]
     return xyz, present
 

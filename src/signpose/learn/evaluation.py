@@ -20,6 +20,7 @@ from ..util import atomic_write_json, natural_sorted
 from .features import FeaturePipeline
 from .plots import plot_confusion, plot_curves
 from .runs import load_ensemble, load_run_info, predict_points
+from .splits import test_signers
 
 
 @dataclass
@@ -109,7 +110,7 @@ def evaluate(
     if own and info.test_samples:
         selected = np.array(rows["sample"].isin(set(info.test_samples)))
         if info.test_signer is not None:
-            selected |= np.array(rows.signer == info.test_signer)
+            selected |= np.array(rows.signer.isin(test_signers(info.test_signer)))
     elif signer is not None:
         selected = np.array(rows.signer == signer)
     else:

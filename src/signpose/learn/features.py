@@ -169,9 +169,11 @@ class FeatureConfig(Settings):
         le=1000,
         description="hand-tracking gaps up to this many frames are filled linearly",
     )
-    dominant_hand: Literal["as-recorded", "right"] = Field(
+    dominant_hand: Literal["as-recorded", "right", "per-signer"] = Field(
         "right",
-        description="right: mirror a sample whose left hand leads, so the leading hand is always the right one",
+        description="right: mirror a sample whose left hand leads, so the leading hand is always the right one; "
+        "per-signer: mirror all of a signer's samples when their left hand leads over all of them (a single "
+        "video with no signer, as in predict and live, is decided on its own)",
     )
     hand_relative: bool = Field(False, description="add each hand's points relative to its wrist, scaled by hand size")
     aspect: Literal["as-recorded", "face"] = Field(
@@ -282,8 +284,8 @@ def resample(values: np.ndarray, mask: np.ndarray, positions: np.ndarray) -> tup
     return out.astype(np.float32), m
 
 
-def sequence_points(seq: KeypointSequence, config: FeatureConfig, fs: FeatureSet) -> tuple[np.ndarray, np.ndarray]:
-    """One sequence -> points (T, P, 2) and mask (T, P) for the feature set."""
+def normalised_xy(seq: KeypointSequence, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Gaps filled, then all 543 points in the configured units: xy (T, 543, 2), present (T, 543)."""
     xyz, present = interpolate_gaps(seq.xyz, seq.present, config.interpolate_gap)
     if config.normalise == "body":
         if config.aspect == "face" and seq.width == seq.height == 1:  # no frame size: x in widths, y in heights
@@ -292,7 +294,18 @@ def sequence_points(seq: KeypointSequence, config: FeatureConfig, fs: FeatureSet
         xy = (xyz[..., :2] - origin) / scale
     else:  # image
         xy = xyz[..., :2] / np.array([seq.width or 1, seq.height or 1], np.float32)
-    if config.dominant_hand == "right" and left_hand_leads(xy, present):
+    return xy, present
+
+
+def sequence_points(
+    seq: KeypointSequence, config: FeatureConfig, fs: FeatureSet, mirror: bool | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One sequence -> points (T, P, 2) and mask (T, P) for the feature set. `mirror`
+    (left/right, hands swapped) is decided by the dominant-hand rule unless given."""
+    xy, present = normalised_xy(seq, config)
+    if mirror is None:
+        mirror = config.dominant_hand != "as-recorded" and left_hand_leads(xy, present)
+    if mirror:
         centre = 0.0 if config.normalise == "body" else 1.0  # x -> -x between the shoulders, 1 - x in image units
         xy = xy[:, MIRROR_543] * np.array([-1.0, 1.0], np.float32) + np.array([centre, 0.0], np.float32)
         present = present[:, MIRROR_543]
@@ -304,16 +317,34 @@ def sequence_points(seq: KeypointSequence, config: FeatureConfig, fs: FeatureSet
 MIRROR_543 = mirror_permutation()
 
 
+def hand_use(xy: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """How much each hand does in a sequence: [[frames seen, wrist path length] for the
+    left hand, the same for the right], (2, 2)."""
+    use = np.zeros((2, 2))
+    for i, hand in enumerate((LEFT_HAND, RIGHT_HAND)):
+        wrist, here = xy[:, hand.start], present[:, hand.start]
+        both = here[1:] & here[:-1]
+        use[i] = here.sum(), np.linalg.norm(np.diff(wrist, axis=0), axis=1)[both].sum()
+    return use
+
+
 def left_hand_leads(xy: np.ndarray, present: np.ndarray) -> bool:
     """Whether the signer's left hand does more of this sign than the right: it is seen
     in more frames or, as often, travels further (wrist path length)."""
-    seen, travel = [], []
-    for hand in (LEFT_HAND, RIGHT_HAND):
-        wrist, here = xy[:, hand.start], present[:, hand.start]
-        both = here[1:] & here[:-1]
-        seen.append(int(here.sum()))
-        travel.append(float(np.linalg.norm(np.diff(wrist, axis=0), axis=1)[both].sum()))
-    return (seen[0], travel[0]) > (seen[1], travel[1])
+    use = hand_use(xy, present)
+    return tuple(use[0]) > tuple(use[1])
+
+
+def signer_mirrors(seqs: list[KeypointSequence], signers: list[str], config: FeatureConfig) -> list[bool]:
+    """The per-signer rule: a signer's samples are all mirrored when, summed over all of
+    them, the left hand is seen more often (or, as often, travels further) than the right.
+    Handedness belongs to the person, so every repetition of a sign stays on one side."""
+    use = [hand_use(*normalised_xy(s, config)) for s in seqs]
+    total: dict[str, np.ndarray] = {}
+    for who, u in zip(signers, use, strict=True):
+        total[who] = total.get(who, 0) + u
+    leads = {who: tuple(u[0]) > tuple(u[1]) for who, u in total.items()}
+    return [leads[who] for who in signers]
 
 
 # ---------------------------------------------------------------------------------------
@@ -425,12 +456,16 @@ class FeaturePipeline:
         """Stage 1 for one sequence: points (T, P, 2), mask (T, P)."""
         return sequence_points(seq, self.config, self.set)
 
-    def prepare(self, seqs: list[KeypointSequence]) -> tuple[np.ndarray, np.ndarray]:
-        """Stage 1 for many: points (N, T, P, 2) float32 and mask (N, T, P) bool."""
+    def prepare(self, seqs: list[KeypointSequence], signers: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Stage 1 for many: points (N, T, P, 2) float32 and mask (N, T, P) bool. With
+        `signers` (one per sequence), the per-signer dominant-hand rule sees them together."""
         t, p = self.config.frames, self.set.n_points
         if not seqs:
             return np.zeros((0, t, p, 2), np.float32), np.zeros((0, t, p), bool)
-        out = [self.points(s) for s in seqs]
+        mirrors: list[bool | None] = [None] * len(seqs)
+        if self.config.dominant_hand == "per-signer" and signers is not None:
+            mirrors = signer_mirrors(seqs, signers, self.config)
+        out = [sequence_points(s, self.config, self.set, m) for s, m in zip(seqs, mirrors, strict=True)]
         return np.stack([a for a, _ in out]), np.stack([m for _, m in out])
 
     def head(self) -> FeatureHead:
@@ -455,7 +490,7 @@ class FeaturePipeline:
         seqs, loaded, problems = dataset.load(rows, workers=workers)
         for p in problems:
             print(f"signpose: warning: skipping {p.sample}: {p.problem}", file=sys.stderr)
-        pts, mask = self.prepare(seqs)
+        pts, mask = self.prepare(seqs, list(loaded["signer"]))
         if not problems:
             buf = io.BytesIO()
             np.savez(buf, points=pts, mask=mask, samples=np.array(loaded["sample"], dtype=str))

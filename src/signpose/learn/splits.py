@@ -25,7 +25,7 @@ class Split:
     test: np.ndarray
     classes: list[str]  # sign ids, in class order
     dropped_from_test: list[str] = field(default_factory=list)  # signs no training signer has
-    test_signer: str | None = None  # None for a mixed (signer-dependent) split
+    test_signer: str | None = None  # None for a mixed split; several are joined by commas
 
     def validation_signers(self, rows: pd.DataFrame) -> list[str]:
         """Training signers held out whole for validation ([] when validation mixes them)."""
@@ -48,6 +48,28 @@ def _stratified(indices: np.ndarray, labels: np.ndarray, val_fraction: float, se
     return np.sort(train), np.sort(val)
 
 
+def test_signers(test_signer: str) -> list[str]:
+    """The signers a split tests on: one name, or several separated by commas."""
+    return [s.strip() for s in test_signer.split(",") if s.strip()]
+
+
+def signer_folds(rows: pd.DataFrame, folds: int) -> list[list[str]]:
+    """Signers grouped into `folds` test groups of about equal sample counts (every signer
+    tested exactly once): the largest signer first into the smallest group, so that
+    the groups do not depend on anything but the counts and the names."""
+    counts = rows.signer.value_counts()
+    signers = sorted(counts.index, key=lambda s: (-counts[s], natural_key(s)))
+    if not 2 <= folds <= len(signers):
+        raise SignposeError(f"--folds must be from 2 to the number of signers ({len(signers)}), not {folds}")
+    groups: list[list[str]] = [[] for _ in range(folds)]
+    sizes = [0] * folds
+    for signer in signers:
+        i = min(range(folds), key=lambda k: (sizes[k], len(groups[k]), k))
+        groups[i].append(signer)
+        sizes[i] += counts[signer]
+    return [sorted(g, key=natural_key) for g in groups]
+
+
 def signer_split(
     rows: pd.DataFrame,
     test_signer: str,
@@ -55,7 +77,8 @@ def signer_split(
     seed: int = 42,
     validation: str = "auto",
 ) -> Split:
-    """Train/validate on every signer but `test_signer`; test on `test_signer`.
+    """Train/validate on every signer but the test signers; test on `test_signer` (one
+    name, or several separated by commas).
 
     Validation by `validation`: "signers" holds out whole training signers (so that model
     selection measures what the test measures: people never seen), "samples" a stratified
@@ -67,15 +90,21 @@ def signer_split(
             f"a signer-independent split needs at least two signers, this dataset has {len(signers)}; "
             "train with --split mixed for a signer-dependent model"
         )
-    if test_signer not in signers:
-        raise SignposeError(f"test signer {test_signer!r} is not in the dataset; signers: {', '.join(signers)}")
-    is_test = (rows.signer == test_signer).to_numpy()
+    tested = test_signers(test_signer)
+    missing = [s for s in tested if s not in signers]
+    if missing or not tested:
+        raise SignposeError(
+            f"test signer {(missing or [test_signer])[0]!r} is not in the dataset; signers: {', '.join(signers)}"
+        )
+    if len(tested) == len(signers):
+        raise SignposeError("every signer is a test signer: leave at least one for training")
+    is_test = rows.signer.isin(tested).to_numpy()
     train_rows = rows[~is_test]
     classes = sorted(train_rows.sign_id.unique(), key=natural_key)
     known = rows.sign_id.isin(classes).to_numpy()
     dropped = sorted(set(rows[is_test & ~known].sign_id), key=natural_key)
     idx = np.flatnonzero(~is_test)
-    training_signers = [s for s in signers if s != test_signer]
+    training_signers = [s for s in signers if s not in tested]
     by_signer = validation == "signers" or (validation == "auto" and len(training_signers) >= 3)
     if by_signer and val_fraction > 0:
         if len(training_signers) < 2:
@@ -87,13 +116,13 @@ def signer_split(
     else:
         train, val = _stratified(idx, rows.sign_id.to_numpy()[idx], val_fraction, seed)
     return Split(
-        f"test-{test_signer}",
+        f"test-{'+'.join(tested)}",
         train,
         val,
         np.flatnonzero(is_test & known),
         classes,
         dropped,
-        test_signer,
+        ",".join(tested),
     )
 
 
@@ -105,8 +134,3 @@ def mixed_split(rows: pd.DataFrame, val_fraction: float = 0.2, test_fraction: fl
     rest, test = _stratified(idx, labels, test_fraction, seed)
     train, val = _stratified(rest, labels[rest], val_fraction, seed)
     return Split("mixed", train, val, test, classes)
-
-
-def leave_one_signer_out(rows: pd.DataFrame, val_fraction: float = 0.2, seed: int = 42) -> list[Split]:
-    """One signer-independent split per signer."""
-    return [signer_split(rows, s, val_fraction, seed) for s in sorted(rows.signer.unique(), key=natural_key)]

@@ -31,7 +31,7 @@ from .models import SignClassifier, count_parameters
 from .plots import plot_curves
 from .recipes import Recipe
 from .runs import RunInfo, load_config, load_run_info, load_weights
-from .splits import Split, mixed_split, signer_split
+from .splits import Split, mixed_split, signer_folds, signer_split
 
 # Lightning's own use of a deprecated torch API; nothing a user can act on.
 warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
@@ -461,9 +461,12 @@ def cross_validate(
     config: TrainConfig,
     runtime: RuntimeConfig | None = None,
     progress: bool = True,
+    folds: int | None = None,
 ) -> tuple:
-    """Leave-one-signer-out: one run per test signer under OUT/test-<signer>, then a table
-    with one row per fold and mean ± std (OUT/cv.csv, OUT/cv.json)."""
+    """Signer-independent cross-validation: leave-one-signer-out (one run per signer under
+    OUT/test-<signer>) or, with `folds`, signers grouped into that many test groups of
+    about equal size (OUT/test-<a>+<b>...), every signer tested once; then a table with
+    one row per fold and mean ± std (OUT/cv.csv, OUT/cv.json)."""
     config = build(TrainConfig, config)
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -474,11 +477,13 @@ def cross_validate(
             f"{dataset_path}: cross-validation by signer needs at least two signers, this dataset has "
             f"{len(dataset.signers)}; use `signpose train --split mixed` for a signer-dependent model"
         )
+    groups = signer_folds(dataset.rows, folds) if folds else [[s] for s in dataset.signers]
     results: list[EvalResult] = []
-    for signer in dataset.signers:
-        fold = config.replace(test_signer=signer, split="signer")
-        train(dataset_path, out / f"test-{signer}", fold, runtime, progress=progress)
-        results.append(evaluate(out / f"test-{signer}"))
+    for group in groups:
+        fold = config.replace(test_signer=",".join(group), split="signer")
+        run = out / f"test-{'+'.join(group)}"
+        train(dataset_path, run, fold, runtime, progress=progress)
+        results.append(evaluate(run))
     table = mean_std_table(results)
     write_table(out / "cv.csv", table)
     atomic_write_json(out / "cv.json", [r.as_dict() for r in results])
