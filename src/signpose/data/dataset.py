@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -77,6 +78,36 @@ _NUMERIC = {
 def pose_path_for(sample: str) -> str:
     """The dataset-relative .pose path of a sample id."""
     return f"{POSES}/{sample}.pose"
+
+
+_UNSAFE = re.compile(r"[/\\\x00-\x1f]")
+_PART_BYTES = 200  # a file name may have 255 bytes; room is left for ".pose" and a temp suffix
+
+
+def id_part(name: object) -> str:
+    """One component of a sample id from an untrusted name (a file's contents, a CSV
+    cell): separators and control characters become "_", "." and ".." cannot climb out
+    of the dataset, and a name too long for a file name is shortened (with a hash, so two
+    long names stay apart)."""
+    part = _UNSAFE.sub("_", str(name)).strip()
+    if part.strip(".") == "":
+        part = part.replace(".", "_") or "_"
+    if len(part.encode()) > _PART_BYTES:
+        digest = hashlib.sha1(part.encode()).hexdigest()[:10]
+        part = part.encode()[: _PART_BYTES - 11].decode(errors="ignore") + "-" + digest
+    return part
+
+
+def sample_id(*parts: object) -> str:
+    """A sample id from untrusted names: each one path component (see `id_part`)."""
+    return "/".join(id_part(p) for p in parts)
+
+
+def check_sample_id(sample: str) -> None:
+    """A sample id must stay inside the dataset's poses/ folder."""
+    parts = sample.split("/")
+    if not sample or sample.startswith("/") or "\\" in sample or any(p in ("", ".", "..") for p in parts):
+        raise SignposeError(f"sample id {sample!r} would write outside the dataset; build ids with sample_id()")
 
 
 def write_table(path: Path, table: pd.DataFrame) -> None:

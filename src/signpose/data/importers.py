@@ -11,6 +11,8 @@ pose    a folder of `.pose` files with a CSV mapping file -> signer, sign
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,7 @@ import pandas as pd
 from ..errors import SignposeError
 from ..progress import bar
 from ..util import natural_key
-from .dataset import ManifestRow, read_table
+from .dataset import ManifestRow, read_table, sample_id
 from .keypoints import KeypointSequence, read_pose
 from .labels import normalise_sign_id, read_labels
 from .schema import FACE, LEFT_HAND, N_POINTS, POSE, RIGHT_HAND, from_seed_vectors
@@ -45,12 +47,29 @@ class ImportReport:
     out: Path
     imported: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # ids the source gave twice -> kept as
 
     def summary(self) -> str:
         lines = [f"{self.imported + len(self.failed)} samples: {self.imported} imported, {len(self.failed)} failed"]
+        if self.renamed:
+            first, kept = self.renamed[0]
+            lines.append(
+                f"  {len(self.renamed)} sample ids were given twice by the source and kept under new ids "
+                f"(e.g. {first} -> {kept})"
+            )
         lines += [f"  failed: {sample}: {error}" for sample, error in self.failed]
         lines.append(f"dataset: {self.out}")
         return "\n".join(lines)
+
+
+def source_file(root: Path, name: object, column: str = "file") -> Path:
+    """A file named in a table cell, inside the source root (never above it)."""
+    if not isinstance(name, str) or not name.strip():
+        raise SignposeError(f"empty {column} cell")
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise SignposeError(f"{name}: {column} must be a path inside {root}, without '..'")
+    return root / relative
 
 
 def _write(
@@ -63,9 +82,17 @@ def _write(
 ) -> ImportReport:
     report = ImportReport(Path(out))
     with DatasetWriter(out, meta, names, append=append) as writer:
+        taken: set[str] = set()
         for item in bar(items, desc=meta["created_by"], unit="seq", enabled=progress):
+            sample = writer.qualify(item.sample)
+            if sample in taken:  # the source names two sequences alike: both are kept
+                sample = next(f"{sample}~{k}" for k in itertools.count(2) if f"{sample}~{k}" not in taken)
+                report.renamed.append((item.sample, sample))
+            taken.add(sample)
+            if item.seq is not None and item.seq.frames == 0:
+                item = dataclasses.replace(item, seq=None, error="no frames")
             row = ManifestRow(
-                item.sample,
+                sample,
                 item.signer,
                 item.sign_id,
                 source=item.source,
@@ -240,7 +267,7 @@ def import_npz(
 
     def items():
         for x, label, who, n, length in zip(z.X, z.labels, z.signers, z.seq, lengths, strict=True):
-            sample, sign_id, where = f"{who}/{label}/{n}", normalise_sign_id(label), f"{path.name}#{n}"
+            sample, sign_id, where = sample_id(who, label, n), normalise_sign_id(label), f"{path.name}#{n}"
             if length == 0:
                 yield Imported(sample, who, sign_id, where, error="no frames (length 0)")
             else:
@@ -265,6 +292,7 @@ _KAGGLE_OFFSETS = {
     "left_hand": LEFT_HAND.start,
     "right_hand": RIGHT_HAND.start,
 }
+_KAGGLE_SIZES = {"pose": POSE.size, "face": FACE.size, "left_hand": LEFT_HAND.size, "right_hand": RIGHT_HAND.size}
 
 
 def read_kaggle_parquet(path: Path, fps: float = 30.0) -> KeypointSequence:
@@ -275,8 +303,15 @@ def read_kaggle_parquet(path: Path, fps: float = 30.0) -> KeypointSequence:
     unknown = set(df["type"].unique()) - set(_KAGGLE_OFFSETS)
     if unknown:
         raise SignposeError(f"{path}: unknown landmark types {sorted(unknown)}; expected {sorted(_KAGGLE_OFFSETS)}")
+    index = df["landmark_index"].to_numpy()
+    sizes = df["type"].map(_KAGGLE_SIZES).to_numpy()
+    if ((index < 0) | (index >= sizes)).any():  # another part's point would be written silently
+        bad = df[(index < 0) | (index >= sizes)].iloc[0]
+        raise SignposeError(
+            f"{path}: landmark_index {bad.landmark_index} is outside {bad.type}'s 0-{_KAGGLE_SIZES[bad.type] - 1}"
+        )
     frames, t_index = np.unique(df["frame"].to_numpy(), return_inverse=True)
-    point = df["type"].map(_KAGGLE_OFFSETS).to_numpy() + df["landmark_index"].to_numpy()
+    point = df["type"].map(_KAGGLE_OFFSETS).to_numpy() + index
     xyz = np.zeros((len(frames), N_POINTS, 3), np.float32)
     xyz[t_index, point] = df[["x", "y", "z"]].to_numpy(np.float32)
     present = np.zeros((len(frames), N_POINTS), bool)
@@ -300,9 +335,9 @@ def import_kaggle(source: str | Path, out: str | Path, progress: bool = True, ap
 
     def items():
         for row in table.itertuples():
-            sample = f"{row.participant_id}/{row.sequence_id}"
+            sample = sample_id(row.participant_id, row.sequence_id)
             try:
-                seq = read_kaggle_parquet(root / row.path)
+                seq = read_kaggle_parquet(source_file(root, row.path, "path"))
                 yield Imported(sample, row.participant_id, row.sign, row.path, seq)
             except (SignposeError, OSError, ValueError) as e:
                 yield Imported(sample, row.participant_id, row.sign, row.path, error=str(e).splitlines()[0])
@@ -343,9 +378,9 @@ def import_pose(
     def items():
         for row in table.itertuples():
             sign_id = normalise_sign_id(row.sign_id) if "sign_id" in table.columns else row.sign
-            sample = f"{row.signer}/{Path(row.file).with_suffix('').as_posix()}"
+            sample = sample_id(row.signer, *Path(str(row.file)).with_suffix("").parts)
             try:
-                yield Imported(sample, row.signer, sign_id, row.file, read_pose(root / row.file))
+                yield Imported(sample, row.signer, sign_id, row.file, read_pose(source_file(root, row.file), own=False))
             except SignposeError as e:
                 yield Imported(sample, row.signer, sign_id, row.file, error=str(e))
 

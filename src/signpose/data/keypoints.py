@@ -167,11 +167,17 @@ def pose_file_complete(path: Path, frames: int) -> bool:
     return frames > 0 and size == first + per_frame * (frames - 1)
 
 
-def read_pose(path: str | Path) -> KeypointSequence:
-    """Read a holistic `.pose` file; a damaged file raises SignposeError naming it."""
+def read_pose(path: str | Path, own: bool = True) -> KeypointSequence:
+    """Read a holistic `.pose` file; a damaged file raises SignposeError naming it. `own`:
+    the file is a dataset's own (extraction can make it again), not a user's source file."""
     from pose_format import Pose
 
     path = Path(path)
+    missing, damaged = (
+        ("re-run extraction to recreate it", "delete it and re-run extraction to recreate it")
+        if own
+        else ("check the path in the mapping file", "check that it is a MediaPipe holistic .pose file")
+    )
     try:
         payload = path.read_bytes()
         pose = Pose.read(payload)
@@ -179,9 +185,9 @@ def read_pose(path: str | Path) -> KeypointSequence:
     except SignposeError as e:
         raise SignposeError(f"{path}: {e}") from None
     except FileNotFoundError:
-        raise SignposeError(f"{path}: pose file is missing; re-run extraction to recreate it") from None
+        raise SignposeError(f"{path}: pose file is missing; {missing}") from None
+    except IsADirectoryError:
+        raise SignposeError(f"{path}: is a folder, not a pose file; {missing}") from None
     except Exception as e:  # pose-format raises assorted errors on truncated files
-        raise SignposeError(
-            f"{path}: unreadable pose file ({type(e).__name__}: {e}); delete it and re-run extraction to recreate it"
-        ) from None
+        raise SignposeError(f"{path}: unreadable pose file ({type(e).__name__}: {e}); {damaged}") from None
     return seq

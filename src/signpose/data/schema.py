@@ -203,7 +203,8 @@ def from_seed_vectors(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Seed vectors (..., 1662 or 258) -> (xyz (..., 543, 3), present (..., 543)).
 
     The seed writes an absent part as all zeros; here such a part becomes absent, not a
-    body at the image corner. A part with a NaN or inf value is absent too. Pose visibility is dropped (presence replaces it).
+    body at the image corner. A part with a NaN or inf value is absent too. Pose
+    visibility is dropped (presence replaces it).
     """
     vectors = np.asarray(vectors, dtype=np.float32)
     size = vectors.shape[-1]

@@ -27,6 +27,7 @@ from .dataset import (
     META,
     SIGNS,
     ManifestRow,
+    check_sample_id,
     pose_path_for,
     read_manifest,
     read_meta,
@@ -75,13 +76,21 @@ class DatasetWriter:
         check_dataset_target(self.root)
         self.previous_meta = read_meta(self.root) if self.root.is_dir() else {}
         new = {k: v for k, v in meta.items() if v is not None}
+        # The samples of a second (third...) source live under poses/source<K>/, so that two
+        # sources laid out alike (the same relative paths, the same ids) never overwrite or
+        # shadow each other; a rerun of the same source finds the same ids again.
+        self.source_prefix = ""
         if self.previous_meta and _identity(self.previous_meta) != _identity({**self.previous_meta, **new}):
             if not append:
                 raise SignposeError(_refusal(self.root, self.previous_meta, new))
             sources = self.previous_meta.get("sources") or [_identity(self.previous_meta)]
             added = _identity({**self.previous_meta, **new})
+            if added not in sources:
+                sources = [*sources, added]
+            index = sources.index(added)
+            self.source_prefix = f"source{index + 1}/" if index else ""
             new = {
-                "sources": [*sources, added],
+                "sources": sources,
                 **({"labels": meta["labels"]} if meta.get("labels") else {}),
             }
         self.root.mkdir(parents=True, exist_ok=True)
@@ -118,8 +127,13 @@ class DatasetWriter:
     def name_of(self, sign_id: str) -> str:
         return self.names.get(sign_id) or sign_id
 
+    def qualify(self, sample: str) -> str:
+        """The id a source's own sample id has in this dataset (see `source_prefix`)."""
+        return self.source_prefix + sample
+
     def add(self, row: ManifestRow, seq: KeypointSequence | None = None) -> ManifestRow:
         """Record a sample; with `seq`, also write its pose file (atomically) first."""
+        check_sample_id(row.sample)
         if seq is not None:
             row.file = pose_path_for(row.sample)
             write_pose(self.root / row.file, seq)

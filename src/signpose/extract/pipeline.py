@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..data.dataset import POSES, ManifestRow, pose_path_for
@@ -198,6 +198,7 @@ def extract_dataset(
     with DatasetWriter(out, meta, names, append=append, rebuild_broken_manifest=True) as writer:
         for stale in (out / POSES).rglob(".*.tmp"):  # half-written files of a killed run: never read, removed
             stale.unlink(missing_ok=True)
+        specs = [replace(s, sample=writer.qualify(s.sample)) for s in specs]
         report = ExtractionReport(out=out, total=len(specs))
         pending = []
         for spec in specs:
