@@ -88,6 +88,11 @@ def place(tmp_path_factory, synth_small, small_run) -> dict[str, str]:
     paths["locked"] = locked
     paths["karsl"] = SHARED / "karsl_layout"
     paths["clip"] = SHARED / "videos" / "wlasl_mini" / "mother" / "mother_1.mp4"
+    paths["own-clip"] = root / "my-video.mp4"  # the user's own video, which nothing may replace
+    if paths["clip"].is_file():
+        shutil.copy(paths["clip"], paths["own-clip"])
+    paths["onnx-file"] = root / "someone-elses.onnx"
+    paths["onnx-file"].write_bytes(b"an onnx file of another project")
     yield {k: str(v) for k, v in paths.items()}
     sleeper.kill()
 
@@ -100,6 +105,19 @@ CASES = [
         "setting recipe.epochs (--epochs) must be >= 1, not 0",
     ),
     ("epochs -1", "train {ds} --out {root}/r --epochs -1", "must be >= 1, not -1"),
+    # settings that passed their checks and crashed later (probes D23, D28)
+    ("seed past 2**32", "train {ds} --out {root}/r --seed 4294967296", "seed + seeds - 1 must be at most 4294967295"),
+    ("seeds past 2**32", "train {ds} --out {root}/r --seeds 2 --seed 4294967295", "must be at most 4294967295"),
+    ("strategy bogus", "train {ds} --out {root}/r --epochs 1 --frames 16 --strategy bogus", "invalid strategy name"),
+    ("gpu without one", "train {ds} --out {root}/r --epochs 1 --frames 16 --accelerator gpu", "do not work here"),
+    ("validation takes all", "train {ds} --out {root}/r --epochs 1 --val-fraction 0.99", "leaves none to train"),
+    (
+        "model of gigabytes",
+        'train {ds} --out {root}/r --epochs 1 --frames 16 --model-options {{"dim":10000000}}',
+        "parameters, more than 200,000,000",
+    ),
+    ("model width -5", 'train {ds} --out {root}/r --epochs 1 --model-options {{"dim":-5}}', "negative dimension"),
+    ("another dataset into a finished run", "train {one-signer} --out {run}", "holds a run trained on"),
     (
         "epochs two",
         "train {ds} --out {root}/r --epochs two",
@@ -211,10 +229,12 @@ CASES = [
         "export {run} --out {folder}",
         "is a folder; --out must be the .onnx file",
     ),
+    ("export onto the run's weights", "export {run} --out {run}/model.pt", "--out must be a file ending in .onnx"),
+    ("export over a file", "export {run} --out {onnx-file}", "exists; pass --force to replace it"),
     (
         "annotate into a folder",
         "predict {run} {clip} --annotate {folder}",
-        "is a folder; --annotate takes",
+        "is a folder; --annotate must be the file to write",
     ),
     ("garbage onnx", "predict {run-bad-onnx} {clip} --backend onnx", "not a usable ONNX model"),
     ("unknown signer", "evaluate {run} --signer nobody", "signer 'nobody' is not in"),
@@ -259,6 +279,8 @@ NEEDS_SHARED = [
         "another signpose process (pid",
     ),
     ("extract into another dataset", "extract {karsl} --layout karsl --out {ds}", "pass --append"),
+    ("annotate onto its input", "predict {run} {own-clip} --annotate {own-clip}", "--annotate is the input itself"),
+    ("annotate over a file", "predict {run} {own-clip} --annotate {file}", "exists; pass --force to replace it"),
 ]
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SignposeError
+from .errors import SignposeError, environment_error, is_environment_error
 from .settings import add_flags, build, deep_merge, given, load_json, parser_class
 
 
@@ -201,8 +201,13 @@ def cmd_train(args) -> int:
         score = f"{info.best_score:.3f}" if info.best_score is not None else "n/a"
         print(
             f"trained {config.model} on {', '.join(info.train_signers)}: best {info.monitor} {score} "
-            f"at epoch {info.best_epoch + 1} of {info.epochs_run}"
+            f"at epoch {min(info.best_epoch, info.epochs_run - 1) + 1} of {info.epochs_run}"
         )
+        if info.stopped_by == "time limit":
+            print(
+                f"the time limit stopped training after {info.epochs_run} of {config.recipe.epochs} epochs; "
+                "rerun the same command to continue it"
+            )
     _print_result(result, args.out)
     return 0
 
@@ -250,14 +255,12 @@ def cmd_predict(args) -> int:
     from .data.video import find_samples
     from .recognise.recognizer import Recognizer
 
-    if args.annotate and Path(args.annotate).is_dir():
-        raise SignposeError(f"{args.annotate}: is a folder; --annotate takes the .mp4 file to write")
     videos = find_samples(args.videos)
     if args.annotate and len(videos) != 1:
         raise SignposeError("--annotate writes one video: pass a single input video")
     rec = Recognizer.from_run(args.run, backend=args.backend, ensemble=args.ensemble, tta=args.tta)
     if args.annotate:
-        preds = [rec.predict(videos[0], args.top_k, annotate=args.annotate)]
+        preds = [rec.predict(videos[0], args.top_k, annotate=args.annotate, force=args.force)]
     else:
         preds = []
         for p in rec.predict_many(videos, args.top_k, workers=args.workers, progress=not args.json):
@@ -328,8 +331,8 @@ def cmd_live(args) -> int:
 def cmd_export(args) -> int:
     from .recognise.recognizer import Recognizer
 
-    path = Recognizer.from_run(args.run).export_onnx(args.out)
-    print(f"ONNX model: {path} (feature settings in {path.with_name('features.json')})")
+    path = Recognizer.from_run(args.run).export_onnx(args.out, force=args.force)
+    print(f"ONNX model: {path} (feature settings in the .features.json / features.json beside it)")
     return 0
 
 
@@ -469,6 +472,7 @@ def _predict_args(p) -> None:
     p.add_argument("--top-k", type=_positive_int, default=5)
     p.add_argument("--json", action="store_true")
     p.add_argument("--annotate", help="write the video with landmarks and the sign to this .mp4")
+    p.add_argument("--force", action="store_true", help="let --annotate replace an existing file")
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
     p.add_argument("--workers", type=_positive_int, help="extraction processes for many videos")
     _combine_args(p)
@@ -501,7 +505,8 @@ def _serve_settings(p) -> None:
 def _export_args(p) -> None:
     p.add_argument("run")
     p.add_argument("--format", choices=["onnx"], default="onnx")
-    p.add_argument("--out", help="output path (default RUN/model.onnx)")
+    p.add_argument("--out", help="the .onnx file to write (default RUN/model.onnx)")
+    p.add_argument("--force", action="store_true", help="let --out replace an existing file")
 
 
 def _demo_args(p) -> None:
@@ -611,6 +616,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except SignposeError as e:
         print(f"signpose: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        if not is_environment_error(e):
+            raise
+        print(f"signpose: error: {environment_error(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

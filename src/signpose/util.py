@@ -53,3 +53,29 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
 def atomic_write_json(path: Path, data: Any) -> None:
     """JSON (UTF-8, Arabic kept as written), atomically."""
     atomic_write_bytes(Path(path), json.dumps(data, indent=2, ensure_ascii=False).encode())
+
+
+def check_output(
+    path: str | Path,
+    what: str,
+    inputs: tuple[str | Path, ...] = (),
+    suffixes: tuple[str, ...] = (),
+    force: bool = False,
+) -> Path:
+    """The output-path rule, before any work: an output is never one of the inputs, has
+    the expected ending, is not a folder, and replaces an existing file only with
+    `force` (a user's file is theirs). Raises SignposeError naming the flag `what`."""
+    from .errors import SignposeError
+
+    path = Path(path)
+    if path.is_dir():
+        kind = f"{suffixes[0]} file" if suffixes else "file"
+        raise SignposeError(f"{path}: is a folder; {what} must be the {kind} to write")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise SignposeError(f"{path}: {what} must be a file ending in {' or '.join(suffixes)}")
+    for source in map(Path, inputs):
+        if path.resolve() == source.resolve() or (path.exists() and source.exists() and path.samefile(source)):
+            raise SignposeError(f"{path}: {what} is the input itself; write to another file")
+    if path.exists() and not force:
+        raise SignposeError(f"{path}: exists; pass --force to replace it, or choose another {what}")
+    return path

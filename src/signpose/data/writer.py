@@ -94,7 +94,7 @@ class DatasetWriter:
                 **({"labels": meta["labels"]} if meta.get("labels") else {}),
             }
         self.root.mkdir(parents=True, exist_ok=True)
-        self._lock = DatasetLock(self.root) if lock else None
+        self._lock = FolderLock(self.root) if lock else None
         if self._lock:
             self._lock.acquire()
         try:
@@ -218,38 +218,41 @@ def _refusal(root: Path, before: dict, now: dict) -> str:
     )
 
 
-class DatasetLock:
-    """One writer at a time per dataset folder: a lock file with the owner's pid and host.
-    A lock left by a process that no longer runs (on this host) is taken over."""
+class FolderLock:
+    """One writer at a time per folder (a dataset, a run): a lock file with the owner's pid
+    and host. A lock left by a process that no longer runs (on this host) is taken over.
+    The file appears whole or not at all (written aside, then linked into place), so a
+    lock without an owner is never one being written."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, what: str = "dataset"):
         self.path = Path(root) / LOCK
+        self.what = what
         self.held = False
 
     def acquire(self) -> None:
-        me = f"{os.getpid()} {socket.gethostname()}"
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                owner = self._owner()
-                if owner is not None and not self._dead(owner):
-                    pid, host = owner
-                    raise SignposeError(
-                        f"{self.path.parent}: another signpose process (pid {pid} on {host}) is writing this "
-                        f"dataset; wait for it to finish, or delete {self.path} if it is gone"
-                    ) from None
-                print(
-                    f"signpose: taking over a stale lock {self.path} (its process is gone)",
-                    file=sys.stderr,
-                )
-                self.path.unlink(missing_ok=True)
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{me} {time.time():.0f}\n")
-            self.held = True
-            return
-        raise SignposeError(f"{self.path}: cannot take the dataset lock; delete it and retry")
+        me = f"{os.getpid()} {socket.gethostname()} {time.time():.0f}\n"
+        aside = self.path.with_name(f"{LOCK}.{os.getpid()}.tmp")
+        try:
+            aside.write_text(me)
+            for _ in range(2):
+                try:
+                    os.link(aside, self.path)
+                except FileExistsError:
+                    owner = self._owner()
+                    if owner is not None and not self._dead(owner):
+                        pid, host = owner
+                        raise SignposeError(
+                            f"{self.path.parent}: another signpose process (pid {pid} on {host}) is writing this "
+                            f"{self.what}; wait for it to finish, or delete {self.path} if it is gone"
+                        ) from None
+                    print(f"signpose: taking over a stale lock {self.path} (its process is gone)", file=sys.stderr)
+                    self.path.unlink(missing_ok=True)
+                    continue
+                self.held = True
+                return
+        finally:
+            aside.unlink(missing_ok=True)
+        raise SignposeError(f"{self.path}: cannot take the {self.what} lock; delete it and retry")
 
     def _owner(self) -> tuple[int, str] | None:
         try:

@@ -18,7 +18,7 @@ from ..data.keypoints import KeypointSequence, pose_file_complete, read_pose, wr
 from ..data.labels import read_labels
 from ..data.layouts import SampleSpec, discover
 from ..data.writer import DatasetWriter, check_dataset_target
-from ..errors import SignposeError
+from ..errors import SignposeError, environment_error, is_environment_error
 from ..progress import bar
 from ..util import natural_sorted
 from .backends import run_jobs, worker_count, worker_extractor
@@ -63,7 +63,9 @@ def _extract_sample(job: tuple[SampleSpec, str]) -> dict:
     if not error:
         try:
             write_pose(Path(out_root) / pose_path_for(spec.sample), seq)
-        except Exception as e:  # e.g. a full disk: recorded like any other failure
+        except OSError as e:
+            if is_environment_error(e):  # the disk's fault, not the video's: never recorded as bad
+                result["environment"] = str(environment_error(e))
             error = f"{type(e).__name__}: {e}"
     result.update(status="error" if error else "ok", error=error)
     return result
@@ -232,6 +234,8 @@ def extract_dataset(
         )
         try:
             for result in run_jobs(_extract_sample, [(s, str(out)) for s in pending], config, n, backend, address):
+                if "environment" in result:
+                    raise SignposeError(result["environment"])
                 row = writer.add(_row(by_id[result["sample"]], root, result))
                 if row.truncated:
                     report.truncated.append((row.sample, row.frames, row.declared_frames))

@@ -62,6 +62,12 @@ class TrainConfig(Settings):
                 data = {**data, "recipe": {**recipe, "name": MODELS[model].recipe}}
         return data
 
+    @model_validator(mode="after")
+    def _seeds_fit(self) -> TrainConfig:
+        if self.seed + self.seeds - 1 > 2**32 - 1:  # numpy and torch take seeds below 2**32
+            raise ValueError(f"seed + seeds - 1 must be at most {2**32 - 1}; the seed is {self.seed}")
+        return self
+
     @field_validator("model")
     @classmethod
     def _known_model(cls, name: str) -> str:

@@ -8,6 +8,7 @@ same files into RUN/eval/<name>/, so the run's own test metrics are never overwr
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -106,6 +107,12 @@ def evaluate(
     signers = natural_sorted(set(rows.signer))
     if signer is not None and signer not in signers:
         raise SignposeError(f"signer {signer!r} is not in {dataset_path}; signers: {', '.join(signers)}")
+    if signer is not None and dataset_path.resolve() == own_dataset.resolve() and signer in info.train_signers:
+        print(
+            f"signpose: warning: {signer} is one of the run's training signers: this accuracy is on people "
+            "the model has seen, not on a new signer",
+            file=sys.stderr,
+        )
     signer = signer or info.test_signer
     if own and info.test_samples:
         selected = np.array(rows["sample"].isin(set(info.test_samples)))

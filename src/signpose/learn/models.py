@@ -10,6 +10,7 @@ Registered: `lstm`, `tcn` and `transformer` reproduce the seed notebook's Keras 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -525,6 +526,9 @@ def build_cnn(in_features: int, n_classes: int, frames: int = 30, **options) -> 
 # ---------------------------------------------------------------------------------------
 
 
+MAX_PARAMETERS = 200_000_000  # about 0.8 GB of weights, far above any sign model; a typo above it
+
+
 class SignClassifier(nn.Module):
     """Prepared points (B, T, P, 2) + mask (B, T, P) -> logits (B, classes)."""
 
@@ -532,9 +536,17 @@ class SignClassifier(nn.Module):
         super().__init__()
         spec = model_spec(model)
         self.features = pipeline.head()
+        build = functools.partial(spec.build, pipeline.size, n_classes, pipeline.config.frames, **(options or {}))
         try:
-            self.model = spec.build(pipeline.size, n_classes, pipeline.config.frames, **(options or {}))
-        except TypeError as e:
+            with torch.device("meta"):  # sized without memory first: one option can ask for gigabytes
+                size = count_parameters(build())
+            if size > MAX_PARAMETERS:
+                raise SignposeError(
+                    f"model {model!r} with options {options} would have {size:,} parameters, more than "
+                    f"{MAX_PARAMETERS:,}; choose smaller --model-options"
+                )
+            self.model = build()
+        except (TypeError, ValueError, RuntimeError) as e:
             raise SignposeError(f"model {model!r} does not take these options {options}: {e}") from None
 
     def forward(self, points, mask):

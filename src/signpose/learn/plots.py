@@ -3,6 +3,7 @@ right to left) and the training curves."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -61,8 +62,12 @@ def plot_curves(run: Path) -> Path | None:
     log = Path(run) / "logs" / "csv" / "metrics.csv"
     if not log.is_file():
         return None
-    df = pd.read_csv(log)
-    per_epoch = df.groupby("epoch").mean(numeric_only=True)
+    try:
+        df = pd.read_csv(log)
+        per_epoch = df.groupby("epoch").mean(numeric_only=True)
+    except (ValueError, KeyError, pd.errors.ParserError) as e:  # a damaged log costs the picture, not the run
+        print(f"signpose: warning: {log}: cannot draw the training curves ({str(e).splitlines()[0]})", file=sys.stderr)
+        return None
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, metric in zip(axes, ("loss", "acc"), strict=True):
         for stage in ("train", "val"):

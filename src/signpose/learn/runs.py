@@ -62,6 +62,7 @@ class RunInfo(BaseModel):
     best_score: float | None = None
     kept: str = "best"
     epochs_run: int = 0
+    stopped_by: str = ""  # "time limit" (--max-minutes): a rerun continues the run
     train_seconds: float = 0.0
     extraction: dict[str, Any] | None = None
     runtime: dict[str, Any] = {}

@@ -44,7 +44,15 @@ def _stratified(indices: np.ndarray, labels: np.ndarray, val_fraction: float, se
         return indices, indices[:0]
     counts = pd.Series(labels).value_counts()
     stratify = labels if counts.min() >= 2 and len(indices) * val_fraction >= len(counts) else None
-    train, val = train_test_split(indices, test_size=val_fraction, shuffle=True, stratify=stratify, random_state=seed)
+    try:
+        train, val = train_test_split(
+            indices, test_size=val_fraction, shuffle=True, stratify=stratify, random_state=seed
+        )
+    except ValueError:  # sklearn: a share that leaves no training (or no validation) sample
+        raise SignposeError(
+            f"--val-fraction {val_fraction} of {len(indices)} training samples leaves none to train or validate on; "
+            "choose a smaller share"
+        ) from None
     return np.sort(train), np.sort(val)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import os
 import sys
 import time
 import warnings
@@ -14,11 +15,14 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
+import pandas as pd
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, EarlyStopping, EMAWeightAveraging, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from ..data.dataset import Dataset, write_table
+from ..data.writer import FolderLock
 from ..errors import SignposeError
 from ..progress import bar
 from ..settings import build, save_json
@@ -255,6 +259,74 @@ class EpochProgress(Callback):
             self.bar = None
 
 
+class StopOnNonFiniteLoss(Callback):
+    """A NaN or inf loss ends training with one line instead of a NaN model that reports
+    itself fine."""
+
+    def on_train_batch_end(self, trainer, _module, outputs, _batch, _batch_idx) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None and not torch.isfinite(loss).all():
+            raise SignposeError(
+                f"the training loss became {float(loss)} in epoch {trainer.current_epoch + 1}; "
+                "lower the learning rate (--lr) or check the dataset for broken keypoints"
+            )
+
+
+class RunLock:
+    """One training process per run folder (the dataset lock's kind); the folder is made
+    here, and removed again if nothing was written into it."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.lock = FolderLock(out, "run")
+
+    def __enter__(self) -> RunLock:
+        self.created = not self.out.exists()
+        self.out.mkdir(parents=True, exist_ok=True)
+        if os.environ.get("LOCAL_RANK", "0") == "0":  # the other processes of a multi-device run
+            self.lock.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.lock.release()
+        if self.created and not any(self.out.iterdir()):
+            self.out.rmdir()
+
+
+def _log_aside(log: Path) -> Path:
+    return log.with_name("metrics.before-resume.csv")
+
+
+def _read_log(path: Path) -> pd.DataFrame | None:
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError):
+        return None
+
+
+def set_log_aside(log: Path) -> None:
+    """Keep the epochs logged so far before a resumed run starts a new CSV log (Lightning
+    deletes the old one); `restore_log` puts them back in front of the new rows."""
+    aside = _log_aside(log)
+    parts = [df for df in (_read_log(aside), _read_log(log)) if df is not None and "epoch" in df]
+    if log.is_file() or parts:
+        merged = pd.concat(parts) if parts else pd.DataFrame()
+        atomic_write_bytes(aside, merged.to_csv(index=False).encode())
+        log.unlink(missing_ok=True)
+
+
+def restore_log(log: Path) -> None:
+    aside = _log_aside(log)
+    earlier = _read_log(aside)
+    if earlier is None:
+        return
+    later = _read_log(log)
+    if later is not None and "epoch" in later and len(later):
+        earlier = pd.concat([earlier[earlier.epoch < later.epoch.min()], later])
+    atomic_write_bytes(log, earlier.to_csv(index=False).encode())
+    aside.unlink()
+
+
 def make_split(rows, config: TrainConfig) -> Split:
     if config.split == "mixed":
         return mixed_split(rows, config.val_fraction, seed=config.seed)
@@ -262,13 +334,18 @@ def make_split(rows, config: TrainConfig) -> Split:
     return signer_split(rows, test, config.val_fraction, config.seed, config.validation)
 
 
-def _check_resumable(out: Path, config: TrainConfig) -> bool:
-    """True when OUT holds this run finished. Refuses a run made with other settings, and a
-    checkpoint that cannot be resumed from (before anything is written)."""
+def _check_resumable(out: Path, config: TrainConfig, dataset: Dataset) -> bool:
+    """True when OUT holds this run finished. Refuses a run made with other settings or on
+    another dataset, and a checkpoint that cannot be resumed from (before anything is
+    written). A run that its time limit stopped is not finished: it continues."""
     last = out / "checkpoints" / "last.ckpt"
     begun = last.is_file() or (out / "run.json").is_file()
     if not ((out / "config.json").is_file() and begun):
         return False
+    if (out / "run.json").is_file():
+        trained_on = load_run_info(out).dataset_path(out)
+        if trained_on.resolve() != Path(dataset.root).resolve():
+            raise SignposeError(f"{out}: holds a run trained on {trained_on}, not {dataset.root}; choose a new --out")
     # Compared as resolved settings, so a run saved before a setting was added (with a
     # default that changes nothing) is still the same run.
     previous = load_config(out).model_dump(mode="json")
@@ -279,8 +356,11 @@ def _check_resumable(out: Path, config: TrainConfig) -> bool:
             f"{out}: holds a run made with other settings (differing: {', '.join(differ)}); "
             "rerun with its config.json to resume it, or choose a new --out"
         )
-    if config.seeds > 1 or all((out / f).is_file() for f in ("run.json", "model.pt")):
-        return True  # an ensemble's record is written last, once all its models are
+    if config.seeds > 1:
+        return (out / "run.json").is_file()  # an ensemble's record is written last, once all its models are
+    finished = all((out / f).is_file() for f in ("run.json", "model.pt"))
+    if finished and not (load_run_info(out).stopped_by == "time limit" and last.is_file()):
+        return True
     if not last.is_file():
         return False
     try:
@@ -308,12 +388,14 @@ def train(
     if out.exists() and not out.is_dir():
         raise SignposeError(f"{out}: is a file; --out must be a run folder (new, or one to resume)")
     dataset = Dataset(dataset_path)
-    if _check_resumable(out, config):
+    if _check_resumable(out, config, dataset):
         return load_run_info(out)  # finished before with the same settings: nothing to do
     if config.seeds > 1:
         return _train_ensemble(dataset, out, config, runtime, progress)
     pipeline = FeaturePipeline(config.features)
     data = pipeline.load(dataset)
+    if not np.isfinite(data.points).all():  # a NaN input trains a NaN model that reports itself fine
+        raise SignposeError(f"{dataset_path}: keypoints with NaN or inf values; re-import it with this signpose")
     split = make_split(data.rows, config)
     if len(split.train) == 0 or len(split.test) == 0:
         raise SignposeError(f"{dataset_path}: the split {split.name} leaves no training or no test samples")
@@ -321,14 +403,6 @@ def train(
         raise SignposeError(f"{dataset_path}: the training signers have {len(split.classes)} sign; need at least 2")
 
     held = split.validation_signers(data.rows)
-    if split.test_signer is not None:
-        print(
-            f"signpose: validation on held-out training signers {', '.join(held)}"
-            if held
-            else "signpose: validation on a share of the training signers' own samples: signer-dependent, so it "
-            "overstates accuracy on new people (3 or more training signers allow --validation signers)",
-            file=sys.stderr,
-        )
     # Lightning's start-up banners (GPU/TPU availability, tips) say nothing a user needs here.
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -350,51 +424,79 @@ def train(
 
     classifier = SignClassifier(config.model, pipeline, len(split.classes), config.model_options)
     check_recipe(recipe, classifier, config.model)
-    out.mkdir(parents=True, exist_ok=True)
-    save_json(config, out / "config.json")
     module = LitSignClassifier(classifier, recipe)
     ckpt_dir = out / "checkpoints"
     mode = "max" if recipe.monitor == "val_acc" else "min"
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=recipe.monitor, mode=mode, save_last=True)
-    callbacks = [best]
+    callbacks = [best, StopOnNonFiniteLoss()]
+    stopper = None
     if recipe.early_stopping:
-        callbacks.append(EarlyStopping(monitor=recipe.monitor, mode=mode, patience=recipe.patience))
+        stopper = EarlyStopping(monitor=recipe.monitor, mode=mode, patience=recipe.patience)
+        callbacks.append(stopper)
     if recipe.late_dropout > 0:
         callbacks.append(LateDropout(recipe.late_dropout, int(recipe.late_dropout_start * recipe.epochs)))
     if recipe.ema_epochs > 0:
         callbacks.append(EMAWeightAveraging(decay=ema_decay(recipe, len(train_loader))))
     if progress:
         callbacks.append(EpochProgress())
-    trainer = L.Trainer(
-        max_epochs=recipe.epochs,
-        accelerator=runtime.accelerator,
-        devices=runtime.lightning_devices,
-        strategy=runtime.strategy,
-        callbacks=callbacks,
-        logger=[
-            TensorBoardLogger(out, name="logs", version="tensorboard"),
-            CSVLogger(out, name="logs", version="csv"),
-        ],
-        enable_progress_bar=False,  # EpochProgress instead: one bar, on stderr
-        enable_model_summary=False,
-        deterministic=False,
-        max_time={"minutes": runtime.max_minutes} if runtime.max_minutes else None,
-        log_every_n_steps=max(1, min(50, len(train_loader))),
-    )
     resume = ckpt_dir / "last.ckpt"
-    started = time.perf_counter()
-    trainer.fit(
-        module,
-        train_loader,
-        val_loader,
-        ckpt_path=resume if resume.is_file() else None,
-        weights_only=True,
-    )
-    seconds = time.perf_counter() - started
-    if not trainer.is_global_zero:
-        return None
+    log = out / "logs" / "csv" / "metrics.csv"
+    with RunLock(out):
+        if resume.is_file():
+            set_log_aside(log)  # Lightning's CSV logger deletes it when a run resumes
+        try:  # accelerator, devices and strategy are checked here, before anything is written
+            trainer = L.Trainer(
+                max_epochs=recipe.epochs,
+                accelerator=runtime.accelerator,
+                devices=runtime.lightning_devices,
+                strategy=runtime.strategy,
+                callbacks=callbacks,
+                logger=[
+                    TensorBoardLogger(out, name="logs", version="tensorboard"),
+                    CSVLogger(out, name="logs", version="csv"),
+                ],
+                enable_progress_bar=False,  # EpochProgress instead: one bar, on stderr
+                enable_model_summary=False,
+                deterministic=False,
+                max_time={"minutes": runtime.max_minutes} if runtime.max_minutes else None,
+                log_every_n_steps=max(1, min(50, len(train_loader))),
+            )
+        except (ValueError, RuntimeError, MisconfigurationException) as e:
+            raise SignposeError(f"the runtime settings do not work here: {str(e).splitlines()[0]}") from None
+        save_json(config, out / "config.json")
+        if split.test_signer is not None:  # said once everything is checked
+            print(
+                f"signpose: validation on held-out training signers {', '.join(held)}"
+                if held
+                else "signpose: validation on a share of the training signers' own samples: signer-dependent, so "
+                "it overstates accuracy on new people (3 or more training signers allow --validation signers)",
+                file=sys.stderr,
+            )
+        started = time.perf_counter()
+        try:
+            trainer.fit(
+                module,
+                train_loader,
+                val_loader,
+                ckpt_path=resume if resume.is_file() else None,
+                weights_only=True,
+            )
+        finally:
+            restore_log(log)
+        seconds = time.perf_counter() - started
+        if not trainer.is_global_zero:
+            return None
+        stopped_by = ""
+        if trainer.current_epoch < recipe.epochs and not (stopper is not None and stopper.stopped_epoch):
+            stopped_by = "time limit"
+        return _record(out, dataset, data, split, classifier, best, recipe, trainer, seconds, held, runtime, stopped_by)
 
-    kept = Path(best.best_model_path) if recipe.keep == "best" and best.best_model_path else resume
+
+def _record(out, dataset, data, split, classifier, best, recipe, trainer, seconds, held, runtime, stopped_by):
+    """After fitting: the kept weights as model.pt, run.json, the curves."""
+
+    last = out / "checkpoints" / "last.ckpt"
+    kept = Path(best.best_model_path) if recipe.keep == "best" and best.best_model_path else last
     checkpoint = load_weights(kept)
     state = checkpoint["state_dict"]
     classifier.load_state_dict(
@@ -421,6 +523,7 @@ def train(
         best_score=float(best.best_model_score) if best.best_model_score is not None else None,
         kept=recipe.keep,
         epochs_run=trainer.current_epoch,
+        stopped_by=stopped_by,
         train_seconds=round(seconds, 2),
         extraction=dataset.meta.get("extraction"),
         runtime=runtime.model_dump(mode="json"),

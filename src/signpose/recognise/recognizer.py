@@ -24,7 +24,7 @@ from ..learn.features import FeaturePipeline
 from ..learn.runs import MAX_TTA, load_ensemble, load_run_info, predict_points
 from ..progress import bar
 from ..settings import build, load_json
-from ..util import atomic_write_json
+from ..util import atomic_write_json, check_output
 from .annotate import annotate_video
 from .live import LiveConfig, LiveSession
 from .onnx import OnnxClassifier, export_onnx
@@ -148,8 +148,13 @@ class Recognizer:
         top = [(self.classes[i], self.names[i], float(probs[i])) for i in order]
         return Prediction(source, top, frames=seq.frames, timing={"classify": time.perf_counter() - start})
 
-    def predict(self, video: str | Path, top_k: int = 5, annotate: str | Path | None = None) -> Prediction:
-        """Recognise the sign in one video file or frame folder."""
+    def predict(
+        self, video: str | Path, top_k: int = 5, annotate: str | Path | None = None, force: bool = False
+    ) -> Prediction:
+        """Recognise the sign in one video file or frame folder; `annotate` writes the video
+        with landmarks and the sign (never over the input, over another file only with `force`)."""
+        if annotate:
+            check_output(annotate, "--annotate", inputs=(video,), force=force)
         try:
             with HolisticExtractor(self.extraction) as extractor:
                 seq = extractor.extract_file(video)
@@ -193,11 +198,17 @@ class Recognizer:
 
     # -- export ----------------------------------------------------------------------------
 
-    def export_onnx(self, path: str | Path | None = None) -> Path:
-        """Write RUN/model.onnx (inputs: points (B,T,P,2), mask (B,T,P)) and features.json."""
-        path = Path(path) if path else self.run / "model.onnx"
-        if path.is_dir():
-            raise SignposeError(f"{path}: is a folder; --out must be the .onnx file to write")
+    def export_onnx(self, path: str | Path | None = None, force: bool = False) -> Path:
+        """Write RUN/model.onnx (inputs: points (B,T,P,2), mask (B,T,P)) and features.json,
+        or another .onnx file and <name>.features.json (an existing one only with `force`)."""
+        own = self.run / "model.onnx"  # derived from the run: re-exporting replaces it
+        path = Path(path) if path else own
+        if path.resolve() != own.resolve():
+            check_output(path, "--out", suffixes=(".onnx",), force=force)
+        # features.json beside the run's own model.onnx; <name>.features.json beside any other
+        sidecar_path = path.with_name(
+            "features.json" if path.resolve() == own.resolve() else f"{path.stem}.features.json"
+        )
         if self._others and any(pipeline.config != self.pipeline.config for _, pipeline in self._others):
             raise SignposeError(f"{self.run}: the ensemble's models read different features; export them one by one")
         export_onnx(self.models, self.pipeline, path)
@@ -211,5 +222,5 @@ class Recognizer:
             "extraction": self.extraction.model_dump(),
             "inputs": {"points": ["batch", t, p, 2], "mask": ["batch", t, p]},
         }
-        atomic_write_json(path.with_name("features.json"), sidecar)
+        atomic_write_json(sidecar_path, sidecar)
         return path
