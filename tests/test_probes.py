@@ -4,18 +4,25 @@ inputs. Each failed on signpose 0.2."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shared
+from conftest import copy_run, shared
 
 from signpose.data.dataset import Dataset, check_sample_id, sample_id
 from signpose.data.importers import import_kaggle, import_npz, import_pose
+from signpose.data.writer import FolderLock
 from signpose.errors import SignposeError
 from signpose.extract.pipeline import extract_dataset
+from signpose.learn.config import RuntimeConfig, TrainConfig
+from signpose.learn.evaluation import evaluate
+from signpose.learn.plots import plot_curves
+from signpose.learn.training import StopOnNonFiniteLoss, train
+from signpose.recognise.recognizer import Recognizer
 
 
 def _npz(path: Path, n: int, **arrays) -> Path:
@@ -138,3 +145,95 @@ def test_d34_import_pose_does_not_advise_deleting_the_users_file(tmp_path):
     report = import_pose(tmp_path / "p", tmp_path / "ds", tmp_path / "map.csv", progress=False)
     assert "delete" not in report.failed[0][1] and "holistic .pose file" in report.failed[0][1]
     assert (tmp_path / "p" / "mine.pose").read_bytes() == b"not a pose file"
+
+
+def _cnn(**changes) -> TrainConfig:
+    values = {"model": "cnn", "test_signer": "signer3", "features": {"frames": 16}, "recipe": {"epochs": 4}}
+    return TrainConfig(**{**values, **changes})
+
+
+def test_d7_a_second_training_into_a_run_being_trained_is_refused(tmp_path, synth_small):
+    out = tmp_path / "run"
+    out.mkdir()
+    lock = FolderLock(out, "run")
+    lock.acquire()  # this (live) process trains there
+    try:
+        with pytest.raises(SignposeError, match="another signpose process .* is writing this run"):
+            train(synth_small, out, _cnn(), progress=False)
+        assert sorted(p.name for p in out.iterdir()) == [".signpose.lock"]  # nothing else written
+    finally:
+        lock.release()
+
+
+def test_d10_d12_a_time_limited_run_continues_and_keeps_its_log(tmp_path, synth_small):
+    out = tmp_path / "run"
+    first = train(synth_small, out, _cnn(), RuntimeConfig(max_minutes=1e-4), progress=False)
+    assert first.stopped_by == "time limit" and first.epochs_run < 4
+    log = out / "logs" / "csv" / "metrics.csv"
+    before = pd.read_csv(log)
+    done = train(synth_small, out, _cnn(), progress=False)  # the same command without the limit
+    assert done.epochs_run == 4 and done.stopped_by == ""
+    after = pd.read_csv(log)
+    assert set(after.epoch.dropna()) == {0, 1, 2, 3}  # the earlier epochs are still in the log
+    pd.testing.assert_frame_equal(
+        after[after.epoch < before.epoch.max()].reset_index(drop=True),
+        before[before.epoch < before.epoch.max()][after.columns].reset_index(drop=True),
+        check_dtype=False,
+    )
+    assert train(synth_small, out, _cnn(), progress=False).epochs_run == 4  # finished: nothing more to do
+
+
+def test_d8_a_full_disk_stops_extraction_and_is_not_recorded_as_a_bad_video(tmp_path, monkeypatch):
+    import errno
+
+    import signpose.extract.pipeline as pipeline
+
+    src = tmp_path / "src" / "01" / "train" / "0001"
+    shutil.copytree(shared("karsl_layout", "01", "train", "0001"), src)
+    written = pipeline.write_pose
+
+    def full(path, seq):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(pipeline, "write_pose", full)
+    with pytest.raises(SignposeError, match="No space left on device; free some space, then rerun"):
+        extract_dataset(tmp_path / "src", tmp_path / "ds", layout="karsl", workers=1, progress=False)
+    assert not (tmp_path / "ds" / "manifest.csv").is_file() or Dataset(tmp_path / "ds").all_rows.empty
+    monkeypatch.setattr(pipeline, "write_pose", written)
+    report = extract_dataset(tmp_path / "src", tmp_path / "ds", layout="karsl", workers=1, progress=False)
+    assert report.extracted == 1 and not report.failed  # the rerun retries it
+
+
+def test_d24_a_nan_loss_stops_training_with_one_line():
+    import torch
+
+    class Trainer:
+        current_epoch = 2
+
+    with pytest.raises(SignposeError, match="the training loss became nan in epoch 3"):
+        StopOnNonFiniteLoss().on_train_batch_end(Trainer(), None, {"loss": torch.tensor(float("nan"))}, None, 0)
+
+
+def test_d29_a_damaged_training_log_costs_the_curves_not_the_command(tmp_path, capsys):
+    (tmp_path / "logs" / "csv").mkdir(parents=True)
+    (tmp_path / "logs" / "csv" / "metrics.csv").write_text('epoch,train_loss\n1,"0.5\n2,0.4,surplus\n')
+    assert plot_curves(tmp_path) is None
+    assert "cannot draw the training curves" in capsys.readouterr().err
+
+
+def test_d6_export_elsewhere_names_its_own_sidecar(tmp_path, small_run):
+    run = copy_run(small_run, tmp_path / "run")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "features.json").write_text("mine")
+    path = Recognizer.from_run(run).export_onnx(tmp_path / "out" / "signs.onnx")
+    assert (tmp_path / "out" / "features.json").read_text() == "mine"
+    assert json.loads((tmp_path / "out" / "signs.features.json").read_text())["classes"]
+    with pytest.raises(SignposeError, match="exists; pass --force"):
+        Recognizer.from_run(run).export_onnx(path)
+    Recognizer.from_run(run).export_onnx(path, force=True)
+
+
+def test_d36_evaluating_a_training_signer_warns(small_run, tmp_path, capsys):
+    run = copy_run(small_run, tmp_path / "run")
+    evaluate(run, signer="signer1")
+    assert "signer1 is one of the run's training signers" in capsys.readouterr().err

@@ -39,6 +39,10 @@ from .splits import Split, mixed_split, signer_folds, signer_split
 
 # Lightning's own use of a deprecated torch API; nothing a user can act on.
 warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+# A resumed run writes into its own checkpoint folder: that is the point, not a mistake.
+warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+# A run that --max-minutes stopped continues without a time limit (its Timer is not needed).
+warnings.filterwarnings("ignore", message=r"Be aware that when using `ckpt_path`, callbacks used")
 
 
 class PointBatches(torch.utils.data.Dataset):
@@ -294,7 +298,7 @@ class RunLock:
 
 
 def _log_aside(log: Path) -> Path:
-    return log.with_name("metrics.before-resume.csv")
+    return log.parent.parent / "metrics-before-resume.csv"  # outside the logger's folder, which it clears
 
 
 def _read_log(path: Path) -> pd.DataFrame | None:
