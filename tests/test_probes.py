@@ -237,3 +237,21 @@ def test_d36_evaluating_a_training_signer_warns(small_run, tmp_path, capsys):
     run = copy_run(small_run, tmp_path / "run")
     evaluate(run, signer="signer1")
     assert "signer1 is one of the run's training signers" in capsys.readouterr().err
+
+
+def _dies_on(job: str) -> str:
+    """A worker job that kills its own process on one job, as the OOM killer would."""
+    import os
+
+    if job == "die":
+        os._exit(9)
+    return job.upper()
+
+
+def test_d22_a_dead_worker_costs_its_own_job_only():
+    from signpose.extract.backends import run_jobs
+    from signpose.extract.holistic import ExtractionConfig
+
+    jobs = ["a", "die", "b", "c", "d"]
+    results = list(run_jobs(_dies_on, jobs, ExtractionConfig(), 2, lost=lambda job: f"lost {job}"))
+    assert sorted(results) == ["A", "B", "C", "D", "lost die"]

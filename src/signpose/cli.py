@@ -613,7 +613,9 @@ def main(argv: list[str] | None = None) -> int:
             # imported (which takes seconds); the full parse below checks the rest.
             build_parser(only, settings=False).parse_known_args(argv)
         args = build_parser(only).parse_args(argv)
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that left (`| head`) is found here, not at exit
+        return code
     except SignposeError as e:
         print(f"signpose: error: {e}", file=sys.stderr)
         return 2

@@ -10,6 +10,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Literal
 
 from ..errors import SignposeError
@@ -32,9 +34,13 @@ def worker_extractor() -> HolisticExtractor:
     return _worker["extractor"]
 
 
-def run_local(fn: Callable, jobs: list, workers: int, config: ExtractionConfig) -> Iterator:
+def run_local(
+    fn: Callable, jobs: list, workers: int, config: ExtractionConfig, lost: Callable[[Any], Any] | None = None
+) -> Iterator:
     """fn over jobs in `workers` processes, yielded as they finish; in this process when
-    one worker is enough."""
+    one worker is enough. A worker that dies (the OOM killer, a crash inside MediaPipe)
+    breaks the pool: the jobs it took down are tried once more in a fresh pool, and a job
+    that breaks that one too is given up as `lost(job)`, so the others always finish."""
     if workers <= 1 or len(jobs) <= 1:
         _init_worker(config)
         try:
@@ -43,9 +49,28 @@ def run_local(fn: Callable, jobs: list, workers: int, config: ExtractionConfig) 
         finally:
             _worker.pop("extractor").close()
         return
+    broken = yield from _pool(fn, jobs, workers, config)
+    for job in broken:  # one pool each: only the job that kills its worker is given up
+        if (yield from _pool(fn, [job], 1, config)):
+            if lost is None:
+                raise SignposeError("an extraction worker died twice on the same job; see the system log")
+            yield lost(job)
+
+
+def _pool(fn: Callable, jobs: list, workers: int, config: ExtractionConfig):
+    """Yields fn's results from a process pool; returns the jobs a dead worker took down."""
     ctx = mp.get_context("spawn")  # a fresh interpreter per worker: no inherited graph state
-    with ctx.Pool(processes=workers, initializer=_init_worker, initargs=(config,)) as pool:
-        yield from pool.imap_unordered(fn, jobs, chunksize=1)
+    broken = []
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(config,)) as pool:
+        futures = {pool.submit(fn, job): job for job in jobs}
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                broken.append(futures[future])
+                continue
+            yield result
+    return broken
 
 
 class _RayWorker:
@@ -113,10 +138,12 @@ def run_jobs(
     workers: int,
     backend: str = "local",
     address: str | None = None,
+    lost: Callable[[Any], Any] | None = None,
 ) -> Iterator:
-    """fn over jobs on the chosen backend, results as they finish."""
+    """fn over jobs on the chosen backend, results as they finish (`lost(job)` for a job
+    whose worker died twice)."""
     if backend not in BACKENDS:
         raise SignposeError(unknown("backend", backend, BACKENDS))
     if backend == "ray" and jobs:
         return run_ray(fn, jobs, workers or None, config, address)
-    return run_local(fn, jobs, workers, config)
+    return run_local(fn, jobs, workers, config, lost)

@@ -71,6 +71,26 @@ def _extract_sample(job: tuple[SampleSpec, str]) -> dict:
     return result
 
 
+WORKER_DIED = "the extraction worker died on this video, twice (out of memory, or a crash inside MediaPipe)"
+
+
+def _lost_sample(job: tuple[SampleSpec, str]) -> dict:
+    return {
+        "sample": job[0].sample,
+        "frames": 0,
+        "fps": 0.0,
+        "width": 0,
+        "height": 0,
+        "declared_frames": 0,
+        "status": "error",
+        "error": WORKER_DIED,
+    }
+
+
+def _lost_path(path: str) -> tuple[str, None, str, dict]:
+    return path, None, WORKER_DIED, {}
+
+
 def _extract_path(path: str) -> tuple[str, KeypointSequence | None, str, dict]:
     """Worker job for `extract_many`: keypoints of one file, or its error."""
     seq, error = _extract_guarded(path)
@@ -82,7 +102,7 @@ def extract_many(
 ) -> Iterator[tuple[str, KeypointSequence | None, str, dict]]:
     """Keypoints of many videos in parallel, yielded as they finish: (path, seq, error, timing)."""
     n = worker_count(workers, len(paths))
-    yield from run_jobs(_extract_path, list(paths), config or ExtractionConfig(), n)
+    yield from run_jobs(_extract_path, list(paths), config or ExtractionConfig(), n, lost=_lost_path)
 
 
 @dataclass
@@ -233,7 +253,8 @@ def extract_dataset(
             desc=f"extract ({label})",
         )
         try:
-            for result in run_jobs(_extract_sample, [(s, str(out)) for s in pending], config, n, backend, address):
+            jobs = [(s, str(out)) for s in pending]
+            for result in run_jobs(_extract_sample, jobs, config, n, backend, address, lost=_lost_sample):
                 if "environment" in result:
                     raise SignposeError(result["environment"])
                 row = writer.add(_row(by_id[result["sample"]], root, result))
