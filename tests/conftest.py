@@ -138,13 +138,13 @@ def running(run: Path, **settings):
     import uvicorn
 
     from signpose.recognise.live import LiveConfig
-    from signpose.serve.app import create_app
+    from signpose.serve.app import create_app, server_config
     from signpose.serve.config import ServeConfig
 
     live = {k: settings.pop(k) for k in list(settings) if k in LiveConfig.model_fields}
     config = ServeConfig(port=free_port(), live=live, **settings)
     app = create_app(run, config)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=config.port, log_level="warning"))
+    server = uvicorn.Server(server_config(app, config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 60

@@ -225,6 +225,8 @@ def _kind(ann: Any) -> tuple[str, tuple[str, ...]]:
         return "float", ()
     if get_origin(ann) is tuple:
         return "pair", ()
+    if get_origin(ann) is list:
+        return "list", ()
     if ann is dict or get_origin(ann) is dict:
         return "json", ()
     return "str", ()
@@ -342,6 +344,8 @@ def add_flags(
             kwargs.update(nargs=2, type=_number("float"), metavar=("LOW", "HIGH"))
         elif f.kind == "json":
             kwargs["type"] = _json_object
+        elif f.kind == "list":
+            kwargs["nargs"] = "+"
         group.add_argument(f.flag, **kwargs)
 
 

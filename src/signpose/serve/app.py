@@ -19,6 +19,8 @@ nothing queues up behind a slow machine.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import io
 import json
 import queue
 import shutil
@@ -27,9 +29,10 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
@@ -39,13 +42,14 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from .. import __version__
 from ..data.schema import LEFT_HAND, RIGHT_HAND
+from ..data.video import open_frames
 from ..errors import SignposeError
 from ..extract.holistic import HolisticExtractor
 from ..recognise.annotate import annotate_video
 from ..recognise.recognizer import Recognizer
 from ..text import font_path
 from .config import ServeConfig
-from .stream import LiveStream, RateLimit, arrays_to_parts, landmarks_to_arrays
+from .stream import MAX_SIDE, LiveStream, RateLimit, arrays_to_parts, landmarks_to_arrays
 
 STATIC = Path(__file__).parent / "static"
 HOLISTIC_JS = STATIC / "vendor" / "holistic"  # installed by `make` from npm (@mediapipe/holistic)
@@ -104,9 +108,17 @@ class Server:
         self.pool.submit(lambda: self.extractors.give(self.extractors.take()))  # one graph ready early
         self.frame_streams = 0
         self.tmp = Path(tempfile.mkdtemp(prefix="signpose-serve-"))
+        atexit.register(shutil.rmtree, self.tmp, True)  # also when the process ends without a clean shutdown
         self.annotated: OrderedDict[str, Path] = OrderedDict()
         self.live_clients = 0
         self.accuracy = _measured_accuracy(Path(run))
+        self.cancels: set[threading.Event] = set()  # one per upload in MediaPipe: set when it should stop
+
+    def workdir(self) -> Path:
+        """A fresh folder for one upload; the server's temp folder is made again if something
+        deleted it (a /tmp cleaner), instead of failing every upload from then on."""
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=self.tmp))
 
     def try_slot(self) -> bool:
         with self.slot_lock:
@@ -120,14 +132,18 @@ class Server:
             self.slots += 1
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        """Shut down without waiting for uploads in MediaPipe: they stop at their next frame."""
+        for cancel in list(self.cancels):
+            cancel.set()
+        self.pool.shutdown(wait=False, cancel_futures=True)
         self.extractors.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     # -- uploads ---------------------------------------------------------------------------
 
-    def predict_file(self, path: Path, annotate: bool) -> dict:
-        """Runs in the pool: the sign in one uploaded video."""
+    def predict_file(self, path: Path, annotate: bool, cancel: threading.Event) -> dict:
+        """Runs in the pool: the sign in one uploaded video, at most `max_upload_frames`
+        frames long; stops at the next frame once `cancel` is set (the client left)."""
         import cv2
 
         capture = cv2.VideoCapture(str(path))
@@ -135,13 +151,32 @@ class Server:
         capture.release()
         if not readable:
             raise ApiError(415, "the upload is not a video this server can decode (no frame could be read)")
+        limit = self.config.max_upload_frames
+        too_long = ApiError(413, f"the video is longer than {limit} frames (--max-upload-frames); send the sign alone")
+        try:
+            source = open_frames(path, fps=self.recognizer.extraction.fps)
+        except SignposeError as e:
+            raise ApiError(415, str(e).removeprefix(f"{path}: ")) from None
+        if source.frame_count > limit:  # as declared: refused before any decoding
+            raise too_long
+
+        def frames():
+            for i, frame in enumerate(source):
+                if cancel.is_set():
+                    raise ApiError(499, "the client left before the result")
+                if i >= limit:  # a container that declared fewer frames than it holds
+                    raise too_long
+                yield frame
+
         extractor = self.extractors.take()
         try:
             start = time.perf_counter()
-            seq = extractor.extract_file(path)
+            seq = extractor.extract(frames(), source.fps, source.width, source.height)
             timing = dict(extractor.last_timing)
-        except SignposeError as e:
-            extractor.close()  # a graph that failed mid-video is not reused
+        except (SignposeError, ApiError) as e:
+            extractor.close()  # a graph stopped mid-video is not reused
+            if isinstance(e, ApiError):
+                raise
             raise ApiError(415, str(e).removeprefix(f"{path}: ")) from None
         else:
             self.extractors.give(extractor)
@@ -155,6 +190,7 @@ class Server:
         }
         if annotate:
             name = f"{uuid.uuid4().hex}.webm"
+            self.tmp.mkdir(parents=True, exist_ok=True)
             annotate_video(path, seq, pred.label, self.tmp / name, fps=self.recognizer.extraction.fps)
             self.annotated[name] = self.tmp / name
             while len(self.annotated) > KEEP_ANNOTATED:
@@ -174,6 +210,76 @@ def _measured_accuracy(run: Path) -> dict | None:
     return {k: metrics.get(k) for k in keys}
 
 
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+WS_MAX_BYTES = 1 << 20  # one live message: a landmarks message is ~20 KB, a camera JPEG ~100 KB
+
+
+class SameOrigin:
+    """Only this server's own pages (and `allow_origins`) may call it from a browser: a
+    request whose Origin is another site is refused, so a page the user visits cannot
+    stream to or upload to their local server. Bound to this machine only, the Host must
+    be a loopback name too, so DNS rebinding cannot turn another name into this server."""
+
+    def __init__(self, app, config: ServeConfig):
+        self.app = app
+        self.allowed = {o.rstrip("/").lower() for o in config.allow_origins}
+        self.loopback_only = config.host in LOOPBACK
+
+    def problem(self, host: str, origin: str | None) -> str | None:
+        name = urlsplit(f"//{host}").hostname or ""
+        if self.loopback_only and name not in LOOPBACK:
+            return f"this server answers to localhost only, not to the host {host!r}"
+        if origin is not None and origin.rstrip("/").lower() not in self.allowed | {
+            f"http://{host}".lower(),
+            f"https://{host}".lower(),
+        }:
+            return f"requests from pages of {origin} are not allowed (serve --allow-origins {origin} allows them)"
+        return None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            problem = self.problem(headers.get("host", ""), headers.get("origin"))
+            if problem is not None:
+                if scope["type"] == "websocket":  # closing before accepting answers 403
+                    await send({"type": "websocket.close", "code": 1008, "reason": problem[:120]})
+                else:
+                    await JSONResponse({"error": problem}, status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def server_config(app: FastAPI, config: ServeConfig):
+    """uvicorn's settings for the app: small WebSocket messages, a bounded shutdown."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level="warning",
+        ws_max_size=WS_MAX_BYTES,
+        timeout_graceful_shutdown=3,  # Ctrl+C and SIGTERM stop it even while clients are connected
+    )
+
+
+def _bounded(request: Request, limit: int, too_large: ApiError) -> Request:
+    """The same request, whose body stops with `too_large` once more than `limit` bytes
+    have come (whatever its headers say: a chunked body declares no length)."""
+    received = 0
+
+    async def receive():
+        nonlocal received
+        message = await request.receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise too_large
+        return message
+
+    return Request(request.scope, receive)
+
+
 def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
     """The FastAPI app serving `run` (loaded once, here)."""
     config = config or ServeConfig()
@@ -186,6 +292,7 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
 
     app = FastAPI(title="signpose", version=__version__, lifespan=lifespan)
     app.state.server = server
+    app.add_middleware(SameOrigin, config=config)
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, e: ApiError):
@@ -230,19 +337,25 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
 
     @app.post("/api/predict")
     async def predict(request: Request, annotate: bool = False):
-        # refused before the body is read: too large by its declared length, or no free worker
+        # The body is read first, counted and timed (a chunked body has no declared length,
+        # a slow client must not hold a MediaPipe slot); only then is a slot taken.
         limit = int(config.max_upload_mb * 1024 * 1024)
         too_large = ApiError(413, f"the upload is larger than {config.max_upload_mb:g} MB (--max-upload-mb)")
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit + 64 * 1024:
             raise too_large
-        if not server.try_slot():
-            raise ApiError(503, "the server is busy with other videos; try again shortly", {"Retry-After": "2"})
-        folder = Path(tempfile.mkdtemp(dir=server.tmp))
+        folder = server.workdir()
         form = None
         try:
             try:
-                form = await request.form(max_files=1, max_fields=10)
+                async with asyncio.timeout(config.upload_seconds):
+                    form = await _bounded(request, limit + 64 * 1024, too_large).form(max_files=1, max_fields=10)
+            except TimeoutError:
+                raise ApiError(
+                    408, f"the upload took longer than {config.upload_seconds:g} s (--upload-seconds)"
+                ) from None
+            except ApiError:
+                raise
             except Exception as e:  # a body that is not multipart at all
                 raise ApiError(400, f"send the video as multipart/form-data in the field 'video' ({e})") from None
             video = form.get("video")
@@ -257,10 +370,22 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
                     out.write(chunk)
             if size == 0:
                 raise ApiError(400, "the upload is empty; send a video file in the field 'video'")
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(server.pool, server.predict_file, path, annotate)
+            if not server.try_slot():
+                raise ApiError(503, "the server is busy with other videos; try again shortly", {"Retry-After": "2"})
+            cancel = threading.Event()
+            server.cancels.add(cancel)
+            try:
+                work = asyncio.ensure_future(
+                    asyncio.get_running_loop().run_in_executor(server.pool, server.predict_file, path, annotate, cancel)
+                )
+                while not (await asyncio.wait({work}, timeout=0.5))[0]:
+                    if await request.is_disconnected():  # nobody waits for the answer: stop the work
+                        cancel.set()
+                return await work
+            finally:
+                server.cancels.discard(cancel)
+                server.free_slot()
         finally:
-            server.free_slot()
             if form is not None:
                 await form.close()
             shutil.rmtree(folder, ignore_errors=True)
@@ -313,6 +438,16 @@ async def _live(ws: WebSocket, server: Server, mode: str) -> None:
     latest: list[tuple[bytes, float] | None] = [None]
     ready = asyncio.Event()
     extractor: list[HolisticExtractor | None] = [None]
+    in_mediapipe: list[Future | None] = [None]  # this stream's pass on its graph, while one runs
+
+    async def invalid(message: str) -> bool:
+        """Answers an invalid message; True when there have been too many (then closed)."""
+        counts["invalid"] += 1
+        await ws.send_json({"type": "error", "message": message, **counts})
+        if counts["invalid"] > MAX_ERRORS:
+            await ws.close(code=1008, reason="too many invalid messages")
+            return True
+        return False
 
     async def send_all(messages: list[dict]) -> None:
         for message in messages:
@@ -329,13 +464,12 @@ async def _live(ws: WebSocket, server: Server, mode: str) -> None:
             if not server.try_slot():  # every MediaPipe worker busy: this frame is dropped
                 counts["dropped"] += 1
                 continue
-            try:
-                result = await loop.run_in_executor(server.pool, _frame_points, server, extractor, data)
-            finally:
-                server.free_slot()
-            if result is None:
-                counts["invalid"] += 1
-                await ws.send_json({"type": "error", "message": "a frame could not be decoded as JPEG"})
+            in_mediapipe[0] = server.pool.submit(_frame_points, server, extractor, data)
+            in_mediapipe[0].add_done_callback(lambda _f: server.free_slot())
+            result = await asyncio.wrap_future(in_mediapipe[0])
+            if isinstance(result, str):
+                if await invalid(result):
+                    return
                 continue
             xyz, present, w, h = result
             counts["processed"] += 1
@@ -353,8 +487,8 @@ async def _live(ws: WebSocket, server: Server, mode: str) -> None:
             counts["received"] += 1
             if message.get("bytes") is not None:
                 if mode != "frames":
-                    counts["invalid"] += 1
-                    await ws.send_json({"type": "error", "message": "binary frames need mode=frames"})
+                    if await invalid("binary frames need mode=frames"):
+                        return
                 elif worker.done():
                     return
                 else:
@@ -364,7 +498,9 @@ async def _live(ws: WebSocket, server: Server, mode: str) -> None:
                     ready.set()
                 continue
             try:
-                data = json.loads(message.get("text") or "")
+                text = message.get("text") or ""
+                # parsed off the event loop when large, so one client cannot stall the others
+                data = await loop.run_in_executor(None, _parse, text) if len(text) > 4096 else _parse(text)
                 if not isinstance(data, dict):
                     raise SignposeError("a message must be a JSON object with a 'type'")
                 kind = data.get("type")
@@ -383,27 +519,52 @@ async def _live(ws: WebSocket, server: Server, mode: str) -> None:
                 else:
                     raise SignposeError("'type' must be landmarks, config or reset")
             except (SignposeError, ValueError) as e:
-                counts["invalid"] += 1
-                await ws.send_json({"type": "error", "message": str(e)})
-                if counts["invalid"] > MAX_ERRORS:
-                    await ws.close(code=1008, reason="too many invalid messages")
+                if await invalid(str(e)):
                     return
     finally:
         if worker is not None:
             worker.cancel()
+        _give_back_after(in_mediapipe[0], server, extractor)
+
+
+def _give_back_after(running: Future | None, server: Server, extractor: list) -> None:
+    """A stream's graph goes back to the pool once the pass running on it has finished:
+    never reset by one thread while another is inside it (that crashed the server), and
+    never lost when the client leaves before the pass has taken its graph."""
+
+    def give(_future=None) -> None:
         if extractor[0] is not None:
-            # back to the pool after any pass still running on this graph has finished
-            server.pool.submit(server.extractors.give, extractor[0])
+            server.extractors.give(extractor[0])
+            extractor[0] = None
+
+    if running is not None and not running.done():
+        running.add_done_callback(give)
+    else:
+        give()
+
+
+def _parse(text: str):
+    try:
+        return json.loads(text)
+    except RecursionError:  # '[[[[...' nested past Python's limit
+        raise ValueError("a message must be a JSON object, not nested this deep") from None
 
 
 def _frame_points(server: Server, extractor: list, data: bytes):
     """Runs in the pool: one JPEG through this stream's own MediaPipe graph (tracking
-    continues across its frames). None when the bytes are not an image."""
+    continues across its frames). A message (str) when the bytes are not a usable image."""
     import cv2
+    from PIL import Image, UnidentifiedImageError
 
+    try:  # the header alone: a small file can declare gigapixels
+        width, height = Image.open(io.BytesIO(data)).size
+    except (UnidentifiedImageError, OSError, ValueError):
+        return "a frame could not be decoded as JPEG"
+    if max(width, height) > MAX_SIDE:
+        return f"a frame of {width}x{height} is larger than {MAX_SIDE} pixels a side; send camera-sized frames"
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
-        return None
+        return "a frame could not be decoded as JPEG"
     if extractor[0] is None:
         extractor[0] = server.extractors.take()
     h, w = image.shape[:2]
@@ -417,8 +578,6 @@ def serve(run: str | Path, config: ServeConfig | None = None, announce=print) ->
     run is loaded and the port is free."""
     import socket
 
-    import uvicorn
-
     config = config or ServeConfig()
     app = create_app(run, config)
     try:  # a port in use is one line, before uvicorn would log a traceback-like error
@@ -429,4 +588,6 @@ def serve(run: str | Path, config: ServeConfig | None = None, announce=print) ->
         raise SignposeError(f"cannot listen on {config.host}:{config.port} ({reason}); choose another --port") from None
     host = "localhost" if config.host in ("127.0.0.1", "::1") else config.host
     announce(f"http://{host}:{config.port}/")
-    uvicorn.run(app, host=config.host, port=config.port, log_level="warning")
+    import uvicorn
+
+    uvicorn.Server(server_config(app, config)).run()

@@ -30,6 +30,17 @@ class ServeConfig(Settings):
         8, ge=0, le=1024, description="frames-mode live streams at once (each holds a MediaPipe graph)"
     )
     max_upload_mb: float = Field(50.0, gt=0, le=4096, description="largest video upload, MB")
+    max_upload_frames: int = Field(
+        3000, ge=1, le=1_000_000, description="longest video upload, in frames (a sign is seconds long)"
+    )
+    upload_seconds: float = Field(
+        60.0, gt=0, le=3600, description="time a client has to send its whole upload; a slower one gets 408"
+    )
+    allow_origins: list[str] = Field(
+        default_factory=list,
+        description="other web origins (e.g. https://app.example) whose pages may use this server; "
+        "its own address always may",
+    )
     max_live_fps: float = Field(
         60.0, gt=0, le=1000, description="landmark messages per second a live client may send; more are dropped"
     )

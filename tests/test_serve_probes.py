@@ -1,0 +1,213 @@
+"""The web app against hostile and careless clients (the probes' D13-D21, D30, D38, on their
+own reproductions): bodies counted and timed before a MediaPipe slot is taken, frames and
+messages bounded, other sites refused, graphs never shared by two threads nor lost, and a
+bounded soak of many clients that come and go."""
+
+from __future__ import annotations
+
+import json
+import select
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import running, shared
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("fastapi")
+ws_client = pytest.importorskip("websockets.sync.client")
+from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
+
+
+def clip() -> Path:
+    return shared("videos", "wlasl_mini", "mother", "mother_1.mp4")
+
+
+def post(base: str, path: Path, **kwargs) -> httpx.Response:
+    files = {"video": ("clip.mp4", path.read_bytes(), "video/mp4")}
+    return httpx.post(f"{base}/api/predict", files=files, timeout=120, **kwargs)
+
+
+def _raw(base: str) -> socket.socket:
+    host, port = base.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=30)
+
+
+def _frame_jpeg() -> bytes:
+    cap = cv2.VideoCapture(str(clip()))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    return cv2.imencode(".jpg", frame)[1].tobytes()
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_d13_a_chunked_upload_is_stopped_at_the_limit(small_run):
+    with running(small_run, max_upload_mb=1) as (base, server):
+        sock = _raw(base)
+        head = (
+            f"POST /api/predict HTTP/1.1\r\nHost: {base.removeprefix('http://')}\r\n"
+            "Content-Type: multipart/form-data; boundary=xx\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        sock.sendall(head.encode())
+        part = b'--xx\r\nContent-Disposition: form-data; name="video"; filename="a.mp4"\r\n\r\n'
+        sent, chunk = 0, b"\0" * 65536
+        sock.sendall(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+        while sent < 50 << 20 and not select.select([sock], [], [], 0)[0]:
+            try:
+                sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            except OSError:  # the server closed the connection: it stopped reading
+                break
+            sent += len(chunk)
+        reply = sock.recv(4096).decode(errors="replace")
+        sock.close()
+        assert " 413 " in reply.splitlines()[0] and "--max-upload-mb" in reply
+        assert sent < 8 << 20  # answered near the 1 MB limit, not after the whole 50 MB body
+        assert sum(f.stat().st_size for f in server.tmp.rglob("*") if f.is_file()) == 0
+
+
+def test_d14_slow_clients_hold_no_mediapipe_slot_and_time_out(small_run):
+    with running(small_run, upload_seconds=4) as (base, server):
+        slow = []
+        for _ in range(3):  # more than the 2 MediaPipe workers
+            sock = _raw(base)
+            sock.sendall(
+                f"POST /api/predict HTTP/1.1\r\nHost: {base.removeprefix('http://')}\r\n"
+                "Content-Type: multipart/form-data; boundary=xx\r\nContent-Length: 100000\r\n\r\n--xx\r\n".encode()
+            )
+            slow.append(sock)
+        time.sleep(0.5)
+        assert server.slots == server.config.workers  # reading a body takes no slot
+        assert post(base, clip()).status_code == 200  # a normal upload is served meanwhile
+        for sock in slow:
+            reply = sock.recv(4096).decode(errors="replace")
+            assert " 408 " in reply.splitlines()[0] and "--upload-seconds" in reply
+            sock.close()
+
+
+def test_d15_an_upload_longer_than_the_frame_limit_is_refused(small_run):
+    with running(small_run, max_upload_frames=20) as (base, server):
+        answer = post(base, clip())  # 73 frames
+        assert answer.status_code == 413 and "longer than 20 frames" in answer.json()["error"]
+        assert server.slots == server.config.workers
+
+
+def test_d21_a_deleted_temp_folder_is_made_again(small_run):
+    with running(small_run) as (base, server):
+        shutil.rmtree(server.tmp)
+        for _ in range(3):
+            assert post(base, clip(), params={"annotate": 1}).status_code == 200
+        assert server.slots == server.config.workers
+
+
+def test_d18_other_sites_and_other_host_names_are_refused(small_run):
+    with running(small_run) as (base, _):
+        ws_url = base.replace("http", "ws") + "/ws/live"
+        with pytest.raises(InvalidStatus):
+            ws_client.connect(ws_url, origin="http://evil.example", open_timeout=10)
+        answer = post(base, clip(), headers={"Origin": "http://evil.example"})
+        assert answer.status_code == 403 and "--allow-origins" in answer.json()["error"]
+        rebound = httpx.get(f"{base}/api/health", headers={"Host": "attacker.example"})
+        assert rebound.status_code == 403 and "localhost only" in rebound.json()["error"]
+        with ws_client.connect(ws_url, origin=base, open_timeout=10) as ws:  # its own page may
+            assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+    with (
+        running(small_run, allow_origins=["http://app.example"]) as (base, _),
+        ws_client.connect(base.replace("http", "ws") + "/ws/live", origin="http://app.example") as ws,
+    ):
+        assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+
+
+def test_d16_d17_d30_d38_messages_are_bounded_and_bad_ones_counted(small_run):
+    with running(small_run) as (base, _):
+        url = base.replace("http", "ws") + "/ws/live"
+        with ws_client.connect(url + "?mode=frames", max_size=None) as ws:
+            ws.recv(timeout=10)
+            huge = cv2.imencode(".jpg", np.zeros((8, 9000, 3), np.uint8))[1].tobytes()  # small file, wide frame
+            ws.send(huge)
+            while (m := json.loads(ws.recv(timeout=30)))["type"] != "error":
+                pass
+            assert "larger than 8192 pixels" in m["message"]
+        with ws_client.connect(url, max_size=None) as ws:
+            ws.recv(timeout=10)
+            ws.send("[" * 100_000 + "]" * 100_000)
+            assert "nested" in json.loads(ws.recv(timeout=30))["message"]
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.send(json.dumps({"type": "landmarks", "pad": "x" * (2 << 20)}))
+                ws.recv(timeout=10)
+            assert closed.value.rcvd.code == 1009  # message too big
+        with ws_client.connect(url) as ws:
+            ws.recv(timeout=10)
+            with pytest.raises(ConnectionClosed) as closed:
+                for _ in range(30):
+                    ws.send(b"\0\1")
+                    ws.recv(timeout=10)
+            assert closed.value.rcvd.code == 1008  # binary messages count toward the close
+        assert httpx.get(f"{base}/api/health").status_code == 200
+
+
+def test_d19_d20_soak_frames_clients_that_leave_mid_frame(small_run):
+    """100 frames-mode clients that leave 20 ms after sending a frame (the segfault's
+    reproduction), 4 at a time, beside uploads and landmark streams: the server stays up,
+    every MediaPipe graph comes back to its pool, memory stays flat, no temp file is left."""
+    frame = _frame_jpeg()
+    with running(small_run) as (base, server):
+        url = base.replace("http", "ws") + "/ws/live?mode=frames"
+        errors: list[str] = []
+
+        def client(n: int) -> None:
+            for _ in range(n):
+                try:
+                    with ws_client.connect(url, open_timeout=30) as ws:
+                        ws.recv(timeout=30)
+                        got, end = False, time.time() + 120
+                        while not got and time.time() < end:
+                            ws.send(frame)  # again when the busy server dropped it
+                            try:
+                                while json.loads(ws.recv(timeout=2))["type"] != "landmarks":
+                                    pass
+                                got = True
+                            except TimeoutError:
+                                pass
+                        ws.send(frame)
+                        time.sleep(0.02)
+                except Exception as e:  # noqa: BLE001 - collected and reported below
+                    errors.append(f"{type(e).__name__}: {e}")
+
+        def uploads() -> None:
+            for _ in range(3):
+                if post(base, clip()).status_code not in (200, 503):
+                    errors.append("upload failed")
+
+        def together(cycles: int) -> None:
+            threads = [threading.Thread(target=client, args=(cycles,)) for _ in range(4)]
+            threads.append(threading.Thread(target=uploads))
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(600)
+
+        together(3)  # warm: as many graphs as this load needs are made, models loaded
+        made, before = server.extractors.made, _rss_mb()
+        together(25)  # 100 frames-mode cycles
+        deadline = time.time() + 30
+        while server.extractors.free.qsize() < server.extractors.made and time.time() < deadline:
+            time.sleep(0.2)
+        assert not errors, errors[:3]
+        assert httpx.get(f"{base}/api/health").json()["status"] == "ok"
+        assert server.extractors.free.qsize() == server.extractors.made  # every graph returned
+        assert server.extractors.made <= made + 1  # reused, not made anew per client
+        assert server.slots == server.config.workers and server.frame_streams == 0
+        assert _rss_mb() - before < 50
+        assert not [f for f in server.tmp.rglob("*") if f.is_file()]
