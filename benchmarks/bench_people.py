@@ -73,6 +73,14 @@ CANDIDATES: dict[str, dict] = {
     },
     # Fixed epochs and the last weights leave validation unused for selection: its people can train.
     "cnn + hand-centred, dominant right, no validation people": {"model": "cnn", "val_fraction": 0.0},
+    "cnn + hand-centred, as recorded + mirror 0.5, no validation people": {
+        "model": "cnn",
+        "val_fraction": 0.0,
+        "features": {"dominant_hand": "as-recorded"},
+        "augment": {"mirror_p": 0.5},
+    },
+    "default, no validation people": {"val_fraction": 0.0},
+    "islr small (dim 96, 1 group), no validation people": deep_merge(SMALL_ISLR, {"val_fraction": 0.0}),
     "islr small (dim 96, 1 group), dominant right": SMALL_ISLR,
     "islr small (dim 96, 1 group), per signer": deep_merge(SMALL_ISLR, {"features": {"dominant_hand": "per-signer"}}),
     "islr small (dim 96, 1 group), as recorded + mirror 0.5": deep_merge(

@@ -223,6 +223,7 @@ CASES = [
         "live {run} --source {clip} --headless --window 0",
         "(--window) must be >= 2, not 0",
     ),
+    ("no such camera", "live {run} --source 5 --headless", "camera 5: cannot be opened"),
     ("live window -1", "live {run} --source {clip} --headless --window -1", "must be >= 2, not -1"),
     (
         "export out is a folder",

@@ -14,12 +14,13 @@ import pytest
 from conftest import copy_run, shared
 
 from signpose.data.dataset import Dataset, check_sample_id, sample_id
-from signpose.data.importers import import_kaggle, import_npz, import_pose
+from signpose.data.importers import import_kaggle, import_mpdata, import_npz, import_pose
 from signpose.data.writer import FolderLock
 from signpose.errors import SignposeError
 from signpose.extract.pipeline import extract_dataset
 from signpose.learn.config import RuntimeConfig, TrainConfig
 from signpose.learn.evaluation import evaluate
+from signpose.learn.features import FeatureConfig, FeaturePipeline
 from signpose.learn.plots import plot_curves
 from signpose.learn.training import StopOnNonFiniteLoss, train
 from signpose.recognise.recognizer import Recognizer
@@ -255,3 +256,53 @@ def test_d22_a_dead_worker_costs_its_own_job_only():
     jobs = ["a", "die", "b", "c", "d"]
     results = list(run_jobs(_dies_on, jobs, ExtractionConfig(), 2, lost=lambda job: f"lost {job}"))
     assert sorted(results) == ["A", "B", "C", "D", "lost die"]
+
+
+def test_d29_damaged_run_and_cache_files_are_one_line_or_rebuilt(tmp_path, small_run, synth_small):
+    run = copy_run(small_run, tmp_path / "run")
+    record = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**record, "names": record["names"][:-1]}))
+    with pytest.raises(SignposeError, match="damaged run record .*4 names for 5 classes"):
+        Recognizer.from_run(run)
+    (run / "run.json").write_text("[1, 2]")
+    with pytest.raises(SignposeError, match="run.json: .*one JSON object"):
+        evaluate(run)
+    ds = tmp_path / "ds"
+    shutil.copytree(synth_small, ds)
+    pipeline = FeaturePipeline(FeatureConfig(features="hands"))
+    first = pipeline.load(Dataset(ds))
+    (cache,) = (ds / "cache").glob(f"points-{pipeline.cache_key()}-*.npz")
+    cache.write_bytes(cache.read_bytes()[:100])  # truncated
+    np.testing.assert_array_equal(pipeline.load(Dataset(ds)).points, first.points)  # rebuilt
+
+
+def test_d32_a_long_file_name_is_extracted(tmp_path):
+    name = "s" * 250  # a legal name; its pose file's name is 255 bytes, the temp file's must be shorter
+    sample = tmp_path / "src" / "01" / "train" / "0001" / name
+    shutil.copytree(shared("karsl_layout", "01", "train", "0001", "01_01_0001_sample1"), sample)
+    report = extract_dataset(tmp_path / "src", tmp_path / "ds", layout="karsl", workers=1, progress=False)
+    assert report.extracted == 1 and not report.failed
+
+
+def test_d33_an_empty_first_sequence_folder_does_not_change_the_layout(tmp_path):
+    src = tmp_path / "MP_Data"
+    shutil.copytree(shared("mp_data", "recorder_c", "MP_Data"), src)
+    first_sign = sorted(p for p in src.iterdir() if p.is_dir())[0]
+    (first_sign / "0").mkdir(exist_ok=True)  # "0" sorts first; empty
+    for f in (first_sign / "0").iterdir():
+        f.unlink()
+    report = import_mpdata(src, tmp_path / "ds", signer="c", progress=False)
+    assert report.imported >= 89 and Dataset(tmp_path / "ds").signers == ["c"]
+
+
+def test_d39_a_frame_folder_of_mixed_sizes_is_refused(tmp_path):
+    import cv2
+
+    from signpose.data.video import open_frames
+
+    folder = tmp_path / "sample"
+    shutil.copytree(shared("karsl_layout", "01", "train", "0001", "01_01_0001_sample1"), folder)
+    last = sorted(folder.iterdir())[-1]
+    cv2.imwrite(str(last), np.zeros((640, 320, 3), np.uint8))
+    with pytest.raises(SignposeError, match="is 320x640, the sample's first frame 852x480"):
+        list(open_frames(folder))

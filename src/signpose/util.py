@@ -37,7 +37,8 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
     """Write a file so that a reader sees the old file, or the whole new one, never half."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # a short temp name: the final name may already be as long as a file name can be
+    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; datasets and runs are meant to be shared
         with os.fdopen(fd, "wb") as f:

@@ -124,8 +124,9 @@ def _mpdata_sequences(root: Path, signer: str | None) -> Iterator[tuple[str, str
     tops = [p for p in _numbered(root) if p.is_dir()]
     if not tops:
         raise SignposeError(f"{root}: no folders; expected {MPDATA_PATTERN}")
-    probe = next((q for q in _numbered(tops[0]) if q.is_dir()), None)
-    with_signer = probe is not None and not any(probe.glob("*.npy"))
+    # frames three levels down (sign/sequence/frame) or four (signer/sign/sequence/frame),
+    # looked for across every folder: one empty sequence folder decides nothing
+    with_signer = not any(root.glob("*/*/*.npy")) and any(root.glob("*/*/*/*.npy"))
     for top in tops:
         if with_signer:
             for sign in (p for p in _numbered(top) if p.is_dir()):

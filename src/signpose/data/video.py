@@ -100,10 +100,17 @@ def _video_frames(cap) -> Iterator[np.ndarray]:
 def _image_frames(images: list[Path]) -> Iterator[np.ndarray]:
     import cv2
 
+    size = None
     for image in images:
         frame = cv2.imread(str(image), cv2.IMREAD_COLOR)
         if frame is None:
             raise SignposeError(f"{image}: cannot decode this frame image")
+        size = size or frame.shape[:2]
+        if frame.shape[:2] != size:  # pixels of two sizes in one sequence would not line up
+            raise SignposeError(
+                f"{image}: is {frame.shape[1]}x{frame.shape[0]}, the sample's first frame "
+                f"{size[1]}x{size[0]}; a sample's frames must all have one size"
+            )
         yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
@@ -115,7 +122,12 @@ def open_frames(source: str | Path | int, fps: float = 30.0) -> FrameSource:
     import cv2
 
     if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
-        cap = cv2.VideoCapture(int(source))
+        level = cv2.getLogLevel()
+        cv2.setLogLevel(0)  # silent: OpenCV's own lines about a missing camera; the error below says it once
+        try:
+            cap = cv2.VideoCapture(int(source))
+        finally:
+            cv2.setLogLevel(level)
         if not cap.isOpened():
             raise SignposeError(f"camera {source}: cannot be opened; check that a camera is connected")
         return _from_capture(str(source), cap, fps)

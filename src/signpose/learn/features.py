@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -485,7 +486,7 @@ class FeaturePipeline:
                 with np.load(cache, allow_pickle=False) as z:
                     if list(z["samples"]) == list(rows["sample"]):
                         return PointData(z["points"], z["mask"], rows)
-            except (OSError, ValueError, KeyError):
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
                 pass  # a damaged cache is rebuilt
         seqs, loaded, problems = dataset.load(rows, workers=workers)
         for p in problems:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from .. import __version__
 from ..errors import SignposeError
@@ -68,6 +68,12 @@ class RunInfo(BaseModel):
     runtime: dict[str, Any] = {}
     members: list[str] = []  # an ensemble's model folders, relative to the run folder
 
+    @model_validator(mode="after")
+    def _one_name_per_class(self) -> RunInfo:
+        if len(self.names) != len(self.classes):
+            raise ValueError(f"{len(self.names)} names for {len(self.classes)} classes")
+        return self
+
     def member_paths(self, run: Path) -> list[Path]:
         """The run folders whose models recognise for this run: its members, or itself."""
         return [Path(run) / m for m in self.members] or [Path(run)]
@@ -107,7 +113,8 @@ def load_run_info(run: str | Path) -> RunInfo:
     try:
         return RunInfo.model_validate(data)
     except ValidationError as e:
-        raise SignposeError(f"{path}: damaged run record ({e.errors()[0]['loc']}: {e.errors()[0]['msg']})") from None
+        where = ".".join(map(str, e.errors()[0]["loc"])) or "record"
+        raise SignposeError(f"{path}: damaged run record ({where}: {e.errors()[0]['msg']})") from None
 
 
 def load_config(run: str | Path) -> TrainConfig:

@@ -206,6 +206,8 @@ def _measured_accuracy(run: Path) -> dict | None:
         metrics = json.loads((run / "metrics.json").read_text("utf-8"))
     except (OSError, ValueError):
         return None
+    if not isinstance(metrics, dict):  # damaged: the page just shows no accuracy
+        return None
     keys = ("accuracy", "accuracy_ci95", "samples", "signer")
     return {k: metrics.get(k) for k in keys}
 
