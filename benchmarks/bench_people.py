@@ -25,6 +25,7 @@ an interrupted benchmark resumes. The budget (runs, epochs, CPU minutes) is prin
     taskset -c 1 python benchmarks/bench_people.py                # screen: every candidate, seed 0
     BENCH_SEEDS=0,1,2 BENCH_CONFIGS="NAME;NAME" python benchmarks/bench_people.py
     BENCH_TRAIN=0 python benchmarks/bench_people.py               # report what has finished
+    BENCH_SETS="asl-signs" ...                                    # train on one set only (all are reported)
 """
 
 from __future__ import annotations
@@ -189,7 +190,8 @@ def main() -> None:
         s: dict(zip(Dataset(p).rows["sample"], Dataset(p).rows["signer"], strict=True)) for s, p in sets.items()
     }
     signer_of = {k: v for d in signer_of.values() for k, v in d.items()}
-    plan = [(s, n, settings(CANDIDATES[n], seed)) for s in sets for n in names for seed in SEEDS]
+    trained_sets = os.environ.get("BENCH_SETS", ";".join(sets)).split(";")
+    plan = [(s, n, settings(CANDIDATES[n], seed)) for s in trained_sets for n in names for seed in SEEDS]
     todo = [(s, n, c) for s, n, c in plan if not (run_folder(s, n, c) / "cv.json").is_file()]
     if os.environ.get("BENCH_TRAIN", "1") == "1" and todo:
         runs = sum(folds_of(s) or len(Dataset(sets[s]).signers) for s, _, _ in todo)

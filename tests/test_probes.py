@@ -306,3 +306,28 @@ def test_d39_a_frame_folder_of_mixed_sizes_is_refused(tmp_path):
     cv2.imwrite(str(last), np.zeros((640, 320, 3), np.uint8))
     with pytest.raises(SignposeError, match="is 320x640, the sample's first frame 852x480"):
         list(open_frames(folder))
+
+
+def test_d9_rebuilding_a_broken_manifest_keeps_other_sources_rows(tmp_path):
+    out = tmp_path / "ds"
+    extract_dataset(shared("karsl_layout"), out, layout="karsl", limit=2, workers=1, progress=False)
+    import_npz(_npz(tmp_path / "a.npz", 2, label=["x", "y"], signer=["a", "a"]), out, progress=False, append=True)
+    assert len(Dataset(out).rows) == 4
+    lines = (out / "manifest.csv").read_text("utf-8").splitlines()
+    lines[2] = lines[2].replace(",", ',"', 1)  # an unbalanced quote on the second row
+    (out / "manifest.csv").write_text("\n".join(lines) + "\n", "utf-8")
+    extract_dataset(shared("karsl_layout"), out, layout="karsl", limit=2, workers=1, progress=False)
+    ds = Dataset(out)
+    assert len(ds.rows) == 4 and set(ds.rows.signer) == {"01", "a"} and not ds.check()
+
+
+def test_d29_an_onnx_model_of_another_run_is_refused(tmp_path, small_run, synth_small):
+    run = copy_run(small_run, tmp_path / "run")
+    other = tmp_path / "other"
+    train(synth_small, other, _cnn(), progress=False)  # 16 frames, other features
+    Recognizer.from_run(other).export_onnx()
+    shutil.copy(other / "model.onnx", run / "model.onnx")
+    with pytest.raises(SignposeError, match="an ONNX model of another run"):
+        Recognizer.from_run(run, backend="onnx")
+    Recognizer.from_run(run).export_onnx()
+    assert Recognizer.from_run(run, backend="onnx").classes  # its own export loads

@@ -65,7 +65,7 @@ class ManifestRow:
 
 
 MANIFEST_COLUMNS = [f.name for f in fields(ManifestRow)]
-_NUMERIC = {
+NUMERIC_COLUMNS = {
     "repetition": int,
     "frames": int,
     "fps": float,
@@ -157,7 +157,7 @@ def read_manifest_table(root: Path) -> pd.DataFrame:
     for col in MANIFEST_COLUMNS:
         if col not in table.columns:  # a manifest from an older signpose
             table[col] = "ok" if col == "status" else ""
-    for col, kind in _NUMERIC.items():
+    for col, kind in NUMERIC_COLUMNS.items():
         table[col] = pd.to_numeric(table[col], errors="coerce").fillna(0).astype(kind)
     return table[MANIFEST_COLUMNS]
 

@@ -8,6 +8,7 @@ rerun never shrinks a dataset, and sign names given once stay unless new ones ar
 
 from __future__ import annotations
 
+import csv
 import os
 import socket
 import sys
@@ -25,6 +26,7 @@ from .dataset import (
     MANIFEST,
     MANIFEST_COLUMNS,
     META,
+    NUMERIC_COLUMNS,
     SIGNS,
     ManifestRow,
     check_sample_id,
@@ -115,12 +117,43 @@ class DatasetWriter:
                 raise
             aside = self.root / f"{MANIFEST}.broken-{time.strftime('%Y%m%d-%H%M%S')}"
             (self.root / MANIFEST).rename(aside)
+            kept = self._salvage(aside)
             print(
-                f"signpose: warning: {e}; kept it as {aside.name} and rebuilding the manifest "
-                "from the pose files found",
+                f"signpose: warning: {e}; kept it as {aside.name}, took over its {len(kept)} readable rows "
+                "whose pose files exist (any source), and rebuilding the rest from the pose files found",
                 file=sys.stderr,
             )
-            return {}
+            return kept
+
+    def _salvage(self, broken: Path) -> dict[str, ManifestRow]:
+        """The rows of a broken manifest that still read, one line at a time (a bad line
+        costs itself only), whose pose files exist: the rows of other sources survive a
+        rebuild that this source's files alone could not make again."""
+        rows: dict[str, ManifestRow] = {}
+        with open(broken, encoding="utf-8", errors="replace", newline="") as f:
+            lines = f.read().splitlines()
+        if not lines:
+            return rows
+        header = next(csv.reader([lines[0]]))
+        for line in lines[1:]:
+            try:
+                values = next(csv.reader([line], strict=True))
+            except (csv.Error, StopIteration):
+                continue
+            if len(values) != len(header) or line.count('"') % 2:
+                continue
+            record = dict(zip(header, values, strict=True))
+            try:
+                row = ManifestRow(
+                    **{k: record.get(k, "") for k in MANIFEST_COLUMNS if k in record},
+                )
+                for name, kind in NUMERIC_COLUMNS.items():
+                    setattr(row, name, kind(float(getattr(row, name) or 0)))
+            except (TypeError, ValueError):
+                continue
+            if row.sample and row.status == "ok" and row.file and (self.root / row.file).is_file():
+                rows[row.sample] = row
+        return rows
 
     # -- samples -------------------------------------------------------------------------
 

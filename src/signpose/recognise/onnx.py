@@ -33,6 +33,16 @@ class OnnxClassifier:
                 f"{path}: not a usable ONNX model ({first}); re-create it with `signpose export RUN --format onnx`"
             ) from None
 
+    def check(self, path: Path, frames: int, points: int, classes: int) -> None:
+        """The model must read this run's inputs and name its classes (not another run's)."""
+        shape = self.session.get_inputs()[0].shape  # [batch, T, P, 2]
+        out = self.session.get_outputs()[0].shape  # [batch, classes]
+        if list(shape[1:]) != [frames, points, 2] or (isinstance(out[-1], int) and out[-1] != classes):
+            raise SignposeError(
+                f"{path}: an ONNX model of another run (inputs {shape[1:]}, {out[-1]} classes; this run: "
+                f"[{frames}, {points}, 2], {classes} classes); export this run with `signpose export RUN`"
+            )
+
     def probabilities(self, points: np.ndarray, mask: np.ndarray) -> np.ndarray:
         (logits,) = self.session.run(None, {"points": points.astype(np.float32), "mask": mask.astype(bool)})
         e = np.exp(logits - logits.max(-1, keepdims=True))

@@ -97,6 +97,7 @@ class Recognizer:
 
     def _exported(self) -> OnnxClassifier:
         onnx = OnnxClassifier(self.run / "model.onnx")
+        onnx.check(self.run / "model.onnx", self.pipeline.config.frames, self.pipeline.n_points, len(self.classes))
         sidecar = self.run / "features.json"
         exported = load_json(sidecar).get("models", 1) if sidecar.is_file() else 1
         if exported != len(self.models):
