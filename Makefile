@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= demo-output
 
-.PHONY: install web demo test bench lint readme clean system-deps
+.PHONY: install web demo test bench accuracy lint readme clean system-deps
 
 $(STAMP): pyproject.toml requirements-lock.txt
 	@$(MAKE) --no-print-directory system-deps
@@ -44,8 +44,13 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# Speed benchmarks only (minutes); the accuracy study is `make accuracy` (hours of CPU).
 bench: install
 	$(BIN)/python benchmarks/run_all.py
+
+# On 22 + 6 real people: every candidate (1 seed), the finalists (3 seeds), the rule's verdict.
+accuracy: install
+	$(BIN)/python benchmarks/bench_people.py
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks tools

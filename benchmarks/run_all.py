@@ -1,4 +1,6 @@
-"""Every benchmark, one after another: `make bench`. Tables go to stdout and bench-output/."""
+"""The speed benchmarks, one after another: `make bench`. Tables go to stdout and
+bench-output/. The accuracy studies (hours of CPU) run apart: `make accuracy`
+(bench_people) and `python benchmarks/run_all.py bench_accuracy` (synthetic, 0.2's record)."""
 
 import runpy
 import sys
@@ -11,7 +13,6 @@ BENCHMARKS = [
     "bench_recognition",
     "bench_training",
     "bench_serve",
-    "bench_accuracy",
 ]
 
 if __name__ == "__main__":

@@ -211,3 +211,32 @@ def test_d19_d20_soak_frames_clients_that_leave_mid_frame(small_run):
         assert server.slots == server.config.workers and server.frame_streams == 0
         assert _rss_mb() - before < 50
         assert not [f for f in server.tmp.rglob("*") if f.is_file()]
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_d15_the_server_stops_on_a_signal_and_leaves_no_temp_folder(small_run, tmp_path, signal_name):
+    import os
+    import signal
+    import subprocess
+
+    from conftest import cli, free_port
+
+    port = free_port()
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    server = subprocess.Popen(cli("serve", small_run, "--port", port), env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        assert list(tmp_path.glob("signpose-serve-*"))  # its temp folder, while it runs
+        with ws_client.connect(f"ws://127.0.0.1:{port}/ws/live") as ws:  # a client still connected
+            ws.recv(timeout=10)
+            server.send_signal(getattr(signal, signal_name))
+            server.wait(timeout=20)
+    finally:
+        server.kill()
+    assert not list(tmp_path.glob("signpose-serve-*"))
