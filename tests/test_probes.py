@@ -331,3 +331,41 @@ def test_d29_an_onnx_model_of_another_run_is_refused(tmp_path, small_run, synth_
         Recognizer.from_run(run, backend="onnx")
     Recognizer.from_run(run).export_onnx()
     assert Recognizer.from_run(run, backend="onnx").classes  # its own export loads
+
+
+def test_d26_a_checkpoint_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    import errno
+
+    import torch
+
+    import signpose.util as util
+    from signpose.learn.training import AtomicCheckpointIO
+
+    path = tmp_path / "checkpoints" / "best.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"epoch": 1, "w": torch.ones(1000)}, path)
+    before = path.read_bytes()
+
+    def full(_fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(util.os, "fsync", full)
+    with pytest.raises(OSError, match="No space left"):
+        AtomicCheckpointIO().save_checkpoint({"epoch": 2, "w": torch.zeros(1000)}, path)
+    assert path.read_bytes() == before and sorted(p.name for p in path.parent.iterdir()) == ["best.ckpt"]
+
+
+def test_d26_a_read_only_or_full_place_is_one_line(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import signpose.data.keypoints as keypoints
+    from signpose.cli import main
+
+    def read_only(path, payload):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(keypoints, "atomic_write_bytes", read_only)
+    assert main(["synth", "--out", str(tmp_path / "s"), "--signers", "2", "--signs", "2", "--reps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err  # the progress bar, then one line
+    assert err.strip().splitlines()[-1].startswith("signpose: error: ")
+    assert "Read-only file system; choose a place you can write to" in err.strip().splitlines()[-1]

@@ -17,6 +17,7 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, EarlyStopping, EMAWeightAveraging, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
@@ -263,6 +264,16 @@ class EpochProgress(Callback):
             self.bar = None
 
 
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written whole or not at all (temp file + rename): a full disk or a kill
+    mid-write leaves the previous best.ckpt / last.ckpt, never a truncated one."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        atomic_write_bytes(Path(path), buffer.getvalue())
+
+
 class StopOnNonFiniteLoss(Callback):
     """A NaN or inf loss ends training with one line instead of a NaN model that reports
     itself fine."""
@@ -464,6 +475,7 @@ def train(
                 deterministic=False,
                 max_time={"minutes": runtime.max_minutes} if runtime.max_minutes else None,
                 log_every_n_steps=max(1, min(50, len(train_loader))),
+                plugins=[AtomicCheckpointIO()],
             )
         except (ValueError, RuntimeError, MisconfigurationException) as e:
             raise SignposeError(f"the runtime settings do not work here: {str(e).splitlines()[0]}") from None
