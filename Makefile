@@ -31,12 +31,15 @@ web: $(HOLISTIC_JS)/holistic.js
 install: $(STAMP) $(HOLISTIC_JS)/holistic.js
 	@$(BIN)/python -c "import signpose" 2>/dev/null || { rm -f $(STAMP); $(MAKE) --no-print-directory $(STAMP); }
 
-# OpenCV (pulled in by MediaPipe) needs libGL and glib; install them only where missing.
+# OpenCV (pulled in by MediaPipe) needs libGL and glib; the tests make rotated and long
+# clips with ffmpeg. Each is installed only where missing.
 system-deps:
 	@if ! ldconfig -p | grep -q "libGL.so.1" || ! ldconfig -p | grep -q "libgthread-2.0.so.0"; then \
 		echo "installing libgl1 and libglib2.0-0 for OpenCV"; \
 		apt-get update -qq && apt-get install -y -qq libgl1 libglib2.0-0 >/dev/null; \
 	fi
+	@command -v ffmpeg >/dev/null || { echo "installing ffmpeg (the tests' video fixtures)"; \
+		apt-get update -qq && apt-get install -y -qq ffmpeg >/dev/null; }
 
 demo: install
 	$(BIN)/signpose demo --out $(DEMO)

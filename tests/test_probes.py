@@ -369,3 +369,25 @@ def test_d26_a_read_only_or_full_place_is_one_line(tmp_path, monkeypatch, capsys
     assert "Traceback" not in err  # the progress bar, then one line
     assert err.strip().splitlines()[-1].startswith("signpose: error: ")
     assert "Read-only file system; choose a place you can write to" in err.strip().splitlines()[-1]
+
+
+def test_d31_a_phone_clips_display_rotation_is_applied(tmp_path):
+    """A portrait clip as phones store it (landscape pixels + a rotation tag) is read as
+    players show it: the same frames as the clip that was upright to begin with."""
+    import subprocess
+
+    from signpose.data.video import open_frames
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (make installs it)")
+    upright = shared("videos", "wlasl_mini", "mother", "mother_1.mp4")
+    sideways, tagged = tmp_path / "sideways.mp4", tmp_path / "tagged.mp4"
+    run = {"check": True, "capture_output": True}
+    subprocess.run(["ffmpeg", "-y", "-i", upright, "-frames:v", "5", "-vf", "transpose=1", sideways], **run)
+    subprocess.run(["ffmpeg", "-y", "-i", sideways, "-c", "copy", "-metadata:s:v:0", "rotate=90", tagged], **run)
+    source = open_frames(tagged)
+    frames = list(source)
+    first = next(iter(open_frames(upright)))
+    assert (source.width, source.height) == (first.shape[1], first.shape[0])  # landscape, as shown
+    assert frames[0].shape == first.shape
+    assert np.abs(frames[0].astype(int) - first.astype(int)).mean() < 12  # the same picture, re-encoded

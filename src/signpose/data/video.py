@@ -151,6 +151,8 @@ def open_frames(source: str | Path | int, fps: float = 30.0) -> FrameSource:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise SignposeError(f"{path}: cannot open as a video (not a video file, or a codec OpenCV lacks)")
+    # phones store portrait clips as landscape pixels plus a display rotation: frames as players show them
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
     return _from_capture(str(path), cap, fps)
 
 
