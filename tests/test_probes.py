@@ -391,3 +391,35 @@ def test_d31_a_phone_clips_display_rotation_is_applied(tmp_path):
     assert (source.width, source.height) == (first.shape[1], first.shape[0])  # landscape, as shown
     assert frames[0].shape == first.shape
     assert np.abs(frames[0].astype(int) - first.astype(int)).mean() < 12  # the same picture, re-encoded
+
+
+def test_d37_a_resume_that_only_writes_the_weights_reports_a_real_epoch(tmp_path, synth_small, capsys):
+    from signpose.cli import main
+
+    args = [
+        "train",
+        str(synth_small),
+        "--out",
+        str(tmp_path / "r"),
+        "--model",
+        "cnn",
+        "--epochs",
+        "2",
+        "--frames",
+        "16",
+    ]
+    assert main(args) == 0
+    (tmp_path / "r" / "model.pt").unlink()
+    (tmp_path / "r" / "run.json").unlink()
+    capsys.readouterr()
+    assert main(args) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("trained cnn"))
+    epoch, total = (int(n) for n in line.split("at epoch ")[1].split(" of "))
+    assert 1 <= epoch <= total == 2
+
+
+def test_d29_a_metrics_file_that_is_no_object_costs_the_accuracy_line_only(tmp_path):
+    from signpose.serve.app import _measured_accuracy
+
+    (tmp_path / "metrics.json").write_text("[0.9]")
+    assert _measured_accuracy(tmp_path) is None
