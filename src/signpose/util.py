@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .errors import SignposeError
+
 
 def available_cpus() -> int:
     """CPUs this process may run on: its affinity (taskset, a container's cpuset), not the
@@ -66,8 +68,6 @@ def check_output(
     """The output-path rule, before any work: an output is never one of the inputs, has
     the expected ending, is not a folder, and replaces an existing file only with
     `force` (a user's file is theirs). Raises SignposeError naming the flag `what`."""
-    from .errors import SignposeError
-
     path = Path(path)
     if path.is_dir():
         kind = f"{suffixes[0]} file" if suffixes else "file"
