@@ -43,6 +43,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import OUT, report, require_shared  # noqa: E402
+from to_markdown import table  # noqa: E402
 
 from signpose.data.dataset import Dataset  # noqa: E402
 from signpose.data.importers import import_kaggle, import_npz  # noqa: E402
@@ -261,6 +262,42 @@ def summarise(sets: dict[str, Path], signer_of: dict[str, str]) -> None:
     people_table = pd.DataFrame(people).round(3)
     people_table.index.name = "person"
     people_table.to_csv(OUT / "people_per_person.csv")
+    cpu = sum(
+        json.loads(p.read_text()).get("train_seconds", 0) for p in (OUT / "people").glob("*/*/seed*/test-*/run.json")
+    )
+    write_tables(people_table, cpu)
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    cols = [frame.index.name or "", *frame.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for index, row in frame.iterrows():
+        lines.append("| " + " | ".join([str(index), *("" if pd.isna(v) else f"{v:.3f}" for v in row)]) + " |")
+    return "\n".join(lines)
+
+
+def write_tables(people_table: pd.DataFrame, cpu_seconds: float) -> None:
+    """benchmarks/README.md's block between the people markers, from this run's tables."""
+    readme = Path(__file__).with_name("README.md")
+    per_person = people_table.copy()
+    per_person.columns = [c[:40] for c in per_person.columns]
+    block = "\n\n".join(
+        [
+            "## Accuracy on 22 + 6 real people never seen (`make accuracy`)",
+            f"Made by `python benchmarks/bench_people.py` ({EPOCHS} fixed epochs a run; the runs under "
+            f"bench-output/people/ took {cpu_seconds / 60:.0f} CPU minutes of training in all, one core each).",
+            "### Per configuration: mean over people [95% bootstrap interval], paired differences",
+            table("people_accuracy"),
+            "### The rule's verdict",
+            table("people_rule"),
+            "### Per person (mean over the seeds)",
+            _markdown(per_person),
+        ]
+    )
+    text = readme.read_text("utf-8")
+    start, end = "<!-- people:start -->", "<!-- people:end -->"
+    head, rest = text.split(start, 1)
+    readme.write_text(f"{head}{start}\n{block}\n{end}{rest.split(end, 1)[1]}", "utf-8")
 
 
 def verdict(candidate: pd.Series, default: pd.Series, in_set: dict[str, set], rng) -> str:

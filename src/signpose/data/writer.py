@@ -119,8 +119,8 @@ class DatasetWriter:
             (self.root / MANIFEST).rename(aside)
             kept = self._salvage(aside)
             print(
-                f"signpose: warning: {e}; kept it as {aside.name}, took over its {len(kept)} readable rows "
-                "whose pose files exist (any source), and rebuilding the rest from the pose files found",
+                f"signpose: warning: {e}; kept it as {aside.name} and rebuilding the manifest from its "
+                f"{len(kept)} readable rows whose pose files exist (any source) and the pose files found",
                 file=sys.stderr,
             )
             return kept

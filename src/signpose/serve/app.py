@@ -329,6 +329,7 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
             "extraction": rec.extraction.model_dump(),
             "workers": config.workers,
             "busy": config.workers - server.slots,
+            "graphs": {"made": server.extractors.made, "free": server.extractors.free.qsize()},  # MediaPipe
             "live_clients": server.live_clients,
         }
 
