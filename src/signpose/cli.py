@@ -619,11 +619,6 @@ def main(argv: list[str] | None = None) -> int:
     except SignposeError as e:
         print(f"signpose: error: {e}", file=sys.stderr)
         return 2
-    except OSError as e:
-        if not is_environment_error(e):
-            raise
-        print(f"signpose: error: {environment_error(e)}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(
             "signpose: interrupted; finished work is on disk, rerun the same command to resume",
@@ -633,6 +628,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `signpose info DATASET | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
+    except OSError as e:  # after BrokenPipeError, which is one too
+        if not is_environment_error(e):
+            raise
+        print(f"signpose: error: {environment_error(e)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
