@@ -219,7 +219,7 @@ def summarise(sets: dict[str, Path], signer_of: dict[str, str]) -> None:
     people: dict[str, pd.Series] = {}  # configuration -> accuracy per person (both sets)
     seeds_used: dict[str, int] = {}
     for name, overrides in CANDIDATES.items():
-        parts, counts = [], []
+        parts, counts, ensembles = [], [], []
         for set_name in sets:
             folders = [run_folder(set_name, name, settings(overrides, s)) for s in range(5)]
             folders = [f for f in folders if (f / "cv.json").is_file()]
@@ -229,13 +229,12 @@ def summarise(sets: dict[str, Path], signer_of: dict[str, str]) -> None:
             parts.append(pd.concat(seeds, axis=1).mean(axis=1))
             counts.append(len(folders))
             if len(folders) >= 3:
-                ens = f"{name}, ensemble of {len(folders)} seeds"
-                people.setdefault(ens, pd.Series(dtype=float))
-                people[ens] = pd.concat([people[ens], ensemble_per_person(folders, signer_of)])
-                seeds_used[ens] = len(folders)
-        else:
-            people[name] = pd.concat(parts)
-            seeds_used[name] = min(counts)
+                ensembles.append(ensemble_per_person(folders, signer_of))
+        else:  # finished on every set
+            people[name], seeds_used[name] = pd.concat(parts), min(counts)
+            if len(ensembles) == len(sets):
+                ens = f"{name}, ensemble of {min(counts)} seeds"
+                people[ens], seeds_used[ens] = pd.concat(ensembles), min(counts)
     if DEFAULT not in people:
         print("the default has not finished on both sets yet: nothing to compare", file=sys.stderr)
         return
