@@ -357,8 +357,9 @@ def _check_resumable(out: Path, config: TrainConfig, dataset: Dataset) -> bool:
     begun = last.is_file() or (out / "run.json").is_file()
     if not ((out / "config.json").is_file() and begun):
         return False
-    if (out / "run.json").is_file():
-        trained_on = load_run_info(out).dataset_path(out)
+    record = load_run_info(out) if (out / "run.json").is_file() else None  # read once, used twice
+    if record is not None:
+        trained_on = record.dataset_path(out)
         if trained_on.resolve() != Path(dataset.root).resolve():
             raise SignposeError(f"{out}: holds a run trained on {trained_on}, not {dataset.root}; choose a new --out")
     # Compared as resolved settings, so a run saved before a setting was added (with a
@@ -372,9 +373,9 @@ def _check_resumable(out: Path, config: TrainConfig, dataset: Dataset) -> bool:
             "rerun with its config.json to resume it, or choose a new --out"
         )
     if config.seeds > 1:
-        return (out / "run.json").is_file()  # an ensemble's record is written last, once all its models are
-    finished = all((out / f).is_file() for f in ("run.json", "model.pt"))
-    if finished and not (load_run_info(out).stopped_by == "time limit" and last.is_file()):
+        return record is not None  # an ensemble's record is written last, once all its models are
+    finished = record is not None and (out / "model.pt").is_file()
+    if finished and not (record.stopped_by == "time limit" and last.is_file()):
         return True
     if not last.is_file():
         return False
