@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= demo-output
 
-.PHONY: install web demo test bench accuracy lint readme clean system-deps
+.PHONY: install web demo test test-fast bench accuracy lint docs clean system-deps
 
 $(STAMP): pyproject.toml requirements-lock.txt
 	@$(MAKE) --no-print-directory system-deps
@@ -47,6 +47,10 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# The inner loop while working: no training-length tests, no browser (under 2 minutes).
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
 # Speed benchmarks only (minutes); the accuracy study is `make accuracy` (hours of CPU).
 bench: install
 	$(BIN)/python benchmarks/run_all.py
@@ -60,8 +64,9 @@ lint: install
 	$(BIN)/ruff format --check src tests benchmarks tools
 
 # The README's settings table, from the settings' declarations.
-readme: install
-	$(BIN)/python tools/readme_settings.py
+# docs/settings.md from the settings' declarations (a test fails when it is stale).
+docs: install
+	$(BIN)/python tools/docs_settings.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) bench-output .pytest_cache build $(HOLISTIC_JS)

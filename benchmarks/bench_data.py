@@ -23,21 +23,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import report  # noqa: E402
+from seed_reference import seed_augment_rotation, seed_augment_scale  # noqa: E402
 
 from signpose.data.dataset import Dataset, ManifestRow  # noqa: E402
 from signpose.data.keypoints import KeypointSequence  # noqa: E402
 from signpose.data.schema import to_seed_vectors  # noqa: E402
 from signpose.data.synth import synth_dataset  # noqa: E402
 from signpose.data.writer import DatasetWriter  # noqa: E402
-from signpose.learn.augmentation import (  # noqa: E402
-    AugmentConfig,
-    Augmenter,
-    seed_augment_rotation,
-    seed_augment_scale,
-)
+from signpose.learn.augmentation import AugmentConfig, Augmenter  # noqa: E402
 from signpose.learn.features import FeatureConfig, FeaturePipeline, feature_set  # noqa: E402
+from signpose.learn.lightning import Collate, PointBatches  # noqa: E402
 from signpose.learn.models import SignClassifier  # noqa: E402
-from signpose.learn.training import Collate, PointBatches  # noqa: E402
 
 SIGNERS, SIGNS, REPS, FRAMES = (
     1,

@@ -49,6 +49,7 @@ from signpose.data.dataset import Dataset  # noqa: E402
 from signpose.data.importers import import_kaggle, import_npz  # noqa: E402
 from signpose.learn.config import TrainConfig  # noqa: E402
 from signpose.learn.evaluation import evaluate  # noqa: E402
+from signpose.learn.features import STREAMS  # noqa: E402
 from signpose.learn.training import cross_validate  # noqa: E402
 from signpose.settings import build, deep_merge  # noqa: E402
 
@@ -59,6 +60,7 @@ DRAWS = 10_000
 DEFAULT = "default (islr + hand-centred + dominant right)"
 BASELINE = "cnn baseline (hands, as recorded)"
 SMALL_ISLR = {"model": "islr", "model_options": {"dim": 96, "groups": 1}}
+GCN_FUSED = "gcn, 4 streams fused, no validation people"
 
 # The candidates of the issue. Handedness four ways; model capacity for data of this size
 # (the 1st-place ISLR model had 94k training sequences, these sets 2-3k).
@@ -83,6 +85,9 @@ CANDIDATES: dict[str, dict] = {
     },
     "default, no validation people": {"val_fraction": 0.0},
     "islr small (dim 96, 1 group), no validation people": deep_merge(SMALL_ISLR, {"val_fraction": 0.0}),
+    # The skeleton graph network (issue: skeleton graph networks): SAM-SLR's four streams
+    # trained apart and fused; each stream alone is read from the fused run's own models.
+    GCN_FUSED: {"model": "gcn", "streams": list(STREAMS), "val_fraction": 0.0},
     "islr small (dim 96, 1 group), dominant right": SMALL_ISLR,
     "islr small (dim 96, 1 group), per signer": deep_merge(SMALL_ISLR, {"features": {"dominant_hand": "per-signer"}}),
     "islr small (dim 96, 1 group), as recorded + mirror 0.5": deep_merge(
@@ -132,6 +137,17 @@ def per_person(runs: list[Path], signer_of: dict[str, str]) -> pd.Series:
     return correct.groupby(pred["sample"].map(signer_of)).mean()
 
 
+def member_runs(folder: Path, member: str) -> list[Path]:
+    """One model of each fold's fused run, evaluated on the fold's test people (once)."""
+    runs = []
+    for fold in fold_runs(folder):
+        path = fold / member
+        if not (path / "predictions.csv").is_file():
+            evaluate(path)
+        runs.append(path)
+    return runs
+
+
 def ensemble_per_person(folders: list[Path], signer_of: dict[str, str]) -> pd.Series:
     """The seeds' runs of each fold as one model (their probabilities averaged)."""
     outs = []
@@ -178,7 +194,7 @@ def estimate_minutes(todo: list[tuple[str, str, TrainConfig]], sets: dict[str, P
         rows = len(Dataset(sets[set_name]).rows)
         steps = EPOCHS * int(np.ceil(rows * 0.8 * 0.8 / config.recipe.batch_size))  # test and validation people out
         folds = folds_of(set_name) or len(Dataset(sets[set_name]).signers)
-        total += timed[signature] * steps * folds
+        total += timed[signature] * steps * folds * max(1, len(config.streams))
     return total / 60
 
 
@@ -232,6 +248,15 @@ def summarise(sets: dict[str, Path], signer_of: dict[str, str]) -> None:
                 ensembles.append(ensemble_per_person(folders, signer_of))
         else:  # finished on every set
             people[name], seeds_used[name] = pd.concat(parts), min(counts)
+            for stream in overrides.get("streams", []):  # each model of a fused run alone
+                alone = [
+                    per_person(member_runs(run_folder(s, name, settings(overrides, SEEDS[0])), stream), signer_of)
+                    for s in sets
+                ]
+                people[f"{name}: {stream} stream alone"], seeds_used[f"{name}: {stream} stream alone"] = (
+                    pd.concat(alone),
+                    1,
+                )
             if len(ensembles) == len(sets):
                 ens = f"{name}, ensemble of {min(counts)} seeds"
                 people[ens], seeds_used[ens] = pd.concat(ensembles), min(counts)

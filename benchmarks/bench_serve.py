@@ -150,8 +150,8 @@ def client(url: str, mode: str, messages: list, seconds: float, rate: float | No
         start, i = time.time(), 0
         while time.time() - start < seconds:
             ws.send(messages[i % len(messages)])
+            sent_at[i] = time.time()  # frames are numbered from 0, as the server numbers them
             i += 1
-            sent_at[i] = time.time()
             if rate is None:
                 answered.wait(5)
                 answered.clear()

@@ -24,6 +24,27 @@ def shared(*parts: str) -> Path:
     return path
 
 
+def _reads_shared(function) -> bool:
+    import inspect
+
+    try:
+        return "shared(" in inspect.getsource(function)
+    except (OSError, TypeError):
+        return False
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """`real_data` on every test that reads ../shared/data: a `shared(...)` call in its
+    body or in any fixture it uses, so that `-m "not real_data"` is what a user without
+    the recordings runs (those tests would skip anyway)."""
+    for item in items:
+        functions = [getattr(item, "function", None)]
+        for defs in item._fixtureinfo.name2fixturedefs.values():
+            functions += [d.func for d in defs]
+        if any(_reads_shared(f) for f in functions if f is not None):
+            item.add_marker(pytest.mark.real_data)
+
+
 def cli(*args) -> list[str]:
     """The command line of `signpose ARGS` run as a new process with this Python."""
     return [sys.executable, "-m", "signpose.cli", *map(str, args)]
@@ -137,7 +158,7 @@ def running(run: Path, **settings):
     """The app on a free localhost port, in this process (so tests can look inside)."""
     import uvicorn
 
-    from signpose.recognise.live import LiveConfig
+    from signpose.recognise.window import LiveConfig
     from signpose.serve.app import create_app, server_config
     from signpose.serve.config import ServeConfig
 

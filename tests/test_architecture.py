@@ -27,7 +27,7 @@ LAYERS = [
     {"signpose.learn"},
     {"signpose.recognise"},
     {"signpose.serve"},
-    {"signpose.demo", "signpose.cli"},
+    {"signpose.demo", "signpose.reference", "signpose.cli"},
 ]
 
 

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from conftest import ROOT, running, shared
 
+pytestmark = pytest.mark.browser
+
 sync_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("fastapi")
 

@@ -13,7 +13,8 @@ from signpose.data.dataset import Dataset
 from signpose.errors import SignposeError
 from signpose.learn.evaluation import evaluate
 from signpose.learn.features import FeaturePipeline
-from signpose.learn.runs import load_classifier, load_run_info, predict_points
+from signpose.learn.inference import predict_points
+from signpose.learn.runs import load_classifier, load_run_info
 from signpose.learn.training import train
 from signpose.recognise.recognizer import Recognizer
 

@@ -21,8 +21,9 @@ from signpose.extract.pipeline import extract_dataset
 from signpose.learn.config import RuntimeConfig, TrainConfig
 from signpose.learn.evaluation import evaluate
 from signpose.learn.features import FeatureConfig, FeaturePipeline
+from signpose.learn.lightning import StopOnNonFiniteLoss
 from signpose.learn.plots import plot_curves
-from signpose.learn.training import StopOnNonFiniteLoss, train
+from signpose.learn.training import train
 from signpose.recognise.recognizer import Recognizer
 
 
@@ -339,7 +340,7 @@ def test_d26_a_checkpoint_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch)
     import torch
 
     import signpose.util as util
-    from signpose.learn.training import AtomicCheckpointIO
+    from signpose.learn.lightning import AtomicCheckpointIO
 
     path = tmp_path / "checkpoints" / "best.ckpt"
     AtomicCheckpointIO().save_checkpoint({"epoch": 1, "w": torch.ones(1000)}, path)

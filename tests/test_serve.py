@@ -126,13 +126,16 @@ def test_predicts_at_once_all_answer_and_a_full_pool_says_retry(wlasl_run):
             answers = list(pool.map(lambda v: post_video(base, v), videos))
         assert [a.status_code for a in answers] == [200] * 4
         assert all(a.json()["top"][0]["sign"] in ("brother", "mother") for a in answers)
-    with running(wlasl_run, workers=1) as (base, _):
-        with ThreadPoolExecutor(4) as pool:
-            answers = list(pool.map(lambda v: post_video(base, v), videos))
-        codes = sorted(a.status_code for a in answers)
-        assert codes[0] == 200 and set(codes) <= {200, 503}
-        for busy in (a for a in answers if a.status_code == 503):
-            assert busy.headers["retry-after"] == "2" and "busy" in busy.json()["error"]
+    with running(wlasl_run, workers=1) as (base, server):
+        assert server.try_slot()  # the only MediaPipe slot, held: the pool is full
+        try:
+            busy = post_video(base, videos[0])
+        finally:
+            server.free_slot()
+        assert busy.status_code == 503, busy.text
+        assert busy.headers["retry-after"] == "2" and "busy" in busy.json()["error"]
+        assert post_video(base, videos[0]).status_code == 200  # free again: answered
+        assert server.slots == 1
 
 
 def test_live_landmarks_are_classified_and_committed(wlasl_run, wlasl_extracted):
@@ -146,17 +149,18 @@ def test_live_landmarks_are_classified_and_committed(wlasl_run, wlasl_extracted)
     ):
         hello = json.loads(ws.recv(timeout=10))
         assert hello["type"] == "hello" and hello["mode"] == "landmarks"
-        ws.send(json.dumps({"type": "config", "threshold": 0.0}))
+        ws.send(json.dumps({"type": "config", "threshold": 0.0, "fps": 25}))
         reply = json.loads(ws.recv(timeout=10))
-        assert reply["type"] == "config" and reply["threshold"] == 0.0
+        assert reply["type"] == "config" and reply["threshold"] == 0.0 and reply["fps"] == 25
         for message in landmark_messages(seq):
             ws.send(json.dumps(message))
         got = receive_until(ws, "commit")
         prediction = next(m for m in got if m["type"] == "prediction")
-        assert prediction["frame"] == 30 and prediction["hands"]
+        assert prediction["frame"] == 29 and prediction["hands"]  # numbered from 0, as `signpose live` does
         assert prediction["top"][0]["sign"] in ("brother", "mother")
         expected = prediction["top"][0]["sign"]
         assert got[-1]["sign"] == expected and got[-1]["processed"] >= 30
+        assert got[-1]["time"] == pytest.approx(got[-1]["frame"] / 25)  # the client's frame rate
         assert server.live_clients == 1
     # the classifier saw what `predict` sees: the same window from the stored sequence
     first = KeypointSequence(seq.xyz[:30], seq.present[:30], seq.fps, seq.width, seq.height)
@@ -175,6 +179,7 @@ def test_live_messages_are_validated_and_rate_limited(wlasl_run):
         "unknown part": json.dumps({**good, "parts": {"tail": [0.0] * 3}}),
         "no size": json.dumps({**good, "w": 0}),
         "bad threshold": json.dumps({"type": "config", "threshold": 7}),
+        "bad fps": json.dumps({"type": "config", "fps": 0}),
     }
     with running(wlasl_run, max_live_fps=20) as (base, server):
         with ws_client.connect(base.replace("http", "ws") + "/ws/live") as ws:
@@ -229,7 +234,7 @@ def test_live_frames_mode_runs_mediapipe_on_the_server_and_frees_it_on_disconnec
             seq = ds.read(ds.rows[ds.rows["sample"] == "mother/mother_1"].iloc[0])
             window = KeypointSequence(seq.xyz[:30], seq.present[:30], seq.fps, seq.width, seq.height)
             stored = Recognizer(wlasl_run).predict_sequence(window, top_k=2).top
-            assert predictions[0]["frame"] == 30 and predictions[0]["top"][0]["sign"] == stored[0][1]
+            assert predictions[0]["frame"] == 29 and predictions[0]["top"][0]["sign"] == stored[0][1]
             assert predictions[0]["top"][0]["probability"] == pytest.approx(stored[0][2], abs=0.05)
             for jpeg in jpegs[:20]:  # sent faster than MediaPipe runs: dropped, not queued
                 ws.send(jpeg)

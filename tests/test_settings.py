@@ -1,8 +1,9 @@
-"""Settings are declared once: the flags, the checks, the saved config and the README's
+"""Settings are declared once: the flags, the checks, the saved config and docs/settings.md
 table all follow from the declaration."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from pathlib import Path
@@ -13,9 +14,9 @@ from signpose.cli import _train_settings, build_parser
 from signpose.errors import SignposeError
 from signpose.learn.config import RuntimeConfig, TrainConfig
 from signpose.learn.recipes import Recipe
-from signpose.settings import build, markdown_table
+from signpose.settings import Settings, build
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def parse(*argv):
@@ -130,20 +131,38 @@ def test_runtime_checks():
         build(RuntimeConfig, {"max_minutes": 0})
 
 
-def test_readme_settings_table_is_generated_from_the_declarations():
-    """Regenerate with: make readme (tools/readme_settings.py)."""
-    text = README.read_text("utf-8")
-    found = re.search(r"<!-- settings:start -->\n(.*?)\n<!-- settings:end -->", text, re.S)
-    assert found, "README.md lacks the settings table markers"
-    expected = markdown_table(TrainConfig) + "\n\n" + markdown_table(RuntimeConfig)
-    assert found.group(1).strip() == expected.strip(), "README settings table is stale: run `make readme`"
+def test_docs_settings_is_generated_from_every_declaration():
+    """Regenerate with: make docs (tools/docs_settings.py)."""
+    from signpose.reference import SETTINGS, settings_markdown
+
+    text = DOCS.joinpath("settings.md").read_text("utf-8")
+    assert text.endswith(settings_markdown() + "\n"), "docs/settings.md is stale: run `make docs`"
+    classes = {cls for _, _, cls in SETTINGS}
+    for cls in list(classes):  # and the sections nested in them (augment, recipe, features, live)
+        classes |= {f.annotation for f in cls.model_fields.values() if isinstance(f.annotation, type)}
+    stages = (
+        "extract.holistic",
+        "learn.config",
+        "learn.features",
+        "learn.augmentation",
+        "recognise.live",
+        "serve.config",
+    )
+    found = {
+        cls
+        for module in stages
+        for cls in vars(importlib.import_module(f"signpose.{module}")).values()
+        if isinstance(cls, type) and issubclass(cls, Settings) and cls.__module__ != "signpose.settings"
+    }
+    assert found <= classes, f"settings classes missing from docs/settings.md: {found - classes}"
+    assert "--allow-origins" in text and "--model-complexity" in text and "--cooldown" in text
 
 
-def test_readme_model_table_counts_what_the_models_have():
+def test_guide_model_table_counts_what_the_models_have():
     from signpose.learn.features import FeatureConfig
     from signpose.learn.models import describe_models
 
-    text = README.read_text("utf-8")
+    text = DOCS.joinpath("guide.md").read_text("utf-8")
     table = dict(re.findall(r"^\| `(\w+)`(?: \(default\))? \| ([\d,]+)", text, re.M))
     pose_hands = FeatureConfig(features="pose_hands")  # the table's "30 x 150 input"
     counts = {r["model"]: f"{r['parameters']:,}" for r in describe_models(pose_hands, n_classes=100)}

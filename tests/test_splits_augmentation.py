@@ -1,20 +1,20 @@
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import shared
+from conftest import ROOT, shared
 
 from signpose.data.importers import seed_vectors_to_sequence
 from signpose.errors import SignposeError
-from signpose.learn.augmentation import (
-    AugmentConfig,
-    Augmenter,
-    seed_augment_rotation,
-    seed_augment_scale,
-)
+from signpose.learn.augmentation import AugmentConfig, Augmenter
 from signpose.learn.features import FeatureConfig, FeaturePipeline, PointData, feature_set
+from signpose.learn.lightning import Collate, PointBatches
 from signpose.learn.splits import mixed_split, signer_folds, signer_split
-from signpose.learn.training import Collate, PointBatches
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from seed_reference import seed_augment_rotation, seed_augment_scale  # noqa: E402  (the notebook's loops)
 
 
 def _rows():

@@ -185,7 +185,7 @@ def test_wilson_interval_is_honest_about_few_samples():
 def test_test_time_views_and_ensembles_are_written_apart_and_average_probabilities(small_run, tmp_path, synth_small):
     from signpose.data.dataset import Dataset
     from signpose.learn.features import FeaturePipeline
-    from signpose.learn.runs import predict_points
+    from signpose.learn.inference import predict_points
     from signpose.recognise.recognizer import Recognizer
 
     own = (small_run / "metrics.json").read_bytes()
@@ -213,3 +213,22 @@ def test_test_time_views_and_ensembles_are_written_apart_and_average_probabiliti
         evaluate(small_run, ensemble=[seen])
     with pytest.raises(SignposeError, match="tta must be between 1 and 9"):
         evaluate(small_run, tta=10)
+
+
+def test_the_same_seed_trains_the_same_model_and_another_seed_another(tmp_path, synth_small):
+    """The seed fixes the initial weights as well as the split and augmentation."""
+    import torch
+
+    config = {
+        "model": "cnn",
+        "test_signer": "signer3",
+        "features": {"features": "hands"},
+        "recipe": {"epochs": 1},
+        "model_options": {"channels": 16},
+    }
+    weights = {}
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        train(synth_small, tmp_path / name, build(TrainConfig, {**config, "seed": seed}), progress=False)
+        weights[name] = torch.load(tmp_path / name / "model.pt", weights_only=True)
+    assert all(torch.equal(weights["a"][k], weights["b"][k]) for k in weights["a"])
+    assert not all(torch.equal(weights["a"][k], weights["c"][k]) for k in weights["a"])

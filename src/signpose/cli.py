@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SignposeError, environment_error, is_environment_error
+from .recognise import BACKENDS
 from .settings import add_flags, build, deep_merge, given, load_json, parser_class
 
 
@@ -147,12 +148,9 @@ def cmd_recipes(args) -> int:
 
 
 def cmd_settings(args) -> int:
-    from .learn.config import RuntimeConfig, TrainConfig
-    from .settings import markdown_table
+    from .reference import settings_markdown
 
-    print(markdown_table(TrainConfig))
-    print()
-    print(markdown_table(RuntimeConfig))
+    print(settings_markdown())
     return 0
 
 
@@ -183,7 +181,7 @@ def _print_result(result, run) -> None:
 def cmd_train(args) -> int:
     config, runtime = _train_settings(args)  # checked before the trainer (Lightning) is loaded
 
-    from .learn.evaluation import evaluate
+    from .learn.evaluation import evaluate, evaluate_members
     from .learn.training import train
 
     info = train(args.dataset, args.out, config, runtime)
@@ -191,7 +189,7 @@ def cmd_train(args) -> int:
         return 0
     result = evaluate(args.out)
     if info.members:
-        alone = [evaluate(path).accuracy for path in info.member_paths(Path(args.out))]
+        alone = [r.accuracy for r in evaluate_members(args.out)]
         print(
             f"trained {len(alone)} {config.model} models on {', '.join(info.train_signers)} "
             f"(seeds {config.seed}-{config.seed + len(alone) - 1}); each alone: "
@@ -298,24 +296,13 @@ def cmd_serve(args) -> int:
 
 
 def cmd_live(args) -> int:
-    from .recognise.live import LiveConfig
+    from .recognise.live import preview_window
     from .recognise.recognizer import Recognizer
+    from .recognise.window import LiveConfig
 
     config = build(LiveConfig, given(args))
     rec = Recognizer.from_run(args.run, backend=args.backend, ensemble=args.ensemble, tta=args.tta)
-    show = None
-    if not args.headless and os.environ.get("DISPLAY"):
-        import cv2
-
-        from .text import draw_caption
-
-        def show(rgb, event):
-            if event:
-                rgb, _ = draw_caption(rgb, event["sign"], f"{event['probability']:.0%}")
-            cv2.imshow("signpose live", rgb[..., ::-1])
-            if cv2.waitKey(1) & 0xFF == ord("q"):
-                raise KeyboardInterrupt
-
+    show = preview_window() if not args.headless and os.environ.get("DISPLAY") else None
     source = int(args.source) if str(args.source).isdigit() else args.source
     session = rec.live(source, config, on_frame=show)
     for event in session:
@@ -357,16 +344,19 @@ def _append_arg(p) -> None:
 
 
 def _extract_args(p) -> None:
+    from .data.layouts import LAYOUTS
+    from .extract.backends import BACKENDS as EXTRACT_BACKENDS
+
     p.add_argument("videos", help="folder of sign videos or frame folders")
     p.add_argument("--out", required=True, help="dataset folder to write (a rerun resumes)")
     _append_arg(p)
-    p.add_argument("--layout", choices=["karsl", "folders"], default="folders")
+    p.add_argument("--layout", choices=LAYOUTS, default="folders")
     p.add_argument("--labels", help="sign names: KArSL CSV (SignID,Sign) or labels.xlsx")
     p.add_argument("--workers", type=_positive_int, help="processes (default: all cores)")
     p.add_argument("--signer", help="signer name for a one-signer folders layout")
     p.add_argument("--retry-failed", action="store_true", help="retry samples that failed before")
     p.add_argument("--limit", type=_positive_int, help="only the first N samples (a quick look)")
-    p.add_argument("--backend", choices=["local", "ray"], default="local", help="process pool here, or Ray")
+    p.add_argument("--backend", choices=EXTRACT_BACKENDS, default="local", help="process pool here, or Ray")
     p.add_argument(
         "--address",
         help="Ray cluster address (e.g. ray://head:10001 or auto); default: a local Ray",
@@ -462,7 +452,7 @@ def _combine_args(p) -> None:
         type=_positive_int,
         default=1,
         metavar="N",
-        help="average N views of each sign (small rotations and scalings; 1 = off, at most 9)",
+        help="average N views of each sign (small rotations and scalings; 1 = off)",
     )
 
 
@@ -473,7 +463,7 @@ def _predict_args(p) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--annotate", help="write the video with landmarks and the sign to this .mp4")
     p.add_argument("--force", action="store_true", help="let --annotate replace an existing file")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    p.add_argument("--backend", choices=BACKENDS, default="torch")
     p.add_argument("--workers", type=_positive_int, help="extraction processes for many videos")
     _combine_args(p)
 
@@ -482,12 +472,12 @@ def _live_args(p) -> None:
     p.add_argument("run")
     p.add_argument("--source", default="0", help="camera index, video file or stream URL")
     p.add_argument("--headless", action="store_true", help="print timestamped predictions, no window")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    p.add_argument("--backend", choices=BACKENDS, default="torch")
     _combine_args(p)
 
 
 def _live_settings(p) -> None:
-    from .recognise.live import LiveConfig
+    from .recognise.window import LiveConfig
 
     add_flags(p, LiveConfig, title="live settings")
 
@@ -504,7 +494,6 @@ def _serve_settings(p) -> None:
 
 def _export_args(p) -> None:
     p.add_argument("run")
-    p.add_argument("--format", choices=["onnx"], default="onnx")
     p.add_argument("--out", help="the .onnx file to write (default RUN/model.onnx)")
     p.add_argument("--force", action="store_true", help="let --out replace an existing file")
 
@@ -553,7 +542,7 @@ COMMANDS: dict[str, Command] = {
         _features_settings,
     ),
     "recipes": Command("the registered training recipes with their values", cmd_recipes),
-    "settings": Command("every training setting: flag, allowed values, default (Markdown)", cmd_settings),
+    "settings": Command("every setting of every command: flag, allowed values, default (Markdown)", cmd_settings),
     "train": Command(
         "train a model signer-independently, then evaluate it",
         cmd_train,

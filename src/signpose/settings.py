@@ -359,7 +359,7 @@ def _lookup(data: Any, path: tuple[str, ...]) -> Any:
 
 def _show(value: Any) -> str:
     if isinstance(value, list | tuple):
-        return " ".join(map(str, value))
+        return " ".join(map(str, value)) or "none"
     return json.dumps(value) if isinstance(value, dict) else str(value)
 
 
@@ -393,6 +393,7 @@ def markdown_table(cls: type[Settings], defaults: Settings | None = None) -> str
             "choice": " \\| ".join(f.choices),
             "bool": "on/off (`--no-...`)",
             "pair": "two numbers",
+            "list": "one or more values",
             "json": "JSON object",
             "int": _range(cls, f.path, "whole number"),
             "float": _range(cls, f.path, "number"),

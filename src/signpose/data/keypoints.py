@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import SignposeError
 from ..util import atomic_write_bytes
-from .schema import N_POINTS, PARTS, POSE, POSE_FORMAT_POINTS
+from .schema import LEFT_HAND, N_POINTS, PARTS, POSE, POSE_FORMAT_POINTS, RIGHT_HAND
 
 # pose-format treats confidence 0 as absent; a detected pose point whose visibility
 # rounds to 0 must still count as detected.
@@ -64,6 +64,18 @@ class KeypointSequence:
     def part_present(self) -> np.ndarray:
         """(T, 4) bool: which of pose, face, left hand, right hand were detected per frame."""
         return np.stack([self.present[:, p.slice].any(axis=1) for p in PARTS], axis=1)
+
+    def hands_per_frame(self) -> np.ndarray:
+        """(T,) bool: frames in which either hand was detected."""
+        return self.present[:, LEFT_HAND.slice].any(axis=1) | self.present[:, RIGHT_HAND.slice].any(axis=1)
+
+    def hands_seen(self) -> bool:
+        """Whether a hand was detected in any frame: without one there is no sign to read."""
+        return bool(self.hands_per_frame().any())
+
+    def person_seen(self) -> bool:
+        """Whether a body or a hand was detected in any frame."""
+        return bool(self.present[:, POSE.slice].any()) or self.hands_seen()
 
     def image_normalised(self) -> np.ndarray:
         """x and y divided by the frame size: MediaPipe's own [0, 1] units, as the seed uses."""

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..settings import Settings, unknown
 from .augmentation import AugmentConfig
-from .features import FeatureConfig
+from .features import FEATURE_SETS, STREAMS, FeatureConfig
 from .models import MODELS
 from .recipes import Recipe
 
@@ -20,7 +20,7 @@ class TrainConfig(Settings):
 
     model: str = Field(
         "islr",
-        description="architecture (`signpose models` lists them): islr, cnn, lstm, tcn, transformer",
+        description=f"architecture (`signpose models` lists them): {', '.join(MODELS)}",
     )
     split: Literal["signer", "mixed"] = Field(
         "signer",
@@ -43,6 +43,12 @@ class TrainConfig(Settings):
         description="models trained, with seeds seed, seed+1, ...; from 2 the run is an ensemble that "
         "averages their probabilities (each model in RUN/seed<S>/)",
     )
+    streams: list[Literal[STREAMS]] = Field(
+        default_factory=list,
+        description="graph views trained as one fused run, one model each (RUN/<stream>/, or "
+        "RUN/<stream>-seed<S>/ with --seeds), their probabilities averaged: e.g. "
+        "joint,bone,joint_motion,bone_motion (empty: one model on --stream)",
+    )
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig, description="augmentation")
     recipe: Recipe = Field(default_factory=Recipe, description="training recipe (default: the model's own)")
@@ -53,14 +59,47 @@ class TrainConfig(Settings):
 
     @model_validator(mode="before")
     @classmethod
-    def _model_recipe(cls, data: Any) -> Any:
-        """Without a recipe name, a run trains with its model's own recipe."""
+    def _model_defaults(cls, data: Any) -> Any:
+        """Without a recipe name, a run trains with its model's own recipe; without a
+        feature set, on its model's own (for a model that reads one kind: gcn)."""
         if isinstance(data, dict):
             model = data.get("model", cls.model_fields["model"].default)
+            spec = MODELS.get(model) if isinstance(model, str) else None
             recipe = data.get("recipe") or {}
-            if isinstance(recipe, dict) and "name" not in recipe and model in MODELS:
-                data = {**data, "recipe": {**recipe, "name": MODELS[model].recipe}}
+            if isinstance(recipe, dict) and "name" not in recipe and spec is not None:
+                data = {**data, "recipe": {**recipe, "name": spec.recipe}}
+            features = data.get("features") or {}
+            if isinstance(features, dict) and "features" not in features and spec is not None and spec.features:
+                data = {**data, "features": {**features, "features": spec.features}}
+            streams = data.get("streams")
+            if isinstance(streams, str | list):  # --streams joint,bone as well as --streams joint bone
+                parts = [streams] if isinstance(streams, str) else streams
+                data = {**data, "streams": [x.strip() for p in parts for x in str(p).split(",") if x.strip()]}
         return data
+
+    @model_validator(mode="after")
+    def _streams_fit(self) -> TrainConfig:
+        if self.streams:
+            if len(set(self.streams)) != len(self.streams):
+                raise ValueError(f"streams must differ, not {','.join(self.streams)}")
+            if FEATURE_SETS[self.features.features].graph is None:
+                raise ValueError(f"streams need a graph feature set (graph27), not {self.features.features}")
+        return self
+
+    def members(self) -> list[tuple[str, TrainConfig]]:
+        """The models of a fused or seed ensemble run: (folder name, settings) each."""
+        seeds = range(self.seed, self.seed + self.seeds)
+        if not self.streams:
+            return [(f"seed{s}", self.replace(seed=s, seeds=1)) for s in seeds]
+        one = self.seeds == 1
+        return [
+            (
+                stream if one else f"{stream}-seed{s}",
+                self.replace(seed=s, seeds=1, streams=[], features={"stream": stream}),
+            )
+            for stream in self.streams
+            for s in seeds
+        ]
 
     @model_validator(mode="after")
     def _seeds_fit(self) -> TrainConfig:

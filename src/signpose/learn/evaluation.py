@@ -19,8 +19,9 @@ from ..data.dataset import Dataset, write_table
 from ..errors import SignposeError
 from ..util import atomic_write_json, natural_sorted
 from .features import FeaturePipeline
+from .inference import ensemble_probabilities
 from .plots import plot_confusion, plot_curves
-from .runs import load_ensemble, load_run_info, predict_points
+from .runs import load_ensemble, load_run_info
 from .splits import test_signers
 
 
@@ -102,7 +103,8 @@ def evaluate(
     dataset_path = Path(dataset_path) if dataset_path is not None else own_dataset
     own = signer is None and dataset_path.resolve() == own_dataset.resolve()
     dataset = Dataset(dataset_path)
-    data = FeaturePipeline(config.features).load(dataset)
+    pipeline = FeaturePipeline(config.features)
+    data = pipeline.load(dataset)
     rows = data.rows
     signers = natural_sorted(set(rows.signer))
     if signer is not None and signer not in signers:
@@ -137,14 +139,14 @@ def evaluate(
     name = (signer or "test") if dataset_path == own_dataset else f"{dataset_path.name}-{signer}"
     name += (f"-tta{tta}" if tta > 1 else "") + (f"-ensemble{len(members)}" if ensemble else "")
     out = run if own and not combined else run / "eval" / name
-    probs = predict_points(classifier, data.points[selected], data.mask[selected], tta=tta)
+    views = [(classifier, data.points[selected], data.mask[selected])]
     for member, _, member_config in members[1:]:
-        same = member_config.features == config.features
-        member_data = data if same else FeaturePipeline(member_config.features).load(dataset)
+        member_pipeline = FeaturePipeline(member_config.features)  # streams differ only inside the model
+        member_data = data if member_pipeline.same_points(pipeline) else member_pipeline.load(dataset)
         if list(member_data.rows["sample"]) != list(rows["sample"]):
             raise SignposeError(f"the ensemble's runs read {dataset_path} differently; rerun `signpose extract`")
-        probs = probs + predict_points(member, member_data.points[selected], member_data.mask[selected], tta=tta)
-    probs = probs / len(members)
+        views.append((member, member_data.points[selected], member_data.mask[selected]))
+    probs = ensemble_probabilities(views, tta)
     scores, table = metrics(y[selected], probs, info.names)
     table.insert(0, "sign_id", info.classes)
     correct = int(round(scores["accuracy"] * scores["samples"]))
@@ -193,3 +195,9 @@ def mean_std_table(results: list[EvalResult], metric_names=("accuracy", "top5_ac
             **{m: f"{mean[i]:.3f} ± {std[i]:.3f}" for i, m in enumerate(metric_names)},
         }
     return table
+
+
+def evaluate_members(run: str | Path) -> list[EvalResult]:
+    """Each model of an ensemble (`train --seeds N`) alone, on the run's test signer."""
+    run = Path(run)
+    return [evaluate(path) for path in load_run_info(run).member_paths(run)]

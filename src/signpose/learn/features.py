@@ -27,9 +27,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..data.dataset import Dataset
+from ..data.graph import SAM_SLR_27, SkeletonGraph
 from ..data.keypoints import KeypointSequence
 from ..data.schema import (
     FACE,
@@ -61,6 +62,7 @@ class FeatureSet:
     motion: int = 0  # frame differences added: 1 = velocity, 2 = also its change (acceleration)
     hand_local: bool = False  # each hand also relative to its wrist, scaled by its size
     hand_geometry: bool = False  # fingertip distances within each hand, and between the wrists
+    graph: SkeletonGraph | None = None  # joints of a graph network, in graph order: its points
     description: str = ""
 
     @property
@@ -141,6 +143,20 @@ register_feature_set(
 )
 
 
+# For graph networks (`gcn`): SAM-SLR's 27 joints, per joint x, y and whether it was seen.
+register_feature_set(
+    FeatureSet(
+        "graph27",
+        SAM_SLR_27.points,
+        graph=SAM_SLR_27,
+        description="the 27 joints of SAM-SLR's graph (nose, arms, 10 points a hand), per joint x, y and "
+        "seen, as the --stream view (joint, bone, joint_motion, bone_motion): 81 values, for gcn",
+    )
+)
+
+STREAMS = ("joint", "bone", "joint_motion", "bone_motion")
+
+
 def feature_set(name: str) -> FeatureSet:
     try:
         return FEATURE_SETS[name]
@@ -153,7 +169,12 @@ class FeatureConfig(Settings):
 
     features: str = Field(
         "hand_centred",
-        description="feature set (`signpose models` lists them): hand_centred, hands, pose_hands, rich",
+        description=f"feature set (`signpose models` lists them): {', '.join(FEATURE_SETS)}",
+    )
+    stream: Literal[STREAMS] = Field(
+        "joint",
+        description="view of a graph feature set (graph27): joint positions, bones (each joint minus its "
+        "parent along the graph), or the frame differences of either",
     )
     frames: int = Field(30, ge=2, le=1024, description="T: every sample becomes exactly this many frames")
     sampling: Literal["resample", "first"] = Field(
@@ -190,6 +211,17 @@ class FeatureConfig(Settings):
         if name not in FEATURE_SETS:
             raise ValueError(unknown("feature set", name, FEATURE_SETS))
         return name
+
+    @model_validator(mode="after")
+    def _stream_needs_a_graph(self) -> FeatureConfig:
+        if self.stream != "joint" and FEATURE_SETS[self.features].graph is None:
+            graphs = [n for n, fs in FEATURE_SETS.items() if fs.graph is not None]
+            raise ValueError(f"stream {self.stream!r} needs a graph feature set ({', '.join(graphs)})")
+        return self
+
+    def points_config(self) -> dict:
+        """What stage 1 depends on: the settings less those of stage 2 (inside the model)."""
+        return self.model_dump(exclude={"hand_relative", "stream"})
 
 
 # ---------------------------------------------------------------------------------------
@@ -413,6 +445,38 @@ class FeatureHead(torch.nn.Module):
         return torch.cat(feats, dim=2), mask.any(dim=-1)
 
 
+class GraphHead(torch.nn.Module):
+    """Points (B, T, V, 2) and mask (B, T, V) of a graph's joints -> (B, T, V * 3): per joint
+    x, y and seen (1/0) in the configured stream. A bone is its joint minus its parent (the
+    root's is 0), present where both are; motion is the difference to the frame before,
+    present where both frames have it (the first frame: 0). Absent gives 0, never NaN."""
+
+    def __init__(self, config: FeatureConfig, fs: FeatureSet):
+        super().__init__()
+        assert fs.graph is not None
+        self.register_buffer("parent", torch.tensor(fs.graph.parent_index, dtype=torch.long))
+        self.bone = config.stream.startswith("bone")
+        self.motion = config.stream.endswith("motion")
+        self.n_points = fs.graph.size
+
+    def forward(self, pts, mask):
+        if not torch.jit.is_tracing() and pts.shape[-2] != self.n_points:
+            raise SignposeError(
+                f"the model reads {self.n_points} joints per frame, not {pts.shape[-2]}; "
+                "prepare them with the run's own feature pipeline"
+            )
+        m = mask.to(pts.dtype).unsqueeze(-1)  # (B, T, V, 1)
+        x = pts * m
+        if self.bone:
+            pm = m[:, :, self.parent]
+            x, m = (x - x[:, :, self.parent]) * m * pm, m * pm
+        if self.motion:
+            dm = m[:, 1:] * m[:, :-1]
+            d = (x[:, 1:] - x[:, :-1]) * dm
+            x, m = torch.cat([torch.zeros_like(x[:, :1]), d], 1), torch.cat([torch.zeros_like(m[:, :1]), dm], 1)
+        return torch.cat([x, m], dim=-1).flatten(2), mask.any(dim=-1)
+
+
 # ---------------------------------------------------------------------------------------
 # Both stages, resolved once from a config
 # ---------------------------------------------------------------------------------------
@@ -469,12 +533,16 @@ class FeaturePipeline:
         out = [sequence_points(s, self.config, self.set, m) for s, m in zip(seqs, mirrors, strict=True)]
         return np.stack([a for a, _ in out]), np.stack([m for _, m in out])
 
-    def head(self) -> FeatureHead:
-        return FeatureHead(self.config, self.set)
+    def head(self) -> torch.nn.Module:
+        return GraphHead(self.config, self.set) if self.set.graph is not None else FeatureHead(self.config, self.set)
+
+    def same_points(self, other: FeaturePipeline) -> bool:
+        """Whether the two prepare the same points (they may still differ inside the model)."""
+        return self.config.points_config() == other.config.points_config()
 
     def cache_key(self) -> str:
-        """Identifies what stage 1 depends on (not hand_relative: that is stage 2)."""
-        relevant = self.config.model_dump(exclude={"hand_relative"})
+        """Identifies what stage 1 depends on (not hand_relative or stream: those are stage 2)."""
+        relevant = self.config.points_config()
         return hashlib.sha1(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]
 
     def load(self, dataset: Dataset, workers: int = 4) -> PointData:

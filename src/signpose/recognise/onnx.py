@@ -22,7 +22,7 @@ class OnnxClassifier:
         import onnxruntime as ort
 
         if not path.is_file():
-            raise SignposeError(f"{path}: no ONNX model; create it with `signpose export RUN --format onnx`")
+            raise SignposeError(f"{path}: no ONNX model; create it with `signpose export RUN`")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         try:
@@ -30,7 +30,7 @@ class OnnxClassifier:
         except Exception as e:  # onnxruntime raises its own exception types for a bad file
             first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
             raise SignposeError(
-                f"{path}: not a usable ONNX model ({first}); re-create it with `signpose export RUN --format onnx`"
+                f"{path}: not a usable ONNX model ({first}); re-create it with `signpose export RUN`"
             ) from None
 
     def check(self, path: Path, frames: int, points: int, classes: int) -> None:

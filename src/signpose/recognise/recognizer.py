@@ -16,21 +16,22 @@ from typing import Literal
 import numpy as np
 
 from ..data.keypoints import KeypointSequence
-from ..data.schema import LEFT_HAND, POSE, RIGHT_HAND
 from ..errors import SignposeError
 from ..extract.holistic import ExtractionConfig, HolisticExtractor
 from ..extract.pipeline import extract_many
 from ..learn.features import FeaturePipeline
-from ..learn.runs import MAX_TTA, load_ensemble, load_run_info, predict_points
+from ..learn.inference import check_tta, ensemble_probabilities, predict_points
+from ..learn.runs import load_ensemble, load_run_info
 from ..progress import bar
 from ..settings import build, load_json
 from ..util import atomic_write_json, check_output
+from . import BACKENDS
 from .annotate import annotate_video
-from .live import LiveConfig, LiveSession
+from .live import LiveSession
 from .onnx import OnnxClassifier, export_onnx
+from .window import LiveConfig, Top
 
 NO_SIGN = "no sign recognised"
-BACKENDS = ("torch", "onnx")
 
 
 @dataclass
@@ -76,8 +77,7 @@ class Recognizer:
             raise SignposeError(f"unknown backend {backend!r}; use 'torch' or 'onnx'")
         if backend == "onnx" and (ensemble or tta > 1):
             raise SignposeError("ensembles and test-time views run on the torch backend; drop --backend onnx")
-        if not 1 <= tta <= MAX_TTA:
-            raise SignposeError(f"--tta must be between 1 and {MAX_TTA} views, not {tta}")
+        check_tta(tta)
         self.run = Path(run)
         self.info = load_run_info(self.run)
         members = load_ensemble([self.run, *ensemble])
@@ -103,7 +103,7 @@ class Recognizer:
         if exported != len(self.models):
             raise SignposeError(
                 f"{self.run / 'model.onnx'}: holds {exported} model(s), the run has {len(self.models)}; "
-                "export it again with `signpose export RUN --format onnx`"
+                "export it again with `signpose export RUN`"
             )
         return onnx
 
@@ -127,24 +127,28 @@ class Recognizer:
             return self._onnx.probabilities(points, mask)
         return predict_points(self.classifier, points, mask, tta=self.tta)
 
+    def top_sign(self, seq: KeypointSequence) -> Top | None:
+        """The most probable sign of a sequence, or None when there is nothing to read."""
+        pred = self.predict_sequence(seq, top_k=1)
+        return pred.top[0] if pred.status == "ok" else None
+
     def predict_sequence(self, seq: KeypointSequence, top_k: int = 5, source: str = "") -> Prediction:
-        hands = seq.present[:, LEFT_HAND.slice].any() or seq.present[:, RIGHT_HAND.slice].any()
-        if not seq.present[:, POSE.slice].any() and not hands:
+        if not seq.person_seen():
             return Prediction(
                 source,
                 status="no_sign",
                 message=f"{NO_SIGN}: no person detected",
                 frames=seq.frames,
             )
-        if not hands:
+        if not seq.hands_seen():
             return Prediction(source, status="no_sign", message=f"{NO_SIGN}: no hands detected", frames=seq.frames)
         start = time.perf_counter()
         pts, mask = self.pipeline.points(seq)
         probs = self.probabilities(pts[None], mask[None])[0]
-        for classifier, pipeline in self._others:
-            pts, mask = pipeline.points(seq)
-            probs = probs + predict_points(classifier, pts[None], mask[None], tta=self.tta)[0]
-        probs = probs / (1 + len(self._others))
+        if self._others:  # other runs' models, each on its own features
+            views = [(c, *(a[None] for a in pipeline.points(seq))) for c, pipeline in self._others]
+            others = ensemble_probabilities(views, self.tta)[0]
+            probs = (probs + others * len(self._others)) / (1 + len(self._others))
         order = np.argsort(-probs)[: max(1, top_k)]
         top = [(self.classes[i], self.names[i], float(probs[i])) for i in order]
         return Prediction(source, top, frames=seq.frames, timing={"classify": time.perf_counter() - start})
@@ -210,8 +214,8 @@ class Recognizer:
         sidecar_path = path.with_name(
             "features.json" if path.resolve() == own.resolve() else f"{path.stem}.features.json"
         )
-        if self._others and any(pipeline.config != self.pipeline.config for _, pipeline in self._others):
-            raise SignposeError(f"{self.run}: the ensemble's models read different features; export them one by one")
+        if any(not pipeline.same_points(self.pipeline) for _, pipeline in self._others):
+            raise SignposeError(f"{self.run}: the ensemble's models read different points; export them one by one")
         export_onnx(self.models, self.pipeline, path)
         t, p = self.pipeline.config.frames, self.pipeline.n_points
         sidecar = {

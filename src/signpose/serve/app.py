@@ -41,7 +41,6 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from .. import __version__
-from ..data.schema import LEFT_HAND, RIGHT_HAND
 from ..data.video import open_frames
 from ..errors import SignposeError
 from ..extract.holistic import HolisticExtractor
@@ -49,7 +48,7 @@ from ..recognise.annotate import annotate_video
 from ..recognise.recognizer import Recognizer
 from ..text import font_path
 from .config import ServeConfig
-from .stream import MAX_SIDE, LiveStream, RateLimit, arrays_to_parts, landmarks_to_arrays
+from .stream import CLIENT_FPS, MAX_SIDE, LiveStream, RateLimit, arrays_to_parts, landmarks_to_arrays
 
 STATIC = Path(__file__).parent / "static"
 HOLISTIC_JS = STATIC / "vendor" / "holistic"  # installed by `make` from npm (@mediapipe/holistic)
@@ -181,7 +180,7 @@ class Server:
         else:
             self.extractors.give(extractor)
         pred = self.recognizer.predict_sequence(seq, top_k=self.config.top_k)
-        hands = seq.present[:, LEFT_HAND.slice].any(1) | seq.present[:, RIGHT_HAND.slice].any(1)
+        hands = seq.hands_per_frame()
         result = {
             **pred.as_dict(),
             "source": "upload",
@@ -432,7 +431,7 @@ async def _live(ws: WebSocket, server: Server, mode: str) -> None:
     go through a one-frame slot, so a frame arriving while the last is still in MediaPipe
     replaces the waiting one (dropped) instead of queueing."""
     config = server.config
-    stream = LiveStream(server.recognizer, config.live, config.top_k)
+    stream = LiveStream(server.recognizer, config.live, config.top_k, CLIENT_FPS[mode])
     limit = RateLimit(config.max_live_fps)
     counts = {"received": 0, "processed": 0, "dropped": 0, "invalid": 0}
     loop = asyncio.get_running_loop()
@@ -515,8 +514,7 @@ async def _live(ws: WebSocket, server: Server, mode: str) -> None:
                     counts["processed"] += 1
                     await send_all(await loop.run_in_executor(None, stream.push, xyz, present, w, h))
                 elif kind == "config":
-                    stream.set_threshold(data.get("threshold"))
-                    await ws.send_json({"type": "config", "threshold": stream.config.threshold, **counts})
+                    await ws.send_json({"type": "config", **stream.configure(data), **counts})
                 elif kind == "reset":
                     stream.reset()
                 else:

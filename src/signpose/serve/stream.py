@@ -1,20 +1,18 @@
 """One live client: landmarks (from the browser) or camera frames (run through MediaPipe
-here) become a sliding window, classified every few frames and committed by hold-to-commit,
-the same rule as `signpose live`."""
+here) go into the live window of `recognise.window`, the same window, frame numbering
+and hold-to-commit as `signpose live`."""
 
 from __future__ import annotations
 
 import math
 import time
-from collections import deque
 
 import numpy as np
 
-from ..data.keypoints import KeypointSequence
-from ..data.schema import LEFT_HAND, N_POINTS, PART_BY_NAME, PARTS, RIGHT_HAND
+from ..data.schema import N_POINTS, PART_BY_NAME, PARTS
 from ..errors import SignposeError
-from ..recognise.live import Committer, LiveConfig
 from ..recognise.recognizer import Recognizer
+from ..recognise.window import LiveConfig, LiveWindow
 
 MAX_SIDE = 8192  # pixels: a frame size beyond any camera
 
@@ -85,41 +83,61 @@ class RateLimit:
         return False
 
 
+# The rates the page sends at (static/app.js): the camera's in landmarks mode, ~15 JPEG
+# frames a second in frames mode. A client may tell its own: {"type": "config", "fps": N}.
+CLIENT_FPS = {"landmarks": 30.0, "frames": 15.0}
+
+
 class LiveStream:
-    """The window, the committer and the counters of one client."""
+    """One client's live window (`recognise.window`, the same as `signpose live`) and the
+    messages it answers with."""
 
-    def __init__(self, recognizer: Recognizer, config: LiveConfig, top_k: int = 5):
-        self.recognizer, self.config, self.top_k = recognizer, config, top_k
-        self.window: deque = deque(maxlen=config.window)
-        self.committer = Committer(config)
-        self.frames = 0
-        self.size = (1, 1)
+    def __init__(self, recognizer: Recognizer, config: LiveConfig, top_k: int = 5, fps: float = 30.0):
+        self.recognizer, self.top_k = recognizer, top_k
+        self.window = LiveWindow(config, fps)
 
-    def set_threshold(self, value: object) -> None:
-        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1 or math.isnan(value):
-            raise SignposeError("threshold must be a number from 0 to 1")
-        self.config = self.config.replace(threshold=float(value))
-        self.committer.config = self.config
+    @property
+    def config(self) -> LiveConfig:
+        return self.window.config
+
+    @property
+    def frames(self) -> int:
+        return self.window.frames
+
+    def configure(self, message: dict) -> dict:
+        """A config message: a new threshold and/or the client's frame rate; returns what holds now."""
+        if "threshold" in message:
+            value = message["threshold"]
+            if not _number(value) or not 0 <= value <= 1:
+                raise SignposeError("threshold must be a number from 0 to 1")
+            self.window.set_threshold(value)
+        if "fps" in message:
+            value = message["fps"]
+            if not _number(value) or not 0 < value <= 1000:
+                raise SignposeError("fps must be the client's frames per second, above 0 and at most 1000")
+            self.window.fps = float(value)
+        return {"threshold": self.config.threshold, "fps": self.window.fps}
 
     def reset(self) -> None:
-        self.window.clear()
-        self.committer = Committer(self.config)
+        self.window.reset()
 
     def push(self, xyz: np.ndarray, present: np.ndarray, w: int, h: int) -> list[dict]:
         """One frame's points; returns the messages for the client (a prediction every
         `stride` frames once the window is full, and a commit when a sign is held)."""
-        self.window.append((xyz, present))
-        self.size = (w, h)
-        self.frames += 1
-        n = len(self.window)
-        if n < self.config.window or (self.frames - self.config.window) % self.config.stride:
+        seq = self.window.push(xyz, present, w, h)
+        if seq is None:
             return []
-        seq = KeypointSequence(np.stack([f[0] for f in self.window]), np.stack([f[1] for f in self.window]), 30.0, w, h)
         pred = self.recognizer.predict_sequence(seq, top_k=self.top_k)
-        hands = bool(seq.present[:, LEFT_HAND.slice].any() or seq.present[:, RIGHT_HAND.slice].any())
         top = [{"sign_id": i, "sign": name, "probability": round(p, 4)} for i, name, p in pred.top]
-        messages = [{"type": "prediction", "frame": self.frames, "hands": hands, "top": top, "status": pred.status}]
-        event = self.committer.update(self.frames, 30.0, pred.top[0] if pred.status == "ok" else None)
+        frame = self.window.frame
+        messages = [
+            {"type": "prediction", "frame": frame, "hands": seq.hands_seen(), "top": top, "status": pred.status}
+        ]
+        event = self.window.commit(pred.top[0] if pred.status == "ok" else None)
         if event is not None:
             messages.append({"type": "commit", **event, "probability": round(event["probability"], 4)})
         return messages
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)

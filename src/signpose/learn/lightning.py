@@ -1,0 +1,349 @@
+"""The Lightning side of training: batches (gathered and augmented in one call), the
+module with its loss and the recipe's optimizer and schedule, the callbacks (late dropout,
+progress, atomic checkpoints, a stop on a NaN loss), the trainer, and the CSV log kept
+across a resume. `training` uses these to fit one run."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import Callback, EarlyStopping, EMAWeightAveraging, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from ..errors import SignposeError
+from ..progress import bar
+from ..util import atomic_write_bytes
+from .augmentation import Augmenter
+from .config import RuntimeConfig
+from .features import PointData
+from .models import SignClassifier
+from .recipes import Recipe
+
+
+class PointBatches(torch.utils.data.Dataset):
+    """Indices into prepared points; batches are gathered and augmented in `collate`."""
+
+    def __init__(self, data: PointData, labels: np.ndarray, indices: np.ndarray):
+        self.points = torch.from_numpy(np.ascontiguousarray(data.points))
+        self.mask = torch.from_numpy(np.ascontiguousarray(data.mask))
+        self.labels = torch.from_numpy(labels.astype(np.int64))
+        self.indices = torch.from_numpy(np.asarray(indices, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> int:
+        return int(self.indices[i])
+
+
+class Collate:
+    """Gathers a batch by index and augments it in one vectorised call."""
+
+    def __init__(self, source: PointBatches, augmenter: Augmenter | None):
+        self.source = source
+        self.augmenter = augmenter
+
+    def __call__(self, idx: list[int]):
+        idx_t = torch.tensor(idx)
+        pts, mask = self.source.points[idx_t], self.source.mask[idx_t]
+        if self.augmenter is not None:
+            pts, mask = self.augmenter(pts, mask)
+        return pts, mask, self.source.labels[idx_t]
+
+
+def make_loader(
+    source: PointBatches,
+    batch_size: int,
+    augmenter: Augmenter | None,
+    shuffle: bool,
+    seed: int,
+    num_workers: int = 0,
+) -> torch.utils.data.DataLoader:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.utils.data.DataLoader(
+        source,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=gen,
+        collate_fn=Collate(source, augmenter),
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )
+
+
+_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "radam": torch.optim.RAdam}
+
+
+def warmup_cosine(total_steps: int, warmup_steps: int):
+    """Learning-rate factor per step: linear warm-up, then cosine decay to 0."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+class LitSignClassifier(L.LightningModule):
+    """The classifier with its loss, metrics and the recipe's optimizer and schedule."""
+
+    def __init__(self, classifier: SignClassifier, recipe: Recipe):
+        super().__init__()
+        self.classifier = classifier
+        self.recipe = recipe
+        self.loss = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+        self._moved: list[tuple[torch.Tensor, torch.Tensor]] = []  # AWP's weight moves, undone before the step
+
+    def forward(self, pts, mask):
+        return self.classifier(pts, mask)
+
+    def _logits_loss(self, batch, mix: tuple[float, torch.Tensor] | None):
+        pts, mask, y = batch
+        if mix is not None:
+            return self._mixup_step(pts, mask, y, mix)
+        logits = self(pts, mask)
+        return logits, self.loss(logits, y)
+
+    def _step(self, batch, stage: str, mix: tuple[float, torch.Tensor] | None = None):
+        y = batch[2]
+        logits, loss = self._logits_loss(batch, mix)
+        acc = (logits.argmax(-1) == y).float().mean()
+        n = len(y)
+        self.log(
+            f"{stage}_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=stage == "val",
+            batch_size=n,
+            sync_dist=True,
+        )
+        self.log(
+            f"{stage}_acc",
+            acc,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=n,
+            sync_dist=True,
+        )
+        return loss
+
+    def _draw_mixup(self, y: torch.Tensor) -> tuple[float, torch.Tensor] | None:
+        """One Beta(a, a) weight and one partner per sample for this batch (None: no mixup)."""
+        if self.recipe.mixup <= 0:
+            return None
+        a = self.recipe.mixup
+        return float(torch.distributions.Beta(a, a).sample()), torch.randperm(len(y), device=y.device)
+
+    def _mixup_step(self, pts, mask, y, mix: tuple[float, torch.Tensor]):
+        """Mixup in feature space (Zhang et al., ICLR 2018): each sample's features are mixed
+        with another's of the batch, with one Beta(a, a) weight per batch; the loss mixes the
+        two labels' losses alike. A frame counts as seen when either sample saw it."""
+        x, frame_mask = self.classifier.features(pts, mask)
+        lam, other = mix
+        x = lam * x + (1 - lam) * x[other]
+        frame_mask = frame_mask | frame_mask[other]
+        logits = self.classifier.model(x, frame_mask)
+        return logits, lam * self.loss(logits, y) + (1 - lam) * self.loss(logits, y[other])
+
+    def training_step(self, batch, _):
+        mix = self._draw_mixup(batch[2])
+        if self.recipe.awp > 0 and self.current_epoch >= int(self.recipe.awp_start * self.recipe.epochs):
+            self._perturb(self._logits_loss(batch, mix)[1])
+        return self._step(batch, "train", mix)
+
+    def _perturb(self, loss: torch.Tensor) -> None:
+        """Adversarial weight perturbation (Wu et al., NeurIPS 2020; 1st place of Google
+        ISLR): move each weight tensor `awp` (L2) up its loss gradient, so that the step's
+        gradient is taken where the loss is worse nearby: flat minima generalise better.
+        The moves are undone before the optimizer steps (`on_before_optimizer_step`)."""
+        params = [p for p in self.parameters() if p.requires_grad]
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        with torch.no_grad():
+            for p, g in zip(params, grads, strict=True):
+                if g is not None:
+                    move = self.recipe.awp * g / (g.norm() + 1e-6)
+                    p.add_(move)
+                    self._moved.append((p, move))
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        with torch.no_grad():
+            for p, move in self._moved:
+                p.sub_(move)
+        self._moved.clear()
+
+    def validation_step(self, batch, _):
+        return self._step(batch, "val")
+
+    def configure_optimizers(self):
+        r = self.recipe
+        optimizer = _OPTIMIZERS[r.optimizer](self.parameters(), lr=r.lr, weight_decay=r.weight_decay)
+        if r.schedule == "constant":
+            return optimizer
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = int(round(total * r.warmup_epochs / r.epochs))
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total, warmup))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+class LateDropout(Callback):
+    """Late dropout (1st place of Google ISLR, hoyso48): the dropout before the classifier is
+    off for the first epochs and set to a high rate once the model has started to fit."""
+
+    def __init__(self, rate: float, start_epoch: int):
+        self.rate, self.start_epoch = rate, start_epoch
+
+    def on_train_epoch_start(self, trainer, module) -> None:
+        module.classifier.model.head_dropout.p = self.rate if trainer.current_epoch >= self.start_epoch else 0.0
+
+
+def check_recipe(recipe: Recipe, classifier: SignClassifier, model: str) -> None:
+    """Refuse a recipe the model cannot follow, before anything is written."""
+    if recipe.late_dropout > 0 and not isinstance(getattr(classifier.model, "head_dropout", None), torch.nn.Dropout):
+        raise SignposeError(
+            f"model {model!r} has no dropout before its classifier for late dropout; "
+            "use --late-dropout 0 or a model that has one (islr, cnn)"
+        )
+
+
+def ema_decay(recipe: Recipe, steps_per_epoch: int) -> float:
+    """The per-step decay whose average spans about `recipe.ema_epochs` epochs."""
+    return 1.0 - 1.0 / max(1.0, recipe.ema_epochs * steps_per_epoch)
+
+
+class EpochProgress(Callback):
+    """One bar over the epochs on stderr (counts, rate, the latest losses and accuracies);
+    a line every few seconds when stderr is not a terminal."""
+
+    def __init__(self):
+        self.bar = None
+
+    def on_train_start(self, trainer, _module) -> None:
+        if trainer.is_global_zero:
+            self.bar = bar(total=trainer.max_epochs, initial=trainer.current_epoch, desc="train", unit="epoch")
+
+    def on_train_epoch_end(self, trainer, _module) -> None:
+        if self.bar is not None:
+            m = trainer.callback_metrics
+            values = {k: f"{float(m[k]):.3f}" for k in ("train_loss", "val_loss", "val_acc") if k in m}
+            self.bar.set_postfix(values, refresh=False)
+            self.bar.update(1)
+
+    def on_train_end(self, *_) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written whole or not at all (temp file + rename): a full disk or a kill
+    mid-write leaves the previous best.ckpt / last.ckpt, never a truncated one."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+class StopOnNonFiniteLoss(Callback):
+    """A NaN or inf loss ends training with one line instead of a NaN model that reports
+    itself fine."""
+
+    def on_train_batch_end(self, trainer, _module, outputs, _batch, _batch_idx) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None and not torch.isfinite(loss).all():
+            raise SignposeError(
+                f"the training loss became {float(loss)} in epoch {trainer.current_epoch + 1}; "
+                "lower the learning rate (--lr) or check the dataset for broken keypoints"
+            )
+
+
+def _log_aside(log: Path) -> Path:
+    return log.parent.parent / "metrics-before-resume.csv"  # outside the logger's folder, which it clears
+
+
+def _read_log(path: Path) -> pd.DataFrame | None:
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError):
+        return None
+
+
+def set_log_aside(log: Path) -> None:
+    """Keep the epochs logged so far before a resumed run starts a new CSV log (Lightning
+    deletes the old one); `restore_log` puts them back in front of the new rows."""
+    aside = _log_aside(log)
+    parts = [df for df in (_read_log(aside), _read_log(log)) if df is not None and "epoch" in df]
+    if log.is_file() or parts:
+        merged = pd.concat(parts) if parts else pd.DataFrame()
+        atomic_write_bytes(aside, merged.to_csv(index=False).encode())
+        log.unlink(missing_ok=True)
+
+
+def restore_log(log: Path) -> None:
+    aside = _log_aside(log)
+    earlier = _read_log(aside)
+    if earlier is None:
+        return
+    later = _read_log(log)
+    if later is not None and "epoch" in later and len(later):
+        earlier = pd.concat([earlier[earlier.epoch < later.epoch.min()], later])
+    atomic_write_bytes(log, earlier.to_csv(index=False).encode())
+    aside.unlink()
+
+
+def make_callbacks(recipe: Recipe, out: Path, steps_per_epoch: int, progress: bool) -> tuple[list, ModelCheckpoint]:
+    """The recipe's callbacks; returns them with the checkpoint callback (it knows the best)."""
+    mode = "max" if recipe.monitor == "val_acc" else "min"
+    best = ModelCheckpoint(
+        dirpath=out / "checkpoints", filename="best", monitor=recipe.monitor, mode=mode, save_last=True
+    )
+    callbacks: list[Callback] = [best, StopOnNonFiniteLoss()]
+    if recipe.early_stopping:
+        callbacks.append(EarlyStopping(monitor=recipe.monitor, mode=mode, patience=recipe.patience))
+    if recipe.late_dropout > 0:
+        callbacks.append(LateDropout(recipe.late_dropout, int(recipe.late_dropout_start * recipe.epochs)))
+    if recipe.ema_epochs > 0:
+        callbacks.append(EMAWeightAveraging(decay=ema_decay(recipe, steps_per_epoch)))
+    if progress:
+        callbacks.append(EpochProgress())
+    return callbacks, best
+
+
+def early_stopped(callbacks: list) -> bool:
+    return any(isinstance(c, EarlyStopping) and c.stopped_epoch for c in callbacks)
+
+
+def make_trainer(out: Path, recipe: Recipe, runtime: RuntimeConfig, callbacks: list, steps_per_epoch: int) -> L.Trainer:
+    """The Lightning trainer of one run; settings Lightning refuses are one line."""
+    try:  # accelerator, devices and strategy are checked here, before anything is written
+        return L.Trainer(
+            max_epochs=recipe.epochs,
+            accelerator=runtime.accelerator,
+            devices=runtime.lightning_devices,
+            strategy=runtime.strategy,
+            callbacks=callbacks,
+            logger=[
+                TensorBoardLogger(out, name="logs", version="tensorboard"),
+                CSVLogger(out, name="logs", version="csv"),
+            ],
+            enable_progress_bar=False,  # EpochProgress instead: one bar, on stderr
+            enable_model_summary=False,
+            deterministic=False,
+            max_time={"minutes": runtime.max_minutes} if runtime.max_minutes else None,
+            log_every_n_steps=max(1, min(50, steps_per_epoch)),
+            plugins=[AtomicCheckpointIO()],
+        )
+    except (ValueError, RuntimeError, MisconfigurationException) as e:
+        raise SignposeError(f"the runtime settings do not work here: {str(e).splitlines()[0]}") from None

@@ -1,0 +1,150 @@
+"""The skeleton graph network: its graph from the schema's names, the four streams, the
+model on real people, fusion of streams, and ONNX export of the fused run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import shared
+
+from signpose.data.dataset import Dataset
+from signpose.data.graph import SAM_SLR_27
+from signpose.data.keypoints import KeypointSequence
+from signpose.data.schema import LEFT_HAND, N_POINTS, RIGHT_HAND, point
+from signpose.errors import SignposeError
+from signpose.learn.config import TrainConfig
+from signpose.learn.features import FeatureConfig, FeaturePipeline
+from signpose.learn.models import SignClassifier
+from signpose.settings import build
+
+
+def test_the_27_point_graph_is_built_from_names_and_is_one_tree():
+    g = SAM_SLR_27
+    assert g.size == 27 and len(set(g.points)) == 27
+    assert g.points[0] == point("pose", "NOSE")
+    assert sum(LEFT_HAND.start <= p < LEFT_HAND.start + 21 for p in g.points) == 10
+    assert sum(RIGHT_HAND.start <= p < RIGHT_HAND.start + 21 for p in g.points) == 10
+    assert len(g.edges) == 26 and all(0 <= a < 27 and 0 <= b < 27 and a != b for a, b in g.edges)
+    reached, frontier = {0}, [0]  # every joint reachable from the nose along the edges
+    while frontier:
+        node = frontier.pop()
+        for a, b in g.edges:
+            for x, y in ((a, b), (b, a)):
+                if x == node and y not in reached:
+                    reached.add(y)
+                    frontier.append(y)
+    assert reached == set(range(27))
+    wrist = g.joints.index(("left_hand", "WRIST"))
+    assert g.joints[g.parent_index[wrist]] == ("pose", "LEFT_WRIST")
+    a = g.adjacency()
+    assert a.shape == (3, 27, 27) and np.allclose(a[0], np.eye(27))
+    assert np.allclose(a[1].sum(0)[a[1].sum(0) > 0], 1) and np.allclose(a[2].sum(0)[a[2].sum(0) > 0], 1)
+
+
+def _views(seq: KeypointSequence) -> dict[str, torch.Tensor]:
+    out = {}
+    for stream in ("joint", "bone", "joint_motion", "bone_motion"):
+        pipeline = FeaturePipeline(FeatureConfig(features="graph27", stream=stream))
+        pts, mask = pipeline.points(seq)
+        x, _ = pipeline.head()(torch.from_numpy(pts[None]), torch.from_numpy(mask[None]))
+        out[stream] = x[0].reshape(pts.shape[0], 27, 3)
+    return out
+
+
+def test_each_stream_means_what_it_says_on_a_real_sequence(wlasl_extracted):
+    ds = Dataset(wlasl_extracted)
+    seq = ds.read(ds.rows.iloc[0])
+    v = _views(seq)
+    assert all(x.shape == (30, 27, 3) and torch.isfinite(x).all() for x in v.values())
+    joint, bone = v["joint"], v["bone"]
+    parent = torch.tensor(SAM_SLR_27.parent_index)
+    both = (joint[..., 2] * joint[:, parent, 2]).bool()
+    assert both.any()
+    assert torch.allclose(bone[..., :2][both], (joint[..., :2] - joint[:, parent, :2])[both], atol=1e-6)
+    assert (bone[:, 0, :2] == 0).all()  # the root has no bone
+    assert torch.allclose(
+        v["joint_motion"][1:, :, :2], (joint[1:, :, :2] - joint[:-1, :, :2]) * v["joint_motion"][1:, :, 2:]
+    )
+    # a still sequence: no motion at all
+    still = KeypointSequence(
+        np.repeat(seq.xyz[10:11], 30, 0), np.repeat(seq.present[10:11], 30, 0), 30.0, seq.width, seq.height
+    )
+    moving = _views(still)
+    assert (moving["joint_motion"][..., :2] == 0).all() and (moving["bone_motion"][..., :2] == 0).all()
+
+
+def test_absent_hands_stay_absent():
+    rng = np.random.default_rng(0)
+    xyz = rng.uniform(100, 400, (20, N_POINTS, 3)).astype(np.float32)
+    present = np.ones((20, N_POINTS), bool)
+    present[:, LEFT_HAND.start : LEFT_HAND.start + 21] = False  # no left hand at all
+    v = _views(KeypointSequence(xyz, present, 30.0, 640, 480))
+    left = [i for i, (part, _) in enumerate(SAM_SLR_27.joints) if part == "left_hand"]
+    for stream, x in v.items():
+        assert (x[:, left] == 0).all(), stream  # not seen, and no value: not a hand at the origin
+        assert x[:, [i for i in range(27) if i not in left], 2].any(), stream
+    pipeline = FeaturePipeline(FeatureConfig(features="graph27"))
+    model = SignClassifier("gcn", pipeline, 4).eval()
+    pts, mask = pipeline.points(KeypointSequence(xyz, present, 30.0, 640, 480))
+    assert torch.isfinite(model(torch.from_numpy(pts[None]), torch.from_numpy(mask[None]))).all()
+
+
+def test_settings_of_graph_runs():
+    config = TrainConfig(model="gcn", streams="joint,bone")
+    assert config.features.features == "graph27" and config.recipe.name == "gcn"
+    assert [(name, c.features.stream, c.seed) for name, c in config.members()] == [
+        ("joint", "joint", 42),
+        ("bone", "bone", 42),
+    ]
+    names = [name for name, _ in TrainConfig(model="gcn", streams=["joint"], seeds=2).members()]
+    assert names == ["joint-seed42", "joint-seed43"]
+    with pytest.raises(SignposeError, match="needs a graph feature set"):
+        build(TrainConfig, {"features": {"stream": "bone"}})
+    with pytest.raises(SignposeError, match="streams need a graph feature set"):
+        build(TrainConfig, {"model": "cnn", "streams": ["joint"]})
+    with pytest.raises(SignposeError, match="train it with --features graph27"):
+        SignClassifier("gcn", FeaturePipeline(FeatureConfig()), 4)
+
+
+@pytest.fixture(scope="module")
+def asl_signs(tmp_path_factory):
+    from signpose.data.importers import import_kaggle
+
+    out = tmp_path_factory.mktemp("asl") / "ds"
+    import_kaggle(shared("kaggle_asl_signs"), out, progress=False)
+    return out
+
+
+@pytest.mark.slow
+def test_fused_streams_learn_real_people_and_export_as_one_graph(asl_signs):
+    from signpose.learn.evaluation import evaluate, evaluate_members
+    from signpose.learn.inference import predict_points
+    from signpose.learn.training import train
+    from signpose.recognise.recognizer import Recognizer
+
+    run = asl_signs.parent / "gcn"
+    config = {"model": "gcn", "streams": "joint,bone", "test_signer": "25571", "recipe": {"epochs": 15}}
+    info = train(asl_signs, run, build(TrainConfig, config), progress=False)
+    assert info.members == ["joint", "bone"]
+    fused, alone = evaluate(run), evaluate_members(run)
+    assert fused.samples == 16 and fused.accuracy > 0.5  # 2 signs: chance is 0.5
+    assert len(alone) == 2 and all(0 <= r.accuracy <= 1 for r in alone)
+    # fusion is the mean of the members' probabilities, each on its own stream
+    rec = Recognizer(run)
+    assert [pipeline.config.stream for _, pipeline in rec._others] == ["bone"]
+    data = rec.pipeline.load(Dataset(asl_signs))
+    test = np.isin(data.rows["sample"], info.test_samples)
+    pts, mask = data.points[test], data.mask[test]
+    members = [predict_points(m, pts, mask) for m in rec.models]
+    assert not np.allclose(members[0], members[1])  # two streams, two models
+    seq = Dataset(asl_signs).read(data.rows[test].iloc[0])
+    top = rec.predict_sequence(seq, top_k=1).top[0]
+    assert top[2] == pytest.approx(float(np.mean([p[0] for p in members], 0).max()), abs=1e-5)
+    # one ONNX graph for both streams, equal to the torch mean
+    path = rec.export_onnx()
+    assert json.loads(path.with_name("features.json").read_text("utf-8"))["models"] == 2
+    onnx = Recognizer(run, backend="onnx")
+    np.testing.assert_allclose(onnx.probabilities(pts, mask), np.mean(members, 0), atol=1e-4)
