@@ -25,10 +25,21 @@ $(HOLISTIC_JS)/holistic.js:
 	cd build/npm && npm pack --silent @mediapipe/holistic@$(HOLISTIC_VERSION) >/dev/null && tar xzf mediapipe-holistic-$(HOLISTIC_VERSION).tgz
 	rm -rf $(HOLISTIC_JS) && mv build/npm/package $(HOLISTIC_JS) && chmod -R a+rX $(HOLISTIC_JS)
 
-web: $(HOLISTIC_JS)/holistic.js
+# Swagger UI for the server's /docs, likewise from npm and served by the app (works offline).
+SWAGGER_VERSION := 5.35.0
+SWAGGER_UI := src/signpose/serve/static/vendor/swagger-ui
+$(SWAGGER_UI)/swagger-ui-bundle.js:
+	@command -v npm >/dev/null || { echo "installing npm"; apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
+	rm -rf build/npm-swagger && mkdir -p build/npm-swagger $(SWAGGER_UI)
+	cd build/npm-swagger && npm pack --silent swagger-ui-dist@$(SWAGGER_VERSION) >/dev/null && tar xzf swagger-ui-dist-$(SWAGGER_VERSION).tgz
+	cp build/npm-swagger/package/swagger-ui-bundle.js build/npm-swagger/package/swagger-ui.css \
+		build/npm-swagger/package/favicon-32x32.png build/npm-swagger/package/LICENSE $(SWAGGER_UI)/
+	chmod -R a+rX $(SWAGGER_UI)
+
+web: $(HOLISTIC_JS)/holistic.js $(SWAGGER_UI)/swagger-ui-bundle.js
 
 # A venv whose editable install points elsewhere (a moved checkout) is repaired, not trusted.
-install: $(STAMP) $(HOLISTIC_JS)/holistic.js
+install: $(STAMP) $(HOLISTIC_JS)/holistic.js $(SWAGGER_UI)/swagger-ui-bundle.js
 	@$(BIN)/python -c "import signpose" 2>/dev/null || { rm -f $(STAMP); $(MAKE) --no-print-directory $(STAMP); }
 
 # OpenCV (pulled in by MediaPipe) needs libGL and glib; the tests make rotated and long

@@ -272,3 +272,27 @@ def test_serve_on_a_port_in_use_is_one_line(wlasl_run):
     assert done.stderr.strip().splitlines() == [
         f"signpose: error: cannot listen on 127.0.0.1:{port} (Address already in use); choose another --port"
     ]
+
+
+def test_every_error_has_one_shape_and_the_api_documents_itself_offline(small_run):
+    with running(small_run) as (base, _):
+        for response in (
+            httpx.get(f"{base}/no/such/page"),  # FastAPI's 404
+            httpx.get(f"{base}/api/predict"),  # 405
+            httpx.post(f"{base}/api/predict?annotate=maybe", files={"video": ("a.mp4", b"x")}),  # 422
+            httpx.post(f"{base}/api/predict", content=b"{}"),  # the app's own 400
+        ):
+            body = response.json()
+            assert response.status_code >= 400 and list(body) == ["error"] and body["error"], response.text
+        schema = httpx.get(f"{base}/openapi.json").json()
+        body = schema["paths"]["/api/predict"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+        assert body["properties"]["video"]["format"] == "binary" and body["required"] == ["video"]
+        docs = httpx.get(f"{base}/docs").text
+        assert "/vendor/swagger-ui/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+        bundle = httpx.get(f"{base}/vendor/swagger-ui/swagger-ui-bundle.js")
+        assert bundle.status_code == 200 and "SwaggerUIBundle" in bundle.text[:200_000]
+        health = httpx.get(f"{base}/api/health").json()
+        protocol = httpx.get(base + health["protocol"]).json()
+        assert set(protocol["client"]) >= {"landmarks", "frame", "config", "reset"}
+        assert set(protocol["server"]) >= {"hello", "prediction", "commit", "error"}
+        assert protocol["client"]["landmarks"]["parts"]["left_hand"].startswith("63 numbers")

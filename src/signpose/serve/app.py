@@ -3,6 +3,8 @@
     GET  /                 the page
     GET  /api/health       status, run, model, classes, backend, version, modes, accuracy
     GET  /api/signs        [{sign_id, sign}] (Arabic names intact, UTF-8)
+    GET  /api/protocol     the live WebSocket's messages, both ways
+    GET  /docs             the API in Swagger UI (served from the package: works offline)
     POST /api/predict      a video (multipart field `video`) -> top-k, frames, hands share,
                            timings; ?annotate=1 adds the URL of the annotated video
     WS   /ws/live?mode=landmarks|frames
@@ -36,9 +38,12 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..data.video import open_frames
@@ -48,12 +53,31 @@ from ..recognise.annotate import annotate_video
 from ..recognise.recognizer import Recognizer
 from ..text import font_path
 from .config import ServeConfig
-from .stream import CLIENT_FPS, MAX_SIDE, LiveStream, RateLimit, arrays_to_parts, landmarks_to_arrays
+from .stream import CLIENT_FPS, MAX_SIDE, PROTOCOL, LiveStream, RateLimit, arrays_to_parts, landmarks_to_arrays
 
 STATIC = Path(__file__).parent / "static"
 HOLISTIC_JS = STATIC / "vendor" / "holistic"  # installed by `make` from npm (@mediapipe/holistic)
+SWAGGER_UI = STATIC / "vendor" / "swagger-ui"  # likewise (swagger-ui-dist): /docs without a CDN
 KEEP_ANNOTATED = 20  # annotated videos kept for playback; older ones are deleted
 MAX_ERRORS = 20  # invalid live messages before the server closes the connection
+
+
+# The request body of POST /api/predict, for the OpenAPI schema ("Try it out" in /docs):
+# the handler reads the multipart body itself, bounded and timed, so FastAPI cannot infer it.
+PREDICT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"video": {"type": "string", "format": "binary", "description": "a video file"}},
+                    "required": ["video"],
+                }
+            }
+        },
+    }
+}
 
 
 class ApiError(Exception):
@@ -291,13 +315,48 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
         yield
         server.close()
 
-    app = FastAPI(title="signpose", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="signpose",
+        version=__version__,
+        lifespan=lifespan,
+        description="Sign recognition with one trained run. The live WebSocket's messages: GET /api/protocol.",
+        docs_url=None,  # served below from the package's own copy of Swagger UI, not a CDN
+        redoc_url=None,
+    )
     app.state.server = server
     app.add_middleware(SameOrigin, config=config)
 
+    # One error shape for every error: {"error": message}, FastAPI's own (404, 405, 422) too.
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, e: ApiError):
         return JSONResponse({"error": e.message}, status_code=e.status, headers=e.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, e: StarletteHTTPException):
+        return JSONResponse({"error": str(e.detail)}, status_code=e.status_code, headers=e.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, e: RequestValidationError):
+        first = e.errors()[0] if e.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid request')}"}, status_code=422)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        if not (SWAGGER_UI / "swagger-ui-bundle.js").is_file():
+            raise ApiError(404, "the API docs need Swagger UI: run `make web` (it fetches swagger-ui-dist from npm)")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="signpose API",
+            swagger_js_url="/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/vendor/swagger-ui/favicon-32x32.png",
+        )
+
+    @app.get("/api/protocol")
+    async def protocol():
+        """The live WebSocket's messages, both ways (the page is one client; write another)."""
+        return PROTOCOL
 
     @app.get("/", response_class=HTMLResponse)
     async def page():
@@ -330,6 +389,7 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
             "busy": config.workers - server.slots,
             "graphs": {"made": server.extractors.made, "free": server.extractors.free.qsize()},  # MediaPipe
             "live_clients": server.live_clients,
+            "protocol": "/api/protocol",  # the live WebSocket's messages
         }
 
     @app.get("/api/signs")
@@ -337,7 +397,7 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
         rec = server.recognizer
         return [{"sign_id": i, "sign": n} for i, n in zip(rec.classes, rec.names, strict=True)]
 
-    @app.post("/api/predict")
+    @app.post("/api/predict", openapi_extra=PREDICT_BODY)
     async def predict(request: Request, annotate: bool = False):
         # The body is read first, counted and timed (a chunked body has no declared length,
         # a slow client must not hold a MediaPipe slot); only then is a slot taken.
@@ -423,6 +483,8 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
 
     if HOLISTIC_JS.is_dir():
         app.mount("/vendor/holistic", StaticFiles(directory=HOLISTIC_JS), name="holistic")
+    if SWAGGER_UI.is_dir():
+        app.mount("/vendor/swagger-ui", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
     return app
 
 

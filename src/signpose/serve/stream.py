@@ -83,6 +83,60 @@ class RateLimit:
         return False
 
 
+# The live WebSocket's messages, for client authors (GET /api/protocol; docs/guide.md).
+PROTOCOL = {
+    "url": "/ws/live?mode=landmarks|frames",
+    "modes": {
+        "landmarks": "the client runs MediaPipe Holistic and sends each frame's points; the video stays on the device",
+        "frames": "the client sends camera frames as binary JPEG messages; the server runs MediaPipe",
+    },
+    "client": {
+        "landmarks": {
+            "type": "landmarks",
+            "w": "frame width in pixels",
+            "h": "frame height in pixels",
+            "parts": {
+                part.name: f"{part.size * 3} numbers ({part.size} points x, y, z; x, y in [0, 1] of the frame) or null"
+                for part in PARTS
+            },
+        },
+        "frame": "a binary message: one JPEG frame (frames mode)",
+        "config": {
+            "type": "config",
+            "threshold": "0 to 1 (optional)",
+            "fps": "the client's frames per second (optional)",
+        },
+        "reset": {"type": "reset", "meaning": "forget the window and what was held (a new sentence)"},
+    },
+    "server": {
+        "hello": {
+            "type": "hello",
+            "mode": "landmarks | frames",
+            "live": "the window settings",
+            "top_k": "signs listed",
+        },
+        "landmarks": {"type": "landmarks", "sent": "the frame's send time", "parts": "the points found (frames mode)"},
+        "prediction": {
+            "type": "prediction",
+            "frame": "the window's last frame, numbered from 0",
+            "hands": "whether a hand was seen in the window",
+            "top": "[{sign_id, sign, probability}]",
+            "status": "ok | no_sign",
+        },
+        "commit": {
+            "type": "commit",
+            "frame": "the frame it was committed at",
+            "time": "seconds from the stream's start (frame / fps)",
+            "sign_id": "id",
+            "sign": "name",
+            "probability": "mean while held",
+        },
+        "config": {"type": "config", "threshold": "now", "fps": "now"},
+        "error": {"type": "error", "message": "what was wrong; 20 invalid messages close the connection"},
+        "counts": "every answer also carries received, processed, dropped and invalid",
+    },
+}
+
 # The rates the page sends at (static/app.js): the camera's in landmarks mode, ~15 JPEG
 # frames a second in frames mode. A client may tell its own: {"type": "config", "fps": N}.
 CLIENT_FPS = {"landmarks": 30.0, "frames": 15.0}
