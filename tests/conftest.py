@@ -163,7 +163,7 @@ def running(run: Path, **settings):
     from signpose.serve.config import ServeConfig
 
     live = {k: settings.pop(k) for k in list(settings) if k in LiveConfig.model_fields}
-    config = ServeConfig(port=free_port(), live=live, **settings)
+    config = ServeConfig(**{"port": free_port(), **settings}, live=live)
     app = create_app(run, config)
     server = uvicorn.Server(server_config(app, config))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -46,6 +46,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..data.dataset import read_meta
 from ..data.video import open_frames
 from ..errors import SignposeError
 from ..extract.holistic import HolisticExtractor
@@ -134,7 +135,7 @@ class Server:
         atexit.register(shutil.rmtree, self.tmp, True)  # also when the process ends without a clean shutdown
         self.annotated: OrderedDict[str, Path] = OrderedDict()
         self.live_clients = 0
-        self.accuracy = _measured_accuracy(Path(run))
+        self.accuracy = _measured_accuracy(Path(run), self.recognizer.info.dataset_path(Path(run)))
         self.cancels: set[threading.Event] = set()  # one per upload in MediaPipe: set when it should stop
 
     def workdir(self) -> Path:
@@ -223,8 +224,10 @@ class Server:
         return result
 
 
-def _measured_accuracy(run: Path) -> dict | None:
-    """The run's accuracy on its unseen test signer, from metrics.json (None if absent)."""
+def _measured_accuracy(run: Path, dataset: Path) -> dict | None:
+    """The run's accuracy on its unseen test signer, from metrics.json (None if absent),
+    and what it was measured on: `data` is synthetic (made by `signpose synth`, as the
+    demo's is), recorded, or unknown (the dataset is not where the run says)."""
     try:
         metrics = json.loads((run / "metrics.json").read_text("utf-8"))
     except (OSError, ValueError):
@@ -232,7 +235,12 @@ def _measured_accuracy(run: Path) -> dict | None:
     if not isinstance(metrics, dict):  # damaged: the page just shows no accuracy
         return None
     keys = ("accuracy", "accuracy_ci95", "samples", "signer")
-    return {k: metrics.get(k) for k in keys}
+    try:
+        made_by = read_meta(dataset).get("created_by") if dataset.is_dir() else None
+        data = "unknown" if not dataset.is_dir() else "synthetic" if made_by == "synth" else "recorded"
+    except SignposeError:
+        data = "unknown"
+    return {**{k: metrics.get(k) for k in keys}, "data": data}
 
 
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}

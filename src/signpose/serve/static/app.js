@@ -8,44 +8,87 @@ const PARTS = { pose: 33, face: 468, left_hand: 21, right_hand: 21 };
 const HAND = [[0, 1], [1, 2], [2, 3], [3, 4], [0, 5], [5, 6], [6, 7], [7, 8], [5, 9], [9, 10], [10, 11],
   [11, 12], [9, 13], [13, 14], [14, 15], [15, 16], [13, 17], [17, 18], [18, 19], [19, 20], [0, 17]];
 const BODY = [[11, 12], [11, 13], [13, 15], [12, 14], [14, 16], [11, 23], [12, 24], [23, 24]];
+const RTL = /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]/; // Hebrew, Arabic and their presentation forms
+const AUTO_BUDGET_MS = 10000; // auto mode: MediaPipe in the browser must be running by then
+const USABLE_FPS = 3; // and at least this fast, or frames mode takes over
+const UPLOAD_TIMEOUT_MS = 120000;
 
 const state = {
-  health: null, mode: null, ws: null, stream: null, holistic: null, running: false,
-  inflight: 0, drawn: 0, sentence: [], timer: null,
+  health: null, mode: null, ws: null, stream: null, holistic: null, running: false, starting: false,
+  inflight: 0, drawn: 0, sentence: [], timer: null, retry: 0, reconnect: null, rtl: false,
+  hold: { sign: null, count: 0 }, landmarkTimes: [], predictions: 0,
 };
 document.body.dataset.drawn = "0";
 document.body.dataset.commits = "0";
+document.body.dataset.predictions = "0";
 
 function setStatus(text) { $("status").textContent = text; }
+function announce(text) { $("announce").textContent = text; }
+
+// connected | reconnecting | offline | connecting: the page's link to the server, always shown
+function setConnection(kind, text) {
+  const el = $("conn");
+  el.dataset.state = kind;
+  el.textContent = text || { connected: "connected", reconnecting: "reconnecting…", offline: "offline",
+    connecting: "connecting…" }[kind];
+  document.body.dataset.connection = kind;
+}
 
 // -- model, accuracy, vocabulary ----------------------------------------------------------
+function accuracyNote(acc) {
+  if (!acc || acc.accuracy == null) return "This run has no measured accuracy on a person it never saw.";
+  const data = { synthetic: "synthetic signers made by signpose (not real people)",
+    recorded: "recordings", unknown: "its test data" }[acc.data || "unknown"];
+  const who = acc.signer ? `signer ${acc.signer}` : "test samples";
+  return `Measured on ${data}: ${who}, never seen in training, ${(100 * acc.accuracy).toFixed(1)}% of ` +
+    `${acc.samples} samples (95% interval ${(100 * acc.accuracy_ci95[0]).toFixed(0)}–` +
+    `${(100 * acc.accuracy_ci95[1]).toFixed(0)}%). Expect less on people and cameras unlike those.`;
+}
+
 async function loadInfo() {
   const health = await (await fetch("/api/health")).json();
   state.health = health;
-  $("model-line").textContent =
-    `run ${health.run}: ${health.model} on ${health.features}, ${health.classes} signs (${health.backend})`;
-  const acc = health.accuracy;
-  $("accuracy").textContent = acc && acc.accuracy != null
-    ? `Measured on ${acc.signer ? "signer " + acc.signer : "test samples"}, never seen in training: ` +
-      `${(100 * acc.accuracy).toFixed(1)}% of ${acc.samples} samples (95% interval ` +
-      `${(100 * acc.accuracy_ci95[0]).toFixed(0)}–${(100 * acc.accuracy_ci95[1]).toFixed(0)}%). ` +
-      "Expect less on people and cameras unlike the training data."
-    : "This run has no measured accuracy on an unseen signer.";
+  const signs = await (await fetch("/api/signs")).json();
+  state.rtl = signs.some((s) => RTL.test(s.sign));
+  // the sentence reads in the names' own direction: the first sign at the reading start
+  $("sentence").dir = state.rtl ? "rtl" : "ltr";
+  $("history").dir = state.rtl ? "rtl" : "ltr";
+  const few = signs.slice(0, 3).map((s) => s.sign).join(", ");
+  $("model-line").textContent = `Recognises ${signs.length} signs` +
+    (signs.length ? ` (${few}${signs.length > 3 ? ", …" : ""})` : "") + (state.rtl ? ", named in Arabic script." : ".");
+  $("model-line").title = `run ${health.run}: ${health.model} on ${health.features} (${health.backend})`;
+  $("accuracy").textContent = accuracyNote(health.accuracy);
   $("threshold").value = health.live.threshold;
   $("threshold-value").textContent = Number(health.live.threshold).toFixed(2);
-  const signs = await (await fetch("/api/signs")).json();
+  document.documentElement.style.setProperty("--t", `${(100 * health.live.threshold).toFixed(1)}%`);
   $("vocab-count").textContent = signs.length;
   $("vocab").replaceChildren(...signs.map((s) => {
     const li = document.createElement("li");
     li.dir = "auto";
     li.textContent = s.sign;
-    li.title = `id ${s.sign_id}`;
+    li.dataset.signId = s.sign_id;
     return li;
   }));
+  setConnection("connected");
+}
+
+async function loadInfoUntilReachable() {
+  for (let wait = 500; ; wait = Math.min(8000, wait * 2)) {
+    try { await loadInfo(); return; } catch (e) {
+      setConnection("offline", "offline: cannot reach the server, retrying");
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
 }
 
 // -- drawing -----------------------------------------------------------------------------
+function clearOverlay() {
+  const canvas = $("overlay");
+  canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+}
+
 function drawParts(parts) {
+  if (!state.running) return; // a late answer after Stop draws nothing
   const video = $("video"), canvas = $("overlay");
   canvas.width = video.videoWidth || 640;
   canvas.height = video.videoHeight || 480;
@@ -63,8 +106,7 @@ function drawParts(parts) {
   lines(parts.pose, BODY, "#4fc3f7");
   lines(parts.left_hand, HAND, "#ff7043");
   lines(parts.right_hand, HAND, "#66bb6a");
-  const hands = Boolean(parts.left_hand || parts.right_hand);
-  $("hands-state").hidden = hands;
+  $("hands-state").hidden = Boolean(parts.left_hand || parts.right_hand);
   state.drawn += 1;
   document.body.dataset.drawn = String(state.drawn);
 }
@@ -81,8 +123,8 @@ function flat(landmarks, n) {
 }
 
 // -- predictions -------------------------------------------------------------------------
-function showTop(top) {
-  $("topk").replaceChildren(...top.map((t) => {
+function bars(top) {
+  return top.map((t) => {
     const li = document.createElement("li");
     li.style.setProperty("--p", `${(100 * t.probability).toFixed(1)}%`);
     const name = document.createElement("span");
@@ -91,7 +133,20 @@ function showTop(top) {
     p.className = "p"; p.textContent = `${(100 * t.probability).toFixed(0)}%`;
     li.append(name, p);
     return li;
-  }));
+  });
+}
+
+// Why nothing is committed yet: the top sign must stay above the threshold for `hold` windows.
+function showHold(top) {
+  const need = state.health ? state.health.live.hold : 1;
+  const threshold = Number($("threshold").value);
+  const best = top[0];
+  if (!best || best.probability < threshold) { state.hold = { sign: null, count: 0 }; }
+  else if (best.sign === state.hold.sign) state.hold.count = Math.min(need, state.hold.count + 1);
+  else state.hold = { sign: best.sign, count: 1 };
+  $("hold").hidden = !state.hold.sign;
+  $("hold-sign").textContent = state.hold.sign || "";
+  $("hold-progress").value = state.hold.sign ? state.hold.count / need : 0;
 }
 
 function renderSentence() {
@@ -100,33 +155,116 @@ function renderSentence() {
     span.dir = "auto"; span.textContent = s;
     return span;
   }));
+  $("undo").disabled = $("clear").disabled = state.sentence.length === 0;
   document.body.dataset.commits = String(state.sentence.length);
+}
+
+function speak(sign) {
+  if (!$("speak").checked) return;
+  const synth = window.speechSynthesis;
+  if (!synth) { setStatus("this browser cannot speak"); return; }
+  const lang = RTL.test(sign) ? "ar" : (document.documentElement.lang || "en");
+  const voices = synth.getVoices();
+  const voice = voices.find((v) => v.lang && v.lang.toLowerCase().startsWith(lang));
+  if (voices.length && !voice) setStatus(`this browser has no ${lang === "ar" ? "Arabic" : lang} voice to speak with`);
+  const utterance = new SpeechSynthesisUtterance(sign);
+  utterance.lang = lang;
+  if (voice) utterance.voice = voice;
+  synth.speak(utterance);
+}
+
+function commit(sign) {
+  state.sentence.push(sign);
+  renderSentence();
+  const li = document.createElement("li");
+  const time = document.createElement("time");
+  time.textContent = new Date().toLocaleTimeString();
+  const name = document.createElement("span");
+  name.dir = "auto"; name.textContent = sign;
+  li.append(time, " ", name);
+  $("history").prepend(li);
+  announce(`recognised: ${sign}`);
+  speak(sign);
 }
 
 function onMessage(event) {
   const msg = JSON.parse(event.data);
   if (msg.type === "landmarks") { state.inflight = Math.max(0, state.inflight - 1); drawParts(msg.parts); }
   else if (msg.type === "prediction") {
-    showTop(msg.top);
+    if (!state.running) return;
+    $("topk").replaceChildren(...bars(msg.top));
+    showHold(msg.top);
     if (!msg.hands) $("hands-state").hidden = false;
-  } else if (msg.type === "commit") { state.sentence.push(msg.sign); renderSentence(); }
-  else if (msg.type === "error") setStatus(`server: ${msg.message}`);
-  if (msg.received !== undefined) {
-    setStatus(`${msg.processed} frames classified, ${msg.dropped} dropped`);
-  }
+    state.predictions += 1;
+    document.body.dataset.predictions = String(state.predictions);
+  } else if (msg.type === "commit") commit(msg.sign);
+  else if (msg.type === "error") { setStatus(`server: ${msg.message}`); announce(`server: ${msg.message}`); }
+  if (msg.received !== undefined) setStatus(`${msg.processed} frames classified, ${msg.dropped} dropped`);
+}
+
+// -- the WebSocket, reconnected with backoff while the camera runs ------------------------
+function connect() {
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${proto}://${location.host}/ws/live?mode=${state.mode}`);
+  state.ws = ws;
+  ws.onmessage = onMessage;
+  ws.onopen = () => {
+    state.retry = 0; state.inflight = 0;
+    setConnection("connected");
+    ws.send(JSON.stringify({ type: "config", threshold: Number($("threshold").value) }));
+  };
+  ws.onclose = () => {
+    if (state.ws !== ws) return; // replaced or stopped on purpose
+    state.ws = null;
+    if (!state.running) return;
+    const wait = Math.min(8000, 500 * 2 ** state.retry++);
+    setConnection("reconnecting", `reconnecting in ${(wait / 1000).toFixed(1)} s…`);
+    announce("lost the server; reconnecting");
+    state.reconnect = setTimeout(() => { if (state.running) connect(); }, wait);
+  };
+}
+
+function send(data) {
+  const ws = state.ws;
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(data);
 }
 
 // -- live --------------------------------------------------------------------------------
+function wantedMode() { return new URLSearchParams(location.search).get("mode") || $("mode-select").value; }
+
+function withTimeout(promise, ms) {
+  return Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), ms))]);
+}
+
+// The WebGL renderer, when the browser names it: MediaPipe's models run on the GPU, and on a
+// software renderer (no GPU) they run at a fraction of a frame a second and freeze the page.
+function glRenderer() {
+  try {
+    const gl = document.createElement("canvas").getContext("webgl2");
+    if (!gl) return null;
+    const info = gl.getExtension("WEBGL_debug_renderer_info");
+    return info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : "";
+  } catch (e) { return null; }
+}
+
 async function chooseMode() {
-  const wanted = new URLSearchParams(location.search).get("mode") || $("mode-select").value;
+  const wanted = wantedMode();
   const canLandmarks = state.health.modes.includes("landmarks") && typeof WebAssembly === "object";
   if (wanted === "frames" || !canLandmarks) return "frames";
+  if (wanted === "auto") {
+    const renderer = glRenderer();
+    if (renderer === null || /swiftshader|llvmpipe|software/i.test(renderer)) {
+      setStatus(`this device has no GPU for MediaPipe in the browser (${renderer === null ? "no WebGL 2" :
+        renderer.slice(0, 60)}): frames mode, the server runs it; choose landmarks to try anyway`);
+      return "frames";
+    }
+  }
   try {
-    await loadHolistic();
+    await (wanted === "auto" ? withTimeout(loadHolistic(), AUTO_BUDGET_MS) : loadHolistic());
     return "landmarks";
   } catch (e) {
     if (wanted === "landmarks") throw e;
-    console.warn("MediaPipe could not start in this browser; frames mode", e);
+    setStatus("MediaPipe did not start in this browser in time: frames mode (the server runs it)");
     return "frames";
   }
 }
@@ -139,22 +277,28 @@ function loadScript(src) {
   });
 }
 
-async function loadHolistic() {
-  if (state.holistic) return;
-  setStatus("loading MediaPipe Holistic in the browser…");
-  await loadScript("/vendor/holistic/holistic.js");
-  const holistic = new window.Holistic({ locateFile: (file) => `/vendor/holistic/${file}` });
-  const x = state.health.extraction;
-  holistic.setOptions({
-    modelComplexity: x.model_complexity, smoothLandmarks: true, refineFaceLandmarks: false,
-    minDetectionConfidence: x.min_detection_confidence, minTrackingConfidence: x.min_tracking_confidence,
-  });
-  holistic.onResults(onResults);
-  await holistic.initialize();
-  state.holistic = holistic;
+let holisticLoading = null;
+function loadHolistic() {
+  if (!holisticLoading) {
+    holisticLoading = (async () => {
+      setStatus("loading MediaPipe Holistic in the browser…");
+      await loadScript("/vendor/holistic/holistic.js");
+      const holistic = new window.Holistic({ locateFile: (file) => `/vendor/holistic/${file}` });
+      const x = state.health.extraction;
+      holistic.setOptions({
+        modelComplexity: x.model_complexity, smoothLandmarks: true, refineFaceLandmarks: false,
+        minDetectionConfidence: x.min_detection_confidence, minTrackingConfidence: x.min_tracking_confidence,
+      });
+      holistic.onResults(onResults);
+      await holistic.initialize();
+      state.holistic = holistic;
+    })();
+  }
+  return holisticLoading;
 }
 
 function onResults(results) {
+  if (!state.running) return;
   const parts = {
     pose: flat(results.poseLandmarks, PARTS.pose),
     face: flat(results.faceLandmarks, PARTS.face),
@@ -162,17 +306,27 @@ function onResults(results) {
     right_hand: flat(results.rightHandLandmarks, PARTS.right_hand),
   };
   drawParts(parts);
+  state.landmarkTimes.push(performance.now());
   const video = $("video");
-  if (state.ws && state.ws.readyState === WebSocket.OPEN) {
-    state.ws.send(JSON.stringify({ type: "landmarks", w: video.videoWidth, h: video.videoHeight, parts }));
-  }
+  send(JSON.stringify({ type: "landmarks", w: video.videoWidth, h: video.videoHeight, parts }));
 }
 
 async function landmarksLoop() {
-  const video = $("video");
-  while (state.running) {
+  const video = $("video"), started = performance.now();
+  state.landmarkTimes = [];
+  while (state.running && state.mode === "landmarks") {
     if (video.readyState >= 2) {
       try { await state.holistic.send({ image: video }); } catch (e) { setStatus(`MediaPipe: ${e}`); }
+    }
+    // auto: measured on this device; too slow to follow a sign, the server takes over
+    const elapsed = performance.now() - started;
+    if (wantedMode() === "auto" && elapsed > AUTO_BUDGET_MS / 2) {
+      const fps = state.landmarkTimes.length / (elapsed / 1000);
+      if (fps < USABLE_FPS) {
+        setStatus(`MediaPipe runs at ${fps.toFixed(1)} frames/s in this browser: too slow, frames mode instead`);
+        switchTo("frames");
+        return;
+      }
     }
     // a pause between frames, so that on a slow machine the page still paints and answers clicks
     await new Promise((r) => setTimeout(r, 40));
@@ -182,106 +336,158 @@ async function landmarksLoop() {
 function framesLoop() {
   // ~15 frames a second, downscaled here; at most two in flight, the server drops the rest
   const video = $("video"), canvas = document.createElement("canvas");
+  clearInterval(state.timer);
   state.timer = setInterval(() => {
+    const ws = state.ws;
     if (!state.running || video.readyState < 2 || state.inflight >= 2) return;
-    if (!state.ws || state.ws.readyState !== WebSocket.OPEN) return;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
     const scale = Math.min(1, 480 / video.videoWidth);
     canvas.width = Math.round(video.videoWidth * scale);
     canvas.height = Math.round(video.videoHeight * scale);
     canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
     state.inflight += 1;
-    canvas.toBlob((blob) => { if (blob && state.ws.readyState === WebSocket.OPEN) state.ws.send(blob); },
-      "image/jpeg", 0.8);
+    canvas.toBlob((blob) => { if (blob && ws.readyState === WebSocket.OPEN) ws.send(blob); }, "image/jpeg", 0.8);
   }, 1000 / 15);
 }
 
-async function start() {
-  $("start").disabled = true;
-  try {
-    state.stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
-  } catch (e) {
-    setStatus(`no camera: ${e.message}`);
-    $("start").disabled = false;
-    return;
-  }
-  const video = $("video");
-  video.srcObject = state.stream;
-  await video.play();
-  try { state.mode = await chooseMode(); } catch (e) { setStatus(`${e.message}`); stop(); return; }
+function showMode() {
   $("mode").textContent = state.mode === "landmarks"
     ? "landmarks (MediaPipe in this browser; the video stays here)" : "frames (MediaPipe on the server)";
   document.body.dataset.mode = state.mode;
-  const proto = location.protocol === "https:" ? "wss" : "ws";
-  state.ws = new WebSocket(`${proto}://${location.host}/ws/live?mode=${state.mode}`);
-  state.ws.onmessage = onMessage;
-  state.ws.onclose = () => { if (state.running) setStatus("disconnected from the server"); };
-  await new Promise((resolve) => { state.ws.onopen = resolve; });
-  state.ws.send(JSON.stringify({ type: "config", threshold: Number($("threshold").value) }));
-  state.running = true;
-  $("stop").disabled = false;
-  if (state.mode === "landmarks") landmarksLoop(); else framesLoop();
 }
 
-function stop() {
+function switchTo(mode) {
+  state.mode = mode;
+  showMode();
+  const old = state.ws;
+  state.ws = null;
+  if (old) old.close();
+  connect();
+  if (mode === "landmarks") landmarksLoop(); else framesLoop();
+}
+
+function cameraHelp(error) {
+  const denied = error && (error.name === "NotAllowedError" || error.name === "SecurityError");
+  const text = denied
+    ? "The camera is blocked for this page. Allow it in the browser (the camera icon in the address bar, " +
+      "or the site settings), then press Start camera again, or recognise a video file below."
+    : `No camera could be opened (${error ? error.message : "none found"}). Recognise a video file below instead.`;
+  setStatus(text);
+  announce(text);
+  $("upload").classList.add("offered");
+  $("file").focus();
+}
+
+async function start() {
+  if (state.running || state.starting) return;
+  state.starting = true;
+  $("start").disabled = true;
+  try {
+    try {
+      state.stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+    } catch (e) {
+      cameraHelp(e);
+      return;
+    }
+    const video = $("video");
+    video.srcObject = state.stream;
+    await video.play();
+    $("placeholder").hidden = true;
+    if (!state.health) await loadInfo();
+    try { state.mode = await chooseMode(); } catch (e) { setStatus(`${e.message}`); stopCamera(); return; }
+    showMode();
+    state.running = true;
+    $("stop").disabled = false;
+    connect();
+    if (state.mode === "landmarks") landmarksLoop(); else framesLoop();
+  } catch (e) {
+    setStatus(`could not start: ${e.message}`);
+    stopCamera();
+  } finally {
+    state.starting = false;
+    $("start").disabled = state.running;
+  }
+}
+
+function stopCamera() {
   state.running = false;
   clearInterval(state.timer);
-  if (state.ws) state.ws.close();
+  clearTimeout(state.reconnect);
+  const ws = state.ws;
+  state.ws = null;
+  if (ws) ws.close();
   if (state.stream) state.stream.getTracks().forEach((t) => t.stop());
-  state.ws = null; state.stream = null; state.inflight = 0;
+  state.stream = null; state.inflight = 0;
+  $("video").srcObject = null;
+  clearOverlay();
+  $("topk").replaceChildren();
+  $("hold").hidden = true;
+  $("hands-state").hidden = true;
+  $("placeholder").hidden = false;
   $("start").disabled = false; $("stop").disabled = true;
+  if (state.health) setConnection("connected");
 }
 
 // -- upload ------------------------------------------------------------------------------
+function uploadError(text) {
+  const p = document.createElement("p");
+  p.className = "error"; p.setAttribute("role", "alert"); p.textContent = text;
+  $("upload-result").replaceChildren(p);
+}
+
 async function upload(event) {
   event.preventDefault();
   const file = $("file").files[0];
-  const out = $("upload-result");
-  if (!file) { out.textContent = "choose a video file first"; return; }
-  out.textContent = "recognising…";
+  const out = $("upload-result"), video = $("annotated"), button = $("recognise");
+  video.hidden = true; video.removeAttribute("src"); video.load(); // the previous clip's result goes
+  if (!file) { uploadError("choose a video file first"); return; }
+  out.replaceChildren(Object.assign(document.createElement("p"), { className: "note", textContent: "recognising…" }));
+  button.disabled = true;
   const body = new FormData();
   body.append("video", file);
-  const response = await fetch("/api/predict?annotate=1", { method: "POST", body });
-  const result = await response.json();
-  if (!response.ok) {
-    out.innerHTML = "";
-    const p = document.createElement("p");
-    p.className = "error"; p.textContent = result.error || response.statusText;
-    out.append(p);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), UPLOAD_TIMEOUT_MS);
+  let response, result;
+  try {
+    response = await fetch("/api/predict?annotate=1", { method: "POST", body, signal: controller.signal });
+    result = await response.json();
+  } catch (e) {
+    uploadError(e.name === "AbortError"
+      ? `no answer from the server in ${UPLOAD_TIMEOUT_MS / 1000} s; try a shorter clip or try again`
+      : "cannot reach the server; check that it is running and try again");
     return;
+  } finally {
+    clearTimeout(timer);
+    button.disabled = false;
   }
+  if (!response.ok) { uploadError(result.error || response.statusText); announce(result.error || "upload failed"); return; }
   const list = document.createElement("ol");
-  list.className = "bars";
-  list.id = "upload-top";
-  for (const t of result.top) {
-    const li = document.createElement("li");
-    li.style.setProperty("--p", `${(100 * t.probability).toFixed(1)}%`);
-    const name = document.createElement("span"); name.dir = "auto"; name.textContent = t.sign;
-    const p = document.createElement("span"); p.className = "p"; p.textContent = `${(100 * t.probability).toFixed(0)}%`;
-    li.append(name, p); list.append(li);
-  }
+  list.className = "bars"; list.id = "upload-top";
+  list.append(...bars(result.top));
   const summary = document.createElement("p");
   summary.className = "note";
   summary.textContent = result.status === "ok"
     ? `${result.frames} frames, hands in ${(100 * result.hands_share).toFixed(0)}%, ${result.timing.total.toFixed(2)} s`
     : result.message;
   out.replaceChildren(summary, list);
-  if (result.annotated_url) {
-    const video = $("annotated");
-    video.src = result.annotated_url; video.hidden = false;
-  }
+  announce(result.status === "ok" ? `the clip: ${result.top[0].sign}` : result.message);
+  if (result.annotated_url) { video.src = result.annotated_url; video.hidden = false; }
 }
 
 // -- wiring ------------------------------------------------------------------------------
 $("start").addEventListener("click", start);
-$("stop").addEventListener("click", stop);
+$("stop").addEventListener("click", stopCamera);
 $("threshold").addEventListener("input", () => {
   const value = Number($("threshold").value);
   $("threshold-value").textContent = value.toFixed(2);
-  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify({ type: "config", threshold: value }));
+  document.documentElement.style.setProperty("--t", `${(100 * value).toFixed(1)}%`);
+  send(JSON.stringify({ type: "config", threshold: value }));
 });
 $("undo").addEventListener("click", () => { state.sentence.pop(); renderSentence(); });
 $("clear").addEventListener("click", () => { state.sentence = []; renderSentence(); });
 $("upload-form").addEventListener("submit", upload);
 const forced = new URLSearchParams(location.search).get("mode");
 if (forced) $("mode-select").value = forced;
-loadInfo().catch((e) => setStatus(`cannot reach the server: ${e}`));
+// For tests and extensions: feed the page a server message as if it came from the WebSocket.
+window.signpose = { receive: (msg) => onMessage({ data: JSON.stringify(msg) }), state };
+loadInfoUntilReachable();
