@@ -418,9 +418,10 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
         form = None
         try:
             try:
-                async with asyncio.timeout(config.upload_seconds):
-                    form = await _bounded(request, limit + 64 * 1024, too_large).form(max_files=1, max_fields=10)
-            except TimeoutError:
+                # wait_for, not asyncio.timeout: that is Python 3.11+, and 3.10 is supported
+                body = _bounded(request, limit + 64 * 1024, too_large).form(max_files=1, max_fields=10)
+                form = await asyncio.wait_for(body, config.upload_seconds)
+            except asyncio.TimeoutError:  # noqa: UP041  (in Python 3.10 not the builtin TimeoutError)
                 raise ApiError(
                     408, f"the upload took longer than {config.upload_seconds:g} s (--upload-seconds)"
                 ) from None
