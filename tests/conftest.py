@@ -33,16 +33,37 @@ def _reads_shared(function) -> bool:
         return False
 
 
+# Fixtures that run MediaPipe over real clips, train on them or start browsers: the tests
+# that use them take seconds to minutes, and are `slow` (not in `make test-fast`).
+SLOW_FIXTURES = {
+    "karsl_extracted",
+    "wlasl_extracted",
+    "wlasl_run",
+    "ensemble_run",
+    "karsl",
+    "fingerspelling",
+    "asl_signs",
+    "people22",
+    "recorders",
+    "workdir",
+    "camera_clip",
+    "place",
+}
+
+
 def pytest_collection_modifyitems(items) -> None:
     """`real_data` on every test that reads ../shared/data: a `shared(...)` call in its
     body or in any fixture it uses, so that `-m "not real_data"` is what a user without
-    the recordings runs (those tests would skip anyway)."""
+    the recordings runs (those tests would skip anyway). `slow` on every test that uses a
+    slow fixture."""
     for item in items:
         functions = [getattr(item, "function", None)]
         for defs in item._fixtureinfo.name2fixturedefs.values():
             functions += [d.func for d in defs]
         if any(_reads_shared(f) for f in functions if f is not None):
             item.add_marker(pytest.mark.real_data)
+        if SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
 
 
 def cli(*args) -> list[str]:

@@ -128,6 +128,7 @@ def test_only_the_command_line_imports_signpose_inside_functions():
         ),  # --help
     ],
 )
+@pytest.mark.slow
 def test_what_a_module_loads(code, absent):
     check = f"import sys; {code}; print([m for m in {absent!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)

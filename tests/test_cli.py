@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 
+import pytest
 from conftest import cli, shared
 
 
@@ -23,6 +24,7 @@ def _one_line_error(result, text):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_one_line_errors(tmp_path):
     _one_line_error(signpose("extract", tmp_path / "missing", "--out", tmp_path / "o"), "no such folder")
     (tmp_path / "empty").mkdir()
@@ -35,6 +37,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
     _one_line_error(signpose("predict", tmp_path / "empty", "x.mp4"), "not a training run")
 
 
+@pytest.mark.slow
 def test_info_and_models(synth_small):
     out = signpose("info", synth_small)
     assert out.returncode == 0 and "120 samples" in out.stdout and "مرحبا hello" in out.stdout
@@ -44,6 +47,7 @@ def test_info_and_models(synth_small):
     assert "212,804" in models.stdout and "927,812" in models.stdout
 
 
+@pytest.mark.slow
 def test_extract_then_info_on_real_karsl_layout(tmp_path):
     src = shared("karsl_layout")
     out = signpose(
@@ -66,6 +70,7 @@ def test_extract_then_info_on_real_karsl_layout(tmp_path):
     assert "حرف A letter A" in info.stdout
 
 
+@pytest.mark.slow
 def test_predict_json_and_live_headless(small_run, tmp_path):
     bad = tmp_path / "notes.mp4"
     bad.write_text("hello")

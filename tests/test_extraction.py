@@ -68,6 +68,7 @@ def test_karsl_layout_with_arabic_labels(karsl_extracted):
     assert ds.info().detected["right_hand"] > 0.5
 
 
+@pytest.mark.slow
 def test_rerun_resumes_and_a_bad_video_is_recorded_not_fatal(tmp_path):
     src = tmp_path / "videos"
     (src / "s1" / "hello").mkdir(parents=True)
@@ -116,6 +117,7 @@ def test_bad_paths_are_one_line_errors(tmp_path):
         extract_dataset(src, tmp_path / "out", layout="karsl", labels=tmp_path / "labels.csv", progress=False)
 
 
+@pytest.mark.slow
 def test_a_video_gives_the_same_keypoints_whatever_was_extracted_before():
     """Tracking state never leaks from one video into the next (what makes reruns,
     resumed runs and parallel runs produce identical files)."""
@@ -135,6 +137,7 @@ def test_a_video_gives_the_same_keypoints_whatever_was_extracted_before():
     np.testing.assert_allclose(seq.xyz, fresh.xyz, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_real_karsl_videos_straight_in_the_test_folder_with_the_xlsx_labels(tmp_path):
     """KArSL-502's own clips, as its mp4 copies are arranged (<signer>/test/<name>.mp4, the
     sign id in the name), named from KArSL's own labels.xlsx."""

@@ -121,6 +121,7 @@ def test_a_duplicated_manifest_row_is_reported_and_counted_once(tmp_path, synth_
     assert any("appears more than once" in p.problem for p in info.problems)
 
 
+@pytest.mark.slow
 def test_a_truncated_video_is_extracted_with_a_warning(tmp_path):
     """Only half of this AVI is there: it decodes, but fewer frames than it declares."""
     cap = cv2.VideoCapture(str(shared("videos", "wlasl_mini", "mother", "mother_1.mp4")))
@@ -146,6 +147,7 @@ def test_a_truncated_video_is_extracted_with_a_warning(tmp_path):
     assert "decoded" in report.summary() and "truncated?" in report.summary()
 
 
+@pytest.mark.slow
 def test_unseen_signs_are_reported_where_the_user_looks(tmp_path, synth_small):
     ds = tmp_path / "ds"
     shutil.copytree(synth_small, ds)
@@ -168,6 +170,7 @@ def test_unseen_signs_are_reported_where_the_user_looks(tmp_path, synth_small):
     assert "not evaluated (no training signer performed them): 6" in again.stdout
 
 
+@pytest.mark.slow
 def test_a_run_finds_its_dataset_from_anywhere_and_after_a_move(tmp_path, synth_small):
     tree = tmp_path / "project"
     shutil.copytree(synth_small, tree / "data")
@@ -183,6 +186,7 @@ def test_a_run_finds_its_dataset_from_anywhere_and_after_a_move(tmp_path, synth_
     assert evaluate(tmp_path / "moved" / "runs" / "r").samples == 40  # the whole tree moved
 
 
+@pytest.mark.slow
 def test_import_says_how_many_failed_and_takes_kaggle_train_csv(tmp_path):
     src = tmp_path / "MP_Data" / "hello"
     for seq in ("1", "2"):
@@ -197,6 +201,7 @@ def test_import_says_how_many_failed_and_takes_kaggle_train_csv(tmp_path):
     assert kaggle.imported == len(pd.read_csv(shared("kaggle_asl_signs", "train.csv")))
 
 
+@pytest.mark.slow
 def test_info_orders_signs_naturally_and_survives_a_closed_pipe(tmp_path):
     ds = synth_dataset(tmp_path / "ds", signers=2, signs=12, reps=1, progress=False)
     out = subprocess.run(cli("info", ds), capture_output=True, text=True, timeout=120)
@@ -217,6 +222,7 @@ def test_info_orders_signs_naturally_and_survives_a_closed_pipe(tmp_path):
     assert out.stdout.strip() == "0 samples (0 failed), 0 signers, 0 signs" and "DataFrame" not in out.stdout
 
 
+@pytest.mark.slow
 def test_progress_in_a_log_is_lines_not_carriage_returns(tmp_path):
     done = subprocess.run(
         cli("synth", "--out", tmp_path / "ds", "--signers", "2", "--signs", "20", "--reps", "10"),
@@ -230,6 +236,7 @@ def test_progress_in_a_log_is_lines_not_carriage_returns(tmp_path):
     assert done.stdout.startswith("synthetic dataset:")  # results on stdout, progress on stderr
 
 
+@pytest.mark.slow
 def test_predict_reads_every_frame_image_kind_extract_reads(tmp_path, small_run):
     cap = cv2.VideoCapture(str(shared("videos", "fingerspelling_az", "B.mp4")))
     folder = tmp_path / "clip"

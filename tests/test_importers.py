@@ -13,6 +13,7 @@ from signpose.learn.features import FeatureConfig, FeaturePipeline
 RIGHT_HAND_SEED = slice(1662 - 63, 1662)  # the last 63 floats of a seed vector
 
 
+@pytest.mark.slow
 def test_mpdata_raw_layout_equals_the_npz_arrays(tmp_path):
     report = import_mpdata(
         shared("mp_data", "recorder_c", "MP_Data"),
@@ -53,6 +54,7 @@ def test_mpdata_frames_are_ordered_numerically(tmp_path):
     assert ds.sign_ids == ["71"] and not seq.present[:, LEFT_HAND.slice].any()
 
 
+@pytest.mark.slow
 def test_kaggle_parquet_nan_becomes_absent(tmp_path):
     src = shared("kaggle_asl_signs")
     ds = Dataset(import_kaggle(src, tmp_path / "ds", progress=False).out)

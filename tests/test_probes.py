@@ -107,6 +107,7 @@ def test_d3_append_never_overwrites_another_sources_samples(tmp_path):
     assert len(Dataset(out).rows) == 4 and len(Dataset(out).meta["sources"]) == 2
 
 
+@pytest.mark.slow
 def test_d4_extract_append_of_a_source_laid_out_alike_extracts_it(tmp_path):
     src = shared("karsl_layout", "01", "train")
     for name, sign in (("a", "0001"), ("b", "0002")):  # two roots with the same relative path
@@ -185,6 +186,7 @@ def test_d10_d12_a_time_limited_run_continues_and_keeps_its_log(tmp_path, synth_
     assert train(synth_small, out, _cnn(), progress=False).epochs_run == 4  # finished: nothing more to do
 
 
+@pytest.mark.slow
 def test_d8_a_full_disk_stops_extraction_and_is_not_recorded_as_a_bad_video(tmp_path, monkeypatch):
     import errno
 
@@ -250,6 +252,7 @@ def _dies_on(job: str) -> str:
     return job.upper()
 
 
+@pytest.mark.slow
 def test_d22_a_dead_worker_costs_its_own_job_only():
     from signpose.extract.backends import run_jobs
     from signpose.extract.holistic import ExtractionConfig
@@ -277,6 +280,7 @@ def test_d29_damaged_run_and_cache_files_are_one_line_or_rebuilt(tmp_path, small
     np.testing.assert_array_equal(pipeline.load(Dataset(ds)).points, first.points)  # rebuilt
 
 
+@pytest.mark.slow
 def test_d32_a_long_file_name_is_extracted(tmp_path):
     name = "s" * 250  # a legal name; its pose file's name is 255 bytes, the temp file's must be shorter
     sample = tmp_path / "src" / "01" / "train" / "0001" / name
@@ -309,6 +313,7 @@ def test_d39_a_frame_folder_of_mixed_sizes_is_refused(tmp_path):
         list(open_frames(folder))
 
 
+@pytest.mark.slow
 def test_d9_rebuilding_a_broken_manifest_keeps_other_sources_rows(tmp_path):
     out = tmp_path / "ds"
     extract_dataset(shared("karsl_layout"), out, layout="karsl", limit=2, workers=1, progress=False)
@@ -394,6 +399,7 @@ def test_d31_a_phone_clips_display_rotation_is_applied(tmp_path):
     assert np.abs(frames[0].astype(int) - first.astype(int)).mean() < 12  # the same picture, re-encoded
 
 
+@pytest.mark.slow
 def test_d37_a_resume_that_only_writes_the_weights_reports_a_real_epoch(tmp_path, synth_small, capsys):
     from signpose.cli import main
 
@@ -429,4 +435,4 @@ def test_d29_a_metrics_file_that_is_no_object_costs_the_accuracy_line_only(tmp_p
     from signpose.serve.app import _measured_accuracy
 
     (tmp_path / "metrics.json").write_text("[0.9]")
-    assert _measured_accuracy(tmp_path) is None
+    assert _measured_accuracy(tmp_path, tmp_path / "no dataset") is None

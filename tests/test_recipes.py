@@ -133,6 +133,7 @@ def test_awp_takes_the_gradient_up_the_slope_and_steps_from_the_weights_it_had(s
     assert not torch.allclose(dict(module.named_parameters())[name].grad, clean_grads[name])
 
 
+@pytest.mark.slow
 def test_a_run_with_awp_trains(tmp_path, synth_small):
     config = small_run_config(recipe={"name": "islr-awp", "epochs": 6, "lr": 2e-3})
     assert (config.recipe.awp, config.recipe.awp_start) == (0.2, 0.05)

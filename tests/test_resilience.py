@@ -37,6 +37,7 @@ def _same_dataset(a, b):
         np.testing.assert_allclose(x.xyz, y.xyz, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_ray_backend_writes_the_same_dataset_as_the_local_pool(tmp_path):
     ray = pytest.importorskip("ray")
     src = _clips(tmp_path, 4)
@@ -54,6 +55,7 @@ def test_ray_backend_writes_the_same_dataset_as_the_local_pool(tmp_path):
     _same_dataset(tmp_path / "local", tmp_path / "ray")
 
 
+@pytest.mark.slow
 def test_extraction_killed_mid_run_resumes_to_the_same_dataset(tmp_path):
     src = _clips(tmp_path, 8)
     extract_dataset(src, tmp_path / "whole", workers=2, progress=False)
@@ -77,6 +79,7 @@ def test_extraction_killed_mid_run_resumes_to_the_same_dataset(tmp_path):
     _same_dataset(tmp_path / "whole", out)
 
 
+@pytest.mark.slow
 def test_damaged_datasets_are_reported_by_name(tmp_path, synth_small, capsys):
     import shutil
 
@@ -102,6 +105,7 @@ def test_damaged_datasets_are_reported_by_name(tmp_path, synth_small, capsys):
     assert info.returncode == 0 and info.stderr.count("warning:") == 3 and "warning" not in info.stdout
 
 
+@pytest.mark.slow
 def test_training_on_two_processes_matches_one(tmp_path, synth_small):
     config = {
         "model": "islr",

@@ -58,6 +58,7 @@ def receive_until(ws, kind: str, timeout: float = 60) -> list[dict]:
     raise AssertionError(f"no {kind} message in {timeout}s: {got[-3:]}")
 
 
+@pytest.mark.slow
 def test_health_signs_and_page(small_run):
     from signpose.learn.evaluation import evaluate
 

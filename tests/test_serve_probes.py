@@ -96,6 +96,7 @@ def test_d13_a_chunked_upload_is_stopped_at_the_limit(small_run):
         assert sum(f.stat().st_size for f in server.tmp.rglob("*") if f.is_file()) == 0
 
 
+@pytest.mark.slow
 def test_d14_slow_clients_hold_no_mediapipe_slot_and_time_out(small_run):
     with running(small_run, upload_seconds=4) as (base, server):
         slow = []
@@ -122,6 +123,7 @@ def test_d15_an_upload_longer_than_the_frame_limit_is_refused(small_run):
         assert server.slots == server.config.workers
 
 
+@pytest.mark.slow
 def test_d21_a_deleted_temp_folder_is_made_again(small_run):
     with running(small_run) as (base, server):
         shutil.rmtree(server.tmp)
@@ -176,6 +178,7 @@ def test_d16_d17_d30_d38_messages_are_bounded_and_bad_ones_counted(small_run):
         assert httpx.get(f"{base}/api/health").status_code == 200
 
 
+@pytest.mark.slow
 def test_d19_d20_soak_frames_clients_that_leave_mid_frame(small_run, tmp_path):
     """The server as users run it (its own process): 100 frames-mode clients that leave
     20 ms after sending a frame (the segfault's reproduction), 4 at a time, beside uploads:
@@ -275,6 +278,7 @@ def serving(run: Path, tmp: Path):
 
 
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+@pytest.mark.slow
 def test_d15_the_server_stops_on_a_signal_and_leaves_no_temp_folder(small_run, tmp_path, signal_name):
     import signal
 

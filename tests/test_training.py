@@ -120,6 +120,7 @@ def test_a_mixed_split_run_evaluates_on_its_own_test_samples(tmp_path, synth_sma
     assert by_signer.samples == 40 and Path(by_signer.out).name == "signer2"
 
 
+@pytest.mark.slow
 def test_cross_validation_table(tmp_path, synth_small):
     config = TrainConfig(
         model="lstm",
@@ -134,6 +135,7 @@ def test_cross_validation_table(tmp_path, synth_small):
     assert (tmp_path / "cv" / "cv.csv").is_file() and len(results) == 3
 
 
+@pytest.mark.slow
 def test_training_killed_mid_run_resumes_from_its_last_checkpoint(tmp_path, synth_small):
     config = {
         "model": "islr",
@@ -182,6 +184,7 @@ def test_wilson_interval_is_honest_about_few_samples():
     assert wilson_interval(0, 0) == (0.0, 1.0)
 
 
+@pytest.mark.slow
 def test_test_time_views_and_ensembles_are_written_apart_and_average_probabilities(small_run, tmp_path, synth_small):
     from signpose.data.dataset import Dataset
     from signpose.learn.features import FeaturePipeline
