@@ -192,8 +192,7 @@ def cmd_train(args) -> int:
         alone = [r.accuracy for r in evaluate_members(args.out)]
         print(
             f"trained {len(alone)} {config.model} models on {', '.join(info.train_signers)} "
-            f"(seeds {config.seed}-{config.seed + len(alone) - 1}); each alone: "
-            f"{', '.join(f'{a:.3f}' for a in alone)}; their average:"
+            f"({', '.join(info.members)}); each alone: {', '.join(f'{a:.3f}' for a in alone)}; their average:"
         )
     else:
         score = f"{info.best_score:.3f}" if info.best_score is not None else "n/a"
