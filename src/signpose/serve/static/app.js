@@ -203,11 +203,16 @@ function onMessage(event) {
 }
 
 // -- the WebSocket, reconnected with backoff while the camera runs ------------------------
+// Resolves once the socket is open (or has closed, and a retry is scheduled).
 function connect() {
   const proto = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${proto}://${location.host}/ws/live?mode=${state.mode}`);
   state.ws = ws;
   ws.onmessage = onMessage;
+  let settle;
+  const settled = new Promise((resolve) => { settle = resolve; });
+  ws.addEventListener("open", settle);
+  ws.addEventListener("close", settle);
   ws.onopen = () => {
     state.retry = 0; state.inflight = 0;
     setConnection("connected");
@@ -222,6 +227,7 @@ function connect() {
     announce("lost the server; reconnecting");
     state.reconnect = setTimeout(() => { if (state.running) connect(); }, wait);
   };
+  return settled;
 }
 
 function send(data) {
@@ -362,8 +368,7 @@ function switchTo(mode) {
   const old = state.ws;
   state.ws = null;
   if (old) old.close();
-  connect();
-  if (mode === "landmarks") landmarksLoop(); else framesLoop();
+  connect().then(() => { if (state.running) (mode === "landmarks" ? landmarksLoop : framesLoop)(); });
 }
 
 function cameraHelp(error) {
@@ -398,7 +403,7 @@ async function start() {
     showMode();
     state.running = true;
     $("stop").disabled = false;
-    connect();
+    await connect(); // the first frames are not sent into a socket still connecting
     if (state.mode === "landmarks") landmarksLoop(); else framesLoop();
   } catch (e) {
     setStatus(`could not start: ${e.message}`);
