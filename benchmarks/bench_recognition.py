@@ -166,14 +166,21 @@ def live(run: Path) -> None:
     report("live", rows)
 
 
-def main() -> None:
+def main(parts: list[str]) -> None:
+    """`python benchmarks/bench_recognition.py [classifiers] [predict] [live]` (default: all)."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        classifiers(tmp)
-        run = tiny_run(tmp)
-        end_to_end(run)
-        live(run)
+        if "classifiers" in parts:
+            classifiers(tmp)
+        if "predict" in parts or "live" in parts:
+            run = tiny_run(tmp)
+            if "predict" in parts:
+                end_to_end(run)
+            if "live" in parts:
+                live(run)
 
+
+PARTS = ["classifiers", "predict", "live"]
 
 if __name__ == "__main__":
-    main()
+    main([a for a in sys.argv[1:] if a in PARTS] or PARTS)
