@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import OUT, report, require_shared  # noqa: E402
 
 from signpose.data.dataset import Dataset  # noqa: E402
-from signpose.data.schema import PARTS  # noqa: E402
 from signpose.extract.pipeline import extract_dataset  # noqa: E402
 from signpose.learn.config import TrainConfig  # noqa: E402
 from signpose.learn.training import train  # noqa: E402
+from signpose.serve.stream import landmark_messages  # noqa: E402
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", 30))
 CLIENTS = [int(n) for n in os.environ.get("BENCH_CLIENTS", "1,2,4,8").split(",")]
@@ -61,15 +61,7 @@ def prepare() -> tuple[Path, list[Path], list[list[str]], list[list[bytes]]]:
     for _, row in ds.rows.iterrows():
         clip = clips_root / f"{row['sample']}.mp4"
         seq = ds.read(row)
-        messages = []
-        for xyz, present in zip(seq.xyz, seq.present, strict=True):
-            parts = {
-                p.name: (xyz[p.slice] / [seq.width, seq.height, 1]).ravel().round(5).tolist()
-                if present[p.slice].any()
-                else None
-                for p in PARTS
-            }
-            messages.append(json.dumps({"type": "landmarks", "w": seq.width, "h": seq.height, "parts": parts}))
+        messages = [json.dumps(m) for m in landmark_messages(seq)]
         cap, frames = cv2.VideoCapture(str(clip)), []
         while (got := cap.read())[0]:
             small = cv2.resize(got[1], (480, round(480 * got[1].shape[0] / got[1].shape[1])))

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 from conftest import running, shared, video_frames
 
@@ -19,8 +18,8 @@ ws_client = pytest.importorskip("websockets.sync.client")
 
 from signpose.data.dataset import Dataset  # noqa: E402
 from signpose.data.keypoints import KeypointSequence  # noqa: E402
-from signpose.data.schema import PARTS  # noqa: E402
 from signpose.recognise.recognizer import Recognizer  # noqa: E402
+from signpose.serve.stream import landmark_messages  # noqa: E402
 
 
 def clip(sign: str, n: int) -> Path:
@@ -30,21 +29,6 @@ def clip(sign: str, n: int) -> Path:
 def post_video(base: str, path: Path, name: str = "clip.mp4", annotate: bool = False, **kwargs):
     files = {"video": (name, path.read_bytes(), "video/mp4")}
     return httpx.post(f"{base}/api/predict", params={"annotate": int(annotate)}, files=files, timeout=120, **kwargs)
-
-
-def landmark_messages(seq) -> list[dict]:
-    """A recorded sequence as the page sends it: per frame, each part's normalised points."""
-    messages = []
-    for xyz, present in zip(seq.xyz, seq.present, strict=True):
-        parts = {}
-        for part in PARTS:
-            if present[part.slice].any():
-                points = xyz[part.slice].astype(np.float64) / [seq.width, seq.height, 1]
-                parts[part.name] = points.ravel().round(5).tolist()
-            else:
-                parts[part.name] = None
-        messages.append({"type": "landmarks", "w": seq.width, "h": seq.height, "parts": parts})
-    return messages
 
 
 def receive_until(ws, kind: str, timeout: float = 60) -> list[dict]:

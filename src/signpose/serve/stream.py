@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 
+from ..data.keypoints import KeypointSequence
 from ..data.schema import N_POINTS, PART_BY_NAME, PARTS
 from ..errors import SignposeError
 from ..recognise.recognizer import Recognizer
@@ -55,16 +56,25 @@ def landmarks_to_arrays(message: dict) -> tuple[np.ndarray, np.ndarray, int, int
     return xyz, present, w, h
 
 
-def arrays_to_parts(xyz: np.ndarray, present: np.ndarray, w: int, h: int) -> dict:
-    """The inverse, for drawing on the page: normalised x, y, z per present part (4 decimals)."""
+def arrays_to_parts(xyz: np.ndarray, present: np.ndarray, w: int, h: int, decimals: int = 4) -> dict:
+    """The inverse: normalised x, y, z per present part (4 decimals: enough to draw)."""
     parts = {}
     for part in PARTS:
         if present[part.slice].any():
-            points = xyz[part.slice] / np.array([w, h, 1], np.float32)
-            parts[part.name] = np.round(points, 4).ravel().tolist()
+            points = xyz[part.slice].astype(np.float64) / np.array([w, h, 1])
+            parts[part.name] = np.round(points, decimals).ravel().tolist()
         else:
             parts[part.name] = None
     return parts
+
+
+def landmark_messages(seq: KeypointSequence) -> list[dict]:
+    """A recorded sequence as the page sends it in landmarks mode: one message a frame
+    (for clients, tests and the load benchmark)."""
+    return [
+        {"type": "landmarks", "w": seq.width, "h": seq.height, "parts": arrays_to_parts(x, p, seq.width, seq.height, 5)}
+        for x, p in zip(seq.xyz, seq.present, strict=True)
+    ]
 
 
 class RateLimit:
