@@ -6,9 +6,12 @@ Two stages, so augmentation can work on geometry in between:
    the body (origin between the shoulders, unit shoulder width), bring the whole sign to
    T frames, keep the feature set's points: `points (N, T, P, 2)` and `mask (N, T, P)`.
    Absent points stay absent: the mask travels with them, their values are 0.
-2. `FeatureHead` (torch, inside the model, so ONNX exports include it): flatten the
-   points and add derived features (frame differences, hand shapes relative to the
-   wrist). Absent points give 0, never NaN.
+2. `heads` (torch, inside the model, so ONNX exports include it): flatten the points and
+   add derived features (frame differences, hand shapes relative to the wrist), or a
+   graph's stream. Absent points give 0, never NaN.
+
+Which points and which derived features: the named feature sets of `feature_sets`.
+`FeaturePipeline` resolves a `FeatureConfig` into both stages once.
 """
 
 from __future__ import annotations
@@ -30,138 +33,34 @@ import torch
 from pydantic import Field, field_validator, model_validator
 
 from ..data.dataset import Dataset
-from ..data.graph import SAM_SLR_27, SkeletonGraph
 from ..data.keypoints import KeypointSequence
 from ..data.schema import (
     FACE,
     FACE_CHEEKS,
-    FACE_LEFT_EYEBROW,
-    FACE_LIPS,
-    FACE_RIGHT_EYEBROW,
     FACE_TOP_CHIN,
     LEFT_HAND,
     LEFT_SHOULDER,
     RIGHT_HAND,
     RIGHT_SHOULDER,
-    UPPER_BODY,
     mirror_permutation,
-    point,
-    points,
 )
-from ..errors import SignposeError
 from ..settings import Settings, unknown
 from ..util import atomic_write_bytes
+from .feature_sets import FEATURE_SETS, STREAMS, FeatureSet, feature_set, register_feature_set
+from .heads import FeatureHead, GraphHead
 
-
-@dataclass(frozen=True)
-class FeatureSet:
-    """A named choice of points and the features derived from them."""
-
-    name: str
-    points: tuple[int, ...]  # global indices into the 543
-    motion: int = 0  # frame differences added: 1 = velocity, 2 = also its change (acceleration)
-    hand_local: bool = False  # each hand also relative to its wrist, scaled by its size
-    hand_geometry: bool = False  # fingertip distances within each hand, and between the wrists
-    graph: SkeletonGraph | None = None  # joints of a graph network, in graph order: its points
-    description: str = ""
-
-    @property
-    def n_points(self) -> int:
-        return len(self.points)
-
-    def local(self, global_indices: np.ndarray) -> np.ndarray:
-        """Positions within this set of the given global points (-1 where not in the set)."""
-        where = {g: i for i, g in enumerate(self.points)}
-        return np.array([where.get(int(g), -1) for g in global_indices])
-
-    def hand_groups(self) -> list[np.ndarray]:
-        """Local indices of each hand in this set (wrist first), for hand dropout and shapes."""
-        groups = []
-        for hand in (LEFT_HAND, RIGHT_HAND):
-            idx = self.local(np.arange(hand.start, hand.start + hand.size))
-            if (idx >= 0).all():
-                groups.append(idx)
-        return groups
-
-    def mirror(self) -> np.ndarray:
-        """Local permutation that swaps left and right within this set."""
-        perm = mirror_permutation()[list(self.points)]
-        local = self.local(perm)
-        return np.where(local >= 0, local, np.arange(self.n_points))
-
-
-_HANDS = tuple(points("left_hand")) + tuple(points("right_hand"))
-FEATURE_SETS: dict[str, FeatureSet] = {}
-
-
-def register_feature_set(fs: FeatureSet) -> FeatureSet:
-    FEATURE_SETS[fs.name] = fs
-    return fs
-
-
-register_feature_set(FeatureSet("hands", _HANDS, description="both hands, x,y: 84 values (the seed's hands input)"))
-register_feature_set(
-    FeatureSet(
-        "pose_hands",
-        tuple(points("pose")) + _HANDS,
-        description="33 pose + 42 hand points, x,y: 150 values (the seed's pose+hands input, sliced correctly)",
-    )
-)
-register_feature_set(
-    FeatureSet(
-        "rich",
-        tuple(UPPER_BODY) + _HANDS + tuple(FACE.start + i for i in FACE_LIPS + FACE_LEFT_EYEBROW + FACE_RIGHT_EYEBROW),
-        motion=1,
-        description="upper body, hands, lips and eyebrows, x,y, with frame differences: 428 values",
-    )
-)
-# After the Google ISLR winners and SignBart: where each hand is (in the body frame) and what
-# shape it makes (in its own frame) apart, their velocity and acceleration, fingertip distances.
-_ARMS_FACE = (
-    "NOSE",
-    "LEFT_EYE",
-    "RIGHT_EYE",
-    "MOUTH_LEFT",
-    "MOUTH_RIGHT",
-    "LEFT_SHOULDER",
-    "RIGHT_SHOULDER",
-    "LEFT_ELBOW",
-    "RIGHT_ELBOW",
-    "LEFT_WRIST",
-    "RIGHT_WRIST",
-)
-register_feature_set(
-    FeatureSet(
-        "hand_centred",
-        tuple(point("pose", name) for name in _ARMS_FACE) + _HANDS,
-        motion=2,
-        hand_local=True,
-        hand_geometry=True,
-        description="arms, face outline and hands in the body frame, each hand also in its own frame, "
-        "with velocities, accelerations and fingertip distances: 591 values",
-    )
-)
-
-
-# For graph networks (`gcn`): SAM-SLR's 27 joints, per joint x, y and whether it was seen.
-register_feature_set(
-    FeatureSet(
-        "graph27",
-        SAM_SLR_27.points,
-        graph=SAM_SLR_27,
-        description="the 27 joints of SAM-SLR's graph (nose, arms, 10 points a hand), per joint x, y and "
-        "seen, as the --stream view (joint, bone, joint_motion, bone_motion): 81 values, for gcn",
-    )
-)
-
-STREAMS = ("joint", "bone", "joint_motion", "bone_motion")
-
-
-def feature_set(name: str) -> FeatureSet:
-    try:
-        return FEATURE_SETS[name]
-    except KeyError:
-        raise SignposeError(unknown("feature set", name, FEATURE_SETS)) from None
+__all__ = [  # the feature sets and the heads are re-exported: `features` is where to look first
+    "FEATURE_SETS",
+    "STREAMS",
+    "FeatureConfig",
+    "FeatureHead",
+    "FeaturePipeline",
+    "FeatureSet",
+    "GraphHead",
+    "PointData",
+    "feature_set",
+    "register_feature_set",
+]
 
 
 class FeatureConfig(Settings):
@@ -381,103 +280,6 @@ def signer_mirrors(seqs: list[KeypointSequence], signers: list[str], config: Fea
 
 
 # ---------------------------------------------------------------------------------------
-# Stage 2: torch, batched, inside the model
-# ---------------------------------------------------------------------------------------
-
-
-class FeatureHead(torch.nn.Module):
-    """Points (B, T, P, 2) and mask (B, T, P) -> features (B, T, F), frame mask (B, T).
-
-    Body-frame points, then (by the feature set) each hand in its own frame, then frame
-    differences of those, then fingertip distances. Anything computed from an absent point
-    is 0 and never NaN."""
-
-    TIPS = (4, 8, 12, 16, 20)  # thumb to little finger, within a hand's 21 points
-
-    def __init__(self, config: FeatureConfig, fs: FeatureSet):
-        super().__init__()
-        self.motion = fs.motion
-        self.hand_local = fs.hand_local or config.hand_relative
-        self.geometry = fs.hand_geometry
-        groups = fs.hand_groups() if (self.hand_local or self.geometry) else []
-        self.register_buffer(
-            "hands",
-            torch.tensor(np.stack(groups) if groups else np.zeros((0, 21)), dtype=torch.long),
-        )
-        pairs = [(a, b) for i, a in enumerate(self.TIPS) for b in self.TIPS[i + 1 :]]
-        self.register_buffer("pairs", torch.tensor(pairs, dtype=torch.long).reshape(-1, 2))
-        self.n_points = len(fs.points)
-
-    def forward(self, pts, mask):
-        if not torch.jit.is_tracing() and pts.shape[-2] != self.n_points:
-            # other points would give features of another meaning (or size) without an error
-            raise SignposeError(
-                f"the model reads {self.n_points} points per frame, not {pts.shape[-2]}; "
-                "prepare them with the run's own feature pipeline"
-            )
-        m = mask.to(pts.dtype).unsqueeze(-1)  # (B, T, P, 1)
-        xs, ms = [pts * m], [m]
-        hands = self.hands.shape[0] > 0
-        if hands:
-            hand, hm = xs[0][:, :, self.hands], m[:, :, self.hands]  # (B, T, H, 21, 2|1)
-            wrist, valid = hand[..., :1, :], hm * hm[..., :1, :]
-            size = (hand[..., 9:10, :] - wrist).norm(dim=-1, keepdim=True).clamp_min(1e-3)  # wrist to middle MCP
-        if self.hand_local and hands:
-            xs.append(((hand - wrist) / size * valid).flatten(2, 3))
-            ms.append(valid.flatten(2, 3))
-        x, m = torch.cat(xs, dim=2), torch.cat(ms, dim=2)
-        feats = [x.flatten(2)]
-        d, dm = x, m
-        for _ in range(self.motion):  # a difference exists only where both frames saw the point
-            d, dm = (d[:, 1:] - d[:, :-1]) * (dm[:, 1:] * dm[:, :-1]), dm[:, 1:] * dm[:, :-1]
-            d, dm = (
-                torch.cat([torch.zeros_like(d[:, :1]), d], 1),
-                torch.cat([torch.zeros_like(dm[:, :1]), dm], 1),
-            )
-            feats.append(d.flatten(2))
-        if self.geometry and hands:
-            a, b = hand[..., self.pairs[:, 0], :], hand[..., self.pairs[:, 1], :]
-            tips = (a - b).norm(dim=-1) / size[..., 0] * hm[..., 0][..., :1]  # (B, T, H, 10)
-            feats.append(tips.flatten(2))
-            if self.hands.shape[0] == 2:
-                both = hm[:, :, 0, 0] * hm[:, :, 1, 0]
-                feats.append(((wrist[:, :, 0, 0] - wrist[:, :, 1, 0]).norm(dim=-1) * both[..., 0]).unsqueeze(-1))
-        return torch.cat(feats, dim=2), mask.any(dim=-1)
-
-
-class GraphHead(torch.nn.Module):
-    """Points (B, T, V, 2) and mask (B, T, V) of a graph's joints -> (B, T, V * 3): per joint
-    x, y and seen (1/0) in the configured stream. A bone is its joint minus its parent (the
-    root's is 0), present where both are; motion is the difference to the frame before,
-    present where both frames have it (the first frame: 0). Absent gives 0, never NaN."""
-
-    def __init__(self, config: FeatureConfig, fs: FeatureSet):
-        super().__init__()
-        assert fs.graph is not None
-        self.register_buffer("parent", torch.tensor(fs.graph.parent_index, dtype=torch.long))
-        self.bone = config.stream.startswith("bone")
-        self.motion = config.stream.endswith("motion")
-        self.n_points = fs.graph.size
-
-    def forward(self, pts, mask):
-        if not torch.jit.is_tracing() and pts.shape[-2] != self.n_points:
-            raise SignposeError(
-                f"the model reads {self.n_points} joints per frame, not {pts.shape[-2]}; "
-                "prepare them with the run's own feature pipeline"
-            )
-        m = mask.to(pts.dtype).unsqueeze(-1)  # (B, T, V, 1)
-        x = pts * m
-        if self.bone:
-            pm = m[:, :, self.parent]
-            x, m = (x - x[:, :, self.parent]) * m * pm, m * pm
-        if self.motion:
-            dm = m[:, 1:] * m[:, :-1]
-            d = (x[:, 1:] - x[:, :-1]) * dm
-            x, m = torch.cat([torch.zeros_like(x[:, :1]), d], 1), torch.cat([torch.zeros_like(m[:, :1]), dm], 1)
-        return torch.cat([x, m], dim=-1).flatten(2), mask.any(dim=-1)
-
-
-# ---------------------------------------------------------------------------------------
 # Both stages, resolved once from a config
 # ---------------------------------------------------------------------------------------
 
@@ -534,7 +336,9 @@ class FeaturePipeline:
         return np.stack([a for a, _ in out]), np.stack([m for _, m in out])
 
     def head(self) -> torch.nn.Module:
-        return GraphHead(self.config, self.set) if self.set.graph is not None else FeatureHead(self.config, self.set)
+        if self.set.graph is not None:
+            return GraphHead(self.set, self.config.stream)
+        return FeatureHead(self.set, self.config.hand_relative)
 
     def same_points(self, other: FeaturePipeline) -> bool:
         """Whether the two prepare the same points (they may still differ inside the model)."""
