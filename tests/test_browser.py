@@ -158,7 +158,9 @@ def test_the_upload_box_shows_a_result_and_the_annotated_video(browser, camera_c
         page.goto(base)
         page.set_input_files("#file", str(video))
         page.click("#upload-form button")
+        assert page.evaluate("document.getElementById('recognise').disabled")  # one upload at a time
         page.wait_for_selector("#upload-top li", timeout=WAIT_MS)
+        assert not page.evaluate("document.getElementById('recognise').disabled")
         assert page.text_content("#upload-top li span") in ("brother", "mother")
         page.wait_for_function(
             "document.getElementById('annotated').readyState >= 2", timeout=60_000
