@@ -375,9 +375,12 @@ function cameraHelp(error) {
   const denied = error && (error.name === "NotAllowedError" || error.name === "SecurityError");
   const text = denied
     ? "The camera is blocked for this page. Allow it in the browser (the camera icon in the address bar, " +
-      "or the site settings), then press Start camera again, or recognise a video file below."
-    : `No camera could be opened (${error ? error.message : "none found"}). Recognise a video file below instead.`;
+      "or the site settings), then press Start camera again, or recognise a video file instead (highlighted)."
+    : `No camera could be opened (${error ? error.message : "none found"}). Recognise a video file instead ` +
+      "(highlighted).";
   setStatus(text);
+  $("placeholder").textContent = text; // where the person is looking
+  $("placeholder").classList.add("error-note");
   announce(text);
   $("upload").classList.add("offered");
   $("file").focus();
@@ -397,6 +400,9 @@ async function start() {
     const video = $("video");
     video.srcObject = state.stream;
     await video.play();
+    $("placeholder").textContent = PLACEHOLDER; // a camera after all: the help is no longer true
+    $("placeholder").classList.remove("error-note");
+    $("upload").classList.remove("offered");
     $("placeholder").hidden = true;
     if (!state.health) await loadInfo();
     try { state.mode = await chooseMode(); } catch (e) { setStatus(`${e.message}`); stopCamera(); return; }
@@ -494,5 +500,6 @@ $("upload-form").addEventListener("submit", upload);
 const forced = new URLSearchParams(location.search).get("mode");
 if (forced) $("mode-select").value = forced;
 // For tests and extensions: feed the page a server message as if it came from the WebSocket.
+const PLACEHOLDER = $("placeholder").textContent;
 window.signpose = { receive: (msg) => onMessage({ data: JSON.stringify(msg) }), state };
 loadInfoUntilReachable();
