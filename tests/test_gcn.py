@@ -148,3 +148,19 @@ def test_fused_streams_learn_real_people_and_export_as_one_graph(asl_signs):
     assert json.loads(path.with_name("features.json").read_text("utf-8"))["models"] == 2
     onnx = Recognizer(run, backend="onnx")
     np.testing.assert_allclose(onnx.probabilities(pts, mask), np.mean(members, 0), atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"channels": []}, "channels must be one or more whole numbers"),
+        ({"channels": [0]}, "channels must be one or more whole numbers"),
+        ({"channels": "abc"}, "channels must be one or more whole numbers"),
+        ({"groups": 3}, "each a multiple of groups"),
+        ({"groups": 0}, "groups must be a whole number of at least 1"),
+        ({"graph": "x"}, "no graph 'x'"),
+    ],
+)
+def test_bad_model_options_are_one_line(options, words):
+    with pytest.raises(SignposeError, match=words):
+        SignClassifier("gcn", FeaturePipeline(FeatureConfig(features="graph27")), 4, options)

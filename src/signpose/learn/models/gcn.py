@@ -106,6 +106,10 @@ class SLGCN(nn.Module):
         super().__init__()
         if graph not in GRAPHS:
             raise SignposeError(f"gcn: no graph {graph!r}; graphs: {', '.join(GRAPHS)}")
+        if not isinstance(groups, int) or groups < 1:
+            raise ValueError(f"groups must be a whole number of at least 1, not {groups!r}")
+        if not channels or not all(isinstance(c, int) and c > 0 and c % groups == 0 for c in channels):
+            raise ValueError(f"channels must be one or more whole numbers, each a multiple of groups ({groups})")
         skeleton = GRAPHS[graph]
         if in_features != skeleton.size * CHANNELS:
             raise SignposeError(
@@ -143,6 +147,6 @@ class SLGCN(nn.Module):
     features="graph27",
 )
 def build_gcn(in_features: int, n_classes: int, frames: int = 30, **options) -> nn.Module:
-    if "channels" in options:
+    if isinstance(options.get("channels"), list):  # JSON has lists, the model takes a tuple
         options["channels"] = tuple(options["channels"])
     return SLGCN(in_features, n_classes, frames, **options)
