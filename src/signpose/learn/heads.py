@@ -11,6 +11,15 @@ from ..errors import SignposeError
 from .feature_sets import FeatureSet
 
 
+def check_points(pts: torch.Tensor, expected: int, what: str) -> None:
+    """Other points would give features of another meaning (or size) without an error."""
+    if not torch.jit.is_tracing() and pts.shape[-2] != expected:
+        raise SignposeError(
+            f"the model reads {expected} {what} per frame, not {pts.shape[-2]}; "
+            "prepare them with the run's own feature pipeline"
+        )
+
+
 class FeatureHead(torch.nn.Module):
     """Points (B, T, P, 2) and mask (B, T, P) -> features (B, T, F), frame mask (B, T).
 
@@ -35,12 +44,7 @@ class FeatureHead(torch.nn.Module):
         self.n_points = len(fs.points)
 
     def forward(self, pts, mask):
-        if not torch.jit.is_tracing() and pts.shape[-2] != self.n_points:
-            # other points would give features of another meaning (or size) without an error
-            raise SignposeError(
-                f"the model reads {self.n_points} points per frame, not {pts.shape[-2]}; "
-                "prepare them with the run's own feature pipeline"
-            )
+        check_points(pts, self.n_points, "points")
         m = mask.to(pts.dtype).unsqueeze(-1)  # (B, T, P, 1)
         xs, ms = [pts * m], [m]
         hands = self.hands.shape[0] > 0
@@ -86,11 +90,7 @@ class GraphHead(torch.nn.Module):
         self.n_points = fs.graph.size
 
     def forward(self, pts, mask):
-        if not torch.jit.is_tracing() and pts.shape[-2] != self.n_points:
-            raise SignposeError(
-                f"the model reads {self.n_points} joints per frame, not {pts.shape[-2]}; "
-                "prepare them with the run's own feature pipeline"
-            )
+        check_points(pts, self.n_points, "joints")
         m = mask.to(pts.dtype).unsqueeze(-1)  # (B, T, V, 1)
         x = pts * m
         if self.bone:
