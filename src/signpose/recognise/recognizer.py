@@ -145,8 +145,13 @@ class Recognizer:
         start = time.perf_counter()
         pts, mask = self.pipeline.points(seq)
         probs = self.probabilities(pts[None], mask[None])[0]
-        if self._others:  # other runs' models, each on its own features
-            views = [(c, *(a[None] for a in pipeline.points(seq))) for c, pipeline in self._others]
+        if self._others:  # the other models (seeds, streams, other runs), each on its own points
+            views = [
+                (c, pts[None], mask[None])
+                if pipeline.same_points(self.pipeline)  # streams and seeds: stage 1 is the same
+                else (c, *(a[None] for a in pipeline.points(seq)))
+                for c, pipeline in self._others
+            ]
             others = ensemble_probabilities(views, self.tta)[0]
             probs = (probs + others * len(self._others)) / (1 + len(self._others))
         order = np.argsort(-probs)[: max(1, top_k)]
