@@ -254,14 +254,15 @@ function glRenderer() {
 }
 
 async function chooseMode() {
+  state.modeReason = "";
   const wanted = wantedMode();
   const canLandmarks = state.health.modes.includes("landmarks") && typeof WebAssembly === "object";
   if (wanted === "frames" || !canLandmarks) return "frames";
   if (wanted === "auto") {
     const renderer = glRenderer();
     if (renderer === null || /swiftshader|llvmpipe|software/i.test(renderer)) {
-      setStatus(`this device has no GPU for MediaPipe in the browser (${renderer === null ? "no WebGL 2" :
-        renderer.slice(0, 60)}): frames mode, the server runs it; choose landmarks to try anyway`);
+      state.modeReason = `this device has no GPU for MediaPipe in the browser (${renderer === null ?
+        "no WebGL 2" : renderer.slice(0, 60)}), so frames mode; choose landmarks to try anyway`;
       return "frames";
     }
   }
@@ -270,7 +271,7 @@ async function chooseMode() {
     return "landmarks";
   } catch (e) {
     if (wanted === "landmarks") throw e;
-    setStatus("MediaPipe did not start in this browser in time: frames mode (the server runs it)");
+    state.modeReason = "MediaPipe did not start in this browser in time, so frames mode";
     return "frames";
   }
 }
@@ -329,7 +330,7 @@ async function landmarksLoop() {
     if (wantedMode() === "auto" && elapsed > AUTO_BUDGET_MS / 2) {
       const fps = state.landmarkTimes.length / (elapsed / 1000);
       if (fps < USABLE_FPS) {
-        setStatus(`MediaPipe runs at ${fps.toFixed(1)} frames/s in this browser: too slow, frames mode instead`);
+        state.modeReason = `MediaPipe ran at ${fps.toFixed(1)} frames/s in this browser: too slow, so frames mode`;
         switchTo("frames");
         return;
       }
@@ -357,8 +358,9 @@ function framesLoop() {
 }
 
 function showMode() {
-  $("mode").textContent = state.mode === "landmarks"
-    ? "landmarks (MediaPipe in this browser; the video stays here)" : "frames (MediaPipe on the server)";
+  $("mode").textContent = (state.mode === "landmarks"
+    ? "landmarks (MediaPipe in this browser; the video stays here)" : "frames (MediaPipe on the server)") +
+    (state.modeReason ? `: ${state.modeReason}` : ""); // why auto chose it stays, the counts change
   document.body.dataset.mode = state.mode;
 }
 
