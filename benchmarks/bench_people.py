@@ -113,7 +113,7 @@ def settings(overrides: dict, seed: int) -> TrainConfig:
 
 # Settings added after the study began, at values that change nothing: left out of the key,
 # so runs made before they existed are found (as a resumed run compares resolved settings).
-ADDED_SINCE = {"streams": [], "features.stream": "joint"}
+ADDED_SINCE = {"streams": [], "features.stream": "joint", "fusion": "equal"}
 
 
 def key(config: TrainConfig) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from conftest import shared
@@ -118,36 +119,102 @@ def asl_signs(tmp_path_factory):
     return out
 
 
+def _log_loss(probabilities: list[np.ndarray], labels: np.ndarray, w) -> float:
+    mixed = sum(wi * p[np.arange(len(labels)), labels] for wi, p in zip(w, probabilities, strict=True))
+    return float(-np.log(mixed).mean())
+
+
+def test_fitted_fusion_weights_are_the_least_log_loss_on_the_simplex():
+    from signpose.learn.fusion import fit_weights
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 300)
+    right = np.full((300, 4), 0.1)
+    right[np.arange(300), labels] = 0.7
+    guess = rng.dirichlet(np.ones(4), 300)
+    w = fit_weights([guess, right], labels)
+    assert w.shape == (2,) and w.sum() == pytest.approx(1) and (w >= 0).all() and w[1] > 0.9
+    # two streams each right on half of the people: the mix beats either alone and equal weights
+    first, second = right.copy(), right.copy()
+    first[150:], second[:150] = guess[150:], guess[:150]
+    w = fit_weights([first, second], labels)
+    best = _log_loss([first, second], labels, w)
+    for other in ([1, 0], [0, 1], [0.5, 0.5], [0.3, 0.7], [0.7, 0.3]):
+        assert best <= _log_loss([first, second], labels, other) + 1e-9
+
+
+def test_fitted_fusion_is_refused_before_training_without_validation_people(synth_small, tmp_path):
+    from signpose.learn.training import train
+
+    for bad, words in (
+        ({"streams": []}, "weighs two or more streams"),
+        ({"val_fraction": 0}, "--val-fraction must be above 0"),
+        ({"validation": "samples"}, "not with --validation samples"),
+    ):
+        with pytest.raises(SignposeError, match=words):
+            build(TrainConfig, {"model": "gcn", "streams": "joint,bone", "fusion": "validation", **bad})
+    # 2 training signers: validation on a share of their samples, no validation people
+    config = build(
+        TrainConfig, {"model": "gcn", "streams": "joint,bone", "fusion": "validation", "test_signer": "signer3"}
+    )
+    with pytest.raises(SignposeError, match="holds out none .*use --fusion equal"):
+        train(synth_small, tmp_path / "run", config, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.slow
 def test_fused_streams_learn_real_people_and_export_as_one_graph(asl_signs):
     from signpose.learn.evaluation import evaluate, evaluate_members
+    from signpose.learn.fusion import fit_weights
     from signpose.learn.inference import predict_points
+    from signpose.learn.splits import make_split
     from signpose.learn.training import train
     from signpose.recognise.recognizer import Recognizer
 
     run = asl_signs.parent / "gcn"
-    config = {"model": "gcn", "streams": "joint,bone", "test_signer": "25571", "recipe": {"epochs": 15}}
-    info = train(asl_signs, run, build(TrainConfig, config), progress=False)
-    assert info.members == ["joint", "bone"]
+    config = build(
+        TrainConfig,
+        {
+            "model": "gcn",
+            "streams": "joint,bone",
+            "fusion": "validation",
+            "test_signer": "25571",
+            "recipe": {"epochs": 15},
+        },
+    )
+    info = train(asl_signs, run, config, progress=False)
+    assert info.members == ["joint", "bone"] and info.validation_signers
     fused, alone = evaluate(run), evaluate_members(run)
     assert fused.samples == 16 and fused.accuracy > 0.5  # 2 signs: chance is 0.5
     assert len(alone) == 2 and all(0 <= r.accuracy <= 1 for r in alone)
-    # fusion is the mean of the members' probabilities, each on its own stream
     rec = Recognizer(run)
     assert [pipeline.config.stream for _, pipeline in rec._others] == ["bone"]
     data = rec.pipeline.load(Dataset(asl_signs))
+    # the weights are the least log loss on the validation person, not on the test person
+    w = np.array(info.fusion_weights)
+    split = make_split(data.rows, config.members()[0][1])
+    assert set(data.rows.signer.iloc[split.val]) == set(info.validation_signers)
+    val = [predict_points(m, data.points[split.val], data.mask[split.val]) for m in rec.models]
+    labels = split.labels(data.rows)[split.val]
+    assert w == pytest.approx(fit_weights(val, labels), abs=1e-5) and w.sum() == pytest.approx(1)
+    assert _log_loss(val, labels, w) <= _log_loss(val, labels, [0.5, 0.5]) + 1e-9
+    # fusion is the weighted mean of the members' probabilities, each on its own stream
     test = np.isin(data.rows["sample"], info.test_samples)
     pts, mask = data.points[test], data.mask[test]
     members = [predict_points(m, pts, mask) for m in rec.models]
     assert not np.allclose(members[0], members[1])  # two streams, two models
+    weighted = w[0] * members[0] + w[1] * members[1]
+    predicted = pd.read_csv(run / "predictions.csv")
+    np.testing.assert_allclose(predicted.confidence, weighted.max(1).round(4), atol=1e-4)
     seq = Dataset(asl_signs).read(data.rows[test].iloc[0])
     top = rec.predict_sequence(seq, top_k=1).top[0]
-    assert top[2] == pytest.approx(float(np.mean([p[0] for p in members], 0).max()), abs=1e-5)
-    # one ONNX graph for both streams, equal to the torch mean
+    assert top[2] == pytest.approx(float(weighted[0].max()), abs=1e-5)
+    # one ONNX graph for both streams, equal to the torch weighted mean
     path = rec.export_onnx()
-    assert json.loads(path.with_name("features.json").read_text("utf-8"))["models"] == 2
+    sidecar = json.loads(path.with_name("features.json").read_text("utf-8"))
+    assert sidecar["models"] == 2 and sidecar["weights"] == pytest.approx(list(w), abs=1e-6)
     onnx = Recognizer(run, backend="onnx")
-    np.testing.assert_allclose(onnx.probabilities(pts, mask), np.mean(members, 0), atol=1e-4)
+    np.testing.assert_allclose(onnx.probabilities(pts, mask), weighted, atol=1e-4)
 
 
 @pytest.mark.parametrize(

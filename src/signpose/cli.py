@@ -190,9 +190,12 @@ def cmd_train(args) -> int:
     result = evaluate(args.out)
     if info.members:
         alone = [r.accuracy for r in evaluate_members(args.out)]
+        fitted = info.fusion_weights
+        average = f"weighted {', '.join(f'{w:.2f}' for w in fitted)} (fitted on validation people)" if fitted else ""
         print(
             f"trained {len(alone)} {config.model} models on {', '.join(info.train_signers)} "
-            f"({', '.join(info.members)}); each alone: {', '.join(f'{a:.3f}' for a in alone)}; their average:"
+            f"({', '.join(info.members)}); each alone: {', '.join(f'{a:.3f}' for a in alone)}; "
+            f"their average{', ' + average if average else ''}:"
         )
     else:
         score = f"{info.best_score:.3f}" if info.best_score is not None else "n/a"

@@ -49,6 +49,12 @@ class TrainConfig(Settings):
         "RUN/<stream>-seed<S>/ with --seeds), their probabilities averaged: e.g. "
         "joint,bone,joint_motion,bone_motion (empty: one model on --stream)",
     )
+    fusion: Literal["equal", "validation"] = Field(
+        "equal",
+        description="how a fused run (--streams) weighs its streams: equal, or validation: weights "
+        "fitted on the held-out validation people (least log loss of the weighted mean, as SAM-SLR "
+        "tunes its stream weights on validation data; needs 3 or more training signers)",
+    )
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig, description="augmentation")
     recipe: Recipe = Field(default_factory=Recipe, description="training recipe (default: the model's own)")
@@ -84,6 +90,17 @@ class TrainConfig(Settings):
                 raise ValueError(f"streams must differ, not {','.join(self.streams)}")
             if FEATURE_SETS[self.features.features].graph is None:
                 raise ValueError(f"streams need a graph feature set (graph27), not {self.features.features}")
+        if self.fusion == "validation":
+            if len(self.streams) < 2:
+                raise ValueError("fusion validation weighs two or more streams: give --streams, e.g. joint,bone")
+            if self.validation == "samples":
+                raise ValueError(
+                    "fusion validation fits on people never seen in training, not with --validation samples"
+                )
+            if self.val_fraction == 0:
+                raise ValueError(
+                    "fusion validation fits the weights on validation people: --val-fraction must be above 0"
+                )
         return self
 
     def members(self) -> list[tuple[str, TrainConfig]]:
@@ -95,7 +112,7 @@ class TrainConfig(Settings):
         return [
             (
                 stream if one else f"{stream}-seed{s}",
-                self.replace(seed=s, seeds=1, streams=[], features={"stream": stream}),
+                self.replace(seed=s, seeds=1, streams=[], fusion="equal", features={"stream": stream}),
             )
             for stream in self.streams
             for s in seeds

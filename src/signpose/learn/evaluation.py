@@ -97,7 +97,7 @@ def evaluate(
     """
     run = Path(run)
     info = load_run_info(run)
-    members = load_ensemble([run, *ensemble])
+    members, weights = load_ensemble([run, *ensemble])
     classifier, _, config = members[0]
     own_dataset = info.dataset_path(run)
     dataset_path = Path(dataset_path) if dataset_path is not None else own_dataset
@@ -146,7 +146,7 @@ def evaluate(
         if list(member_data.rows["sample"]) != list(rows["sample"]):
             raise SignposeError(f"the ensemble's runs read {dataset_path} differently; rerun `signpose extract`")
         views.append((member, member_data.points[selected], member_data.mask[selected]))
-    probs = ensemble_probabilities(views, tta)
+    probs = ensemble_probabilities(views, tta, weights)
     scores, table = metrics(y[selected], probs, info.names)
     table.insert(0, "sign_id", info.classes)
     correct = int(round(scores["accuracy"] * scores["samples"]))

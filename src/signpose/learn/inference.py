@@ -54,9 +54,17 @@ def check_tta(tta: int) -> None:
 
 
 def ensemble_probabilities(
-    members: Sequence[tuple[torch.nn.Module, np.ndarray, np.ndarray]], tta: int = 1
+    members: Sequence[tuple[torch.nn.Module, np.ndarray, np.ndarray]],
+    tta: int = 1,
+    weights: Sequence[float] | None = None,
 ) -> np.ndarray:
     """The mean of several models' probabilities, each on its own prepared points (members
-    may use different features): [(classifier, points, mask), ...] -> (N, classes)."""
-    total = sum(predict_points(classifier, points, mask, tta=tta) for classifier, points, mask in members)
-    return total / len(members)
+    may use different features): [(classifier, points, mask), ...] -> (N, classes);
+    `weights` (summing to 1) make it a weighted mean."""
+    weights = [1 / len(members)] * len(members) if weights is None else weights
+    if len(weights) != len(members):
+        raise ValueError(f"{len(weights)} weights for {len(members)} models")
+    return sum(
+        w * predict_points(classifier, points, mask, tta=tta)
+        for (classifier, points, mask), w in zip(members, weights, strict=True)
+    )

@@ -11,8 +11,9 @@ trained classifier. Loading a run does not import the trainer (no Lightning).
       metrics.json ...  the test signer's evaluation; eval/<signer>/ for other signers
 
 An ensemble (`train --seeds N`) is a run folder whose config.json and run.json name its
-models, RUN/seed<S>/, each a run folder as above; recognising with it averages their
-probabilities.
+models, RUN/seed<S>/ (or RUN/<stream>/ for `--streams`), each a run folder as above;
+recognising with it averages their probabilities (weighted by run.json's fusion_weights
+when they were fitted on validation people).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
@@ -66,12 +68,25 @@ class RunInfo(BaseModel):
     extraction: dict[str, Any] | None = None
     runtime: dict[str, Any] = {}
     members: list[str] = []  # an ensemble's model folders, relative to the run folder
+    fusion_weights: list[float] = []  # one per member, fitted on validation people ([]: equal)
 
     @model_validator(mode="after")
     def _one_name_per_class(self) -> RunInfo:
         if len(self.names) != len(self.classes):
             raise ValueError(f"{len(self.names)} names for {len(self.classes)} classes")
         return self
+
+    @model_validator(mode="after")
+    def _one_weight_per_member(self) -> RunInfo:
+        w = self.fusion_weights
+        if w and (len(w) != len(self.members) or min(w) < 0 or abs(sum(w) - 1) > 1e-3):
+            raise ValueError(f"fusion weights {w} are not one non-negative weight per member summing to 1")
+        return self
+
+    def member_weights(self) -> list[float]:
+        """How much each model of the run counts: its fitted weights, or equal."""
+        n = len(self.members) or 1
+        return self.fusion_weights or [1 / n] * n
 
     def member_paths(self, run: Path) -> list[Path]:
         """The run folders whose models recognise for this run: its members, or itself."""
@@ -162,17 +177,22 @@ def load_weights(path: Path) -> dict:
         raise SignposeError(f"{path}: cannot load these weights ({reason}); retrain the run") from None
 
 
-def load_ensemble(runs: list[str | Path]) -> list[tuple[SignClassifier, RunInfo, TrainConfig]]:
+def load_ensemble(runs: list[str | Path]) -> tuple[list[tuple[SignClassifier, RunInfo, TrainConfig]], np.ndarray]:
     """The models of several runs that recognise the same signs, to average their
-    probabilities; a run trained with --seeds N gives its N models."""
+    probabilities, and each model's weight in that average: a run trained with --seeds N
+    or --streams gives its models; each run counts as many models as it has, and within a
+    run its models count as its fusion weights say (equal unless fitted)."""
     infos = [load_run_info(run) for run in runs]
     first = infos[0]
     members = []
+    weights = []
     for run, info in zip(runs, infos, strict=True):
         if info.classes != first.classes:
             raise SignposeError(
                 f"{run}: an ensemble needs runs of the same signs; this one has {len(info.classes)} signs "
                 f"({', '.join(info.classes[:3])}, ...) and {runs[0]} has {len(first.classes)}"
             )
-        members += [load_classifier(path) for path in info.member_paths(Path(run))]
-    return members
+        paths = info.member_paths(Path(run))
+        members += [load_classifier(path) for path in paths]
+        weights += [w * len(paths) for w in info.member_weights()]
+    return members, np.array(weights) / len(members)

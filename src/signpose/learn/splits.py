@@ -142,3 +142,11 @@ def mixed_split(rows: pd.DataFrame, val_fraction: float = 0.2, test_fraction: fl
     rest, test = _stratified(idx, labels, test_fraction, seed)
     train, val = _stratified(rest, labels[rest], val_fraction, seed)
     return Split("mixed", train, val, test, classes)
+
+
+def make_split(rows: pd.DataFrame, config) -> Split:
+    """The split a run's settings (a TrainConfig) ask for."""
+    if config.split == "mixed":
+        return mixed_split(rows, config.val_fraction, seed=config.seed)
+    test = config.test_signer or sorted(rows.signer.unique(), key=natural_key)[-1]
+    return signer_split(rows, test, config.val_fraction, config.seed, config.validation)

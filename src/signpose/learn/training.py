@@ -27,6 +27,7 @@ from .augmentation import Augmenter
 from .config import RuntimeConfig, TrainConfig
 from .evaluation import EvalResult, evaluate, mean_std_table
 from .features import FeaturePipeline, PointData
+from .fusion import fit_run_weights, validation_people
 from .lightning import (
     LitSignClassifier,
     PointBatches,
@@ -41,7 +42,7 @@ from .lightning import (
 from .models import SignClassifier, count_parameters
 from .plots import plot_curves
 from .runs import RunInfo, load_config, load_run_info, load_weights
-from .splits import Split, mixed_split, signer_folds, signer_split
+from .splits import Split, make_split, signer_folds
 
 # Lightning's own use of a deprecated torch API; nothing a user can act on.
 warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
@@ -70,13 +71,6 @@ class RunLock:
         self.lock.release()
         if self.created and not any(self.out.iterdir()):
             self.out.rmdir()
-
-
-def make_split(rows, config: TrainConfig) -> Split:
-    if config.split == "mixed":
-        return mixed_split(rows, config.val_fraction, seed=config.seed)
-    test = config.test_signer or natural_sorted(rows.signer.unique())[-1]
-    return signer_split(rows, test, config.val_fraction, config.seed, config.validation)
 
 
 def _check_resumable(out: Path, config: TrainConfig, dataset: Dataset) -> bool:
@@ -269,8 +263,11 @@ def _train_ensemble(
 ) -> RunInfo | None:
     """One model per seed and per stream in its own folder under OUT (each resumable on its
     own), then the run record that names them; written last, so a finished ensemble is one
-    whose run.json exists. Their probabilities are averaged wherever the run is used."""
+    whose run.json exists. Their probabilities are averaged wherever the run is used (with
+    --fusion validation, weighted as fitted on the validation people)."""
     members = config.members()
+    if config.fusion == "validation":
+        held = validation_people(dataset, config)  # refused before any model is trained
     infos = []
     for n, (name, member) in enumerate(members, 1):
         what = f"seed {member.seed}" + (f", stream {member.features.stream}" if config.streams else "")
@@ -278,11 +275,16 @@ def _train_ensemble(
         infos.append(train(dataset.root, out / name, member, runtime, progress))
     if None in infos:  # another process of a multi-device run: rank 0 writes the record
         return None
+    weights = fit_run_weights(dataset, out, config) if config.fusion == "validation" else []
+    if weights:
+        said = ", ".join(f"{name} {w:.2f}" for (name, _), w in zip(members, weights, strict=True))
+        print(f"signpose: fusion weights fitted on validation people {', '.join(held)}: {said}", file=sys.stderr)
     save_json(config, out / "config.json")
     info = infos[0].model_copy(
         update={
             **RunInfo.paths_for(dataset.root, out),
             "members": [name for name, _ in members],
+            "fusion_weights": weights,
             "parameters": sum(i.parameters for i in infos),
             "train_seconds": round(sum(i.train_seconds for i in infos), 2),
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -50,22 +51,30 @@ class OnnxClassifier:
 
 
 class Averaged(torch.nn.Module):
-    """Several classifiers of the same inputs as one: the log of their mean probability,
-    so a softmax of its output is that mean (what `Recognizer` computes in torch)."""
+    """Several classifiers of the same inputs as one: the log of their (weighted) mean
+    probability, so a softmax of its output is that mean (what `Recognizer` computes in torch)."""
 
-    def __init__(self, members: list[torch.nn.Module]):
+    def __init__(self, members: list[torch.nn.Module], weights: Sequence[float]):
         super().__init__()
         self.members = torch.nn.ModuleList(members)
+        self.register_buffer("weights", torch.tensor(list(weights), dtype=torch.float32)[:, None, None])
 
     def forward(self, pts, mask):
-        probs = torch.stack([torch.softmax(m(pts, mask), -1) for m in self.members]).mean(0)
+        probs = (torch.stack([torch.softmax(m(pts, mask), -1) for m in self.members]) * self.weights).sum(0)
         return torch.log(probs.clamp_min(1e-12))
 
 
-def export_onnx(classifiers: list[torch.nn.Module], pipeline: FeaturePipeline, path: Path) -> Path:
-    """SignClassifiers of one feature pipeline as ONNX (several: their average), with a
-    dynamic batch axis (the legacy exporter, which works beside MediaPipe's protobuf < 5)."""
-    classifier = classifiers[0] if len(classifiers) == 1 else Averaged(classifiers)
+def export_onnx(
+    classifiers: list[torch.nn.Module],
+    pipeline: FeaturePipeline,
+    path: Path,
+    weights: Sequence[float] | None = None,
+) -> Path:
+    """SignClassifiers of one feature pipeline as ONNX (several: their average, weighted by
+    `weights` when given), with a dynamic batch axis (the legacy exporter, which works
+    beside MediaPipe's protobuf < 5)."""
+    n = len(classifiers)
+    classifier = classifiers[0] if n == 1 else Averaged(classifiers, [1 / n] * n if weights is None else weights)
     pts = torch.zeros(1, pipeline.config.frames, pipeline.n_points, 2)
     mask = torch.ones(1, pipeline.config.frames, pipeline.n_points, dtype=torch.bool)
     buffer = io.BytesIO()

@@ -80,7 +80,7 @@ class Recognizer:
         check_tta(tta)
         self.run = Path(run)
         self.info = load_run_info(self.run)
-        members = load_ensemble([self.run, *ensemble])
+        members, self.weights = load_ensemble([self.run, *ensemble])
         self.classifier, _, self.config = members[0]
         self.pipeline = FeaturePipeline(self.config.features)
         self.tta = tta
@@ -144,16 +144,16 @@ class Recognizer:
             return Prediction(source, status="no_sign", message=f"{NO_SIGN}: no hands detected", frames=seq.frames)
         start = time.perf_counter()
         pts, mask = self.pipeline.points(seq)
-        probs = self.probabilities(pts[None], mask[None])[0]
         if self._others:  # the other models (seeds, streams, other runs), each on its own points
-            views = [
+            views = [(self.classifier, pts[None], mask[None])] + [
                 (c, pts[None], mask[None])
                 if pipeline.same_points(self.pipeline)  # streams and seeds: stage 1 is the same
                 else (c, *(a[None] for a in pipeline.points(seq)))
                 for c, pipeline in self._others
             ]
-            others = ensemble_probabilities(views, self.tta)[0]
-            probs = (probs + others * len(self._others)) / (1 + len(self._others))
+            probs = ensemble_probabilities(views, self.tta, self.weights)[0]
+        else:
+            probs = self.probabilities(pts[None], mask[None])[0]
         order = np.argsort(-probs)[: max(1, top_k)]
         top = [(self.classes[i], self.names[i], float(probs[i])) for i in order]
         return Prediction(source, top, frames=seq.frames, timing={"classify": time.perf_counter() - start})
@@ -221,7 +221,7 @@ class Recognizer:
         )
         if any(not pipeline.same_points(self.pipeline) for _, pipeline in self._others):
             raise SignposeError(f"{self.run}: the ensemble's models read different points; export them one by one")
-        export_onnx(self.models, self.pipeline, path)
+        export_onnx(self.models, self.pipeline, path, self.weights)
         t, p = self.pipeline.config.frames, self.pipeline.n_points
         sidecar = {
             "features": self.pipeline.config.model_dump(),
@@ -229,6 +229,7 @@ class Recognizer:
             "classes": self.classes,
             "names": self.names,
             "models": len(self.models),
+            "weights": [round(float(w), 6) for w in self.weights],
             "extraction": self.extraction.model_dump(),
             "inputs": {"points": ["batch", t, p, 2], "mask": ["batch", t, p]},
         }
