@@ -26,6 +26,7 @@ an interrupted benchmark resumes. The budget (runs, epochs, CPU minutes) is prin
     BENCH_SEEDS=0,1,2 BENCH_CONFIGS="NAME;NAME" python benchmarks/bench_people.py
     BENCH_TRAIN=0 python benchmarks/bench_people.py               # report what has finished
     BENCH_SETS="asl-signs" ...                                    # train on one set only (all are reported)
+    BENCH_JOBS=1 ...                                              # one run at a time (default: one per core)
 """
 
 from __future__ import annotations
@@ -179,15 +180,15 @@ def bootstrap_mean(values: np.ndarray, rng: np.random.Generator) -> tuple[float,
     return float(np.quantile(draws, 0.025)), float(np.quantile(draws, 0.975))
 
 
-def estimate_minutes(todo: list[tuple[str, str, TrainConfig]], sets: dict[str, Path]) -> float:
-    """CPU minutes for the runs still to do: one timed training step (forward, backward,
-    update) of each configuration's model on a real batch of 32, times its steps."""
+def estimate_minutes(todo: list[tuple[str, str, TrainConfig]], sets: dict[str, Path]) -> list[float]:
+    """CPU minutes for each run still to do: one timed training step (forward, backward,
+    update) of its model on a real batch of 32, times its steps."""
     import torch
 
     from signpose.learn.features import FeaturePipeline
     from signpose.learn.models import SignClassifier
 
-    total, timed = 0.0, {}
+    minutes, timed = [], {}
     for set_name, _, config in todo:
         signature = json.dumps(
             [config.model, config.model_options, config.features.model_dump(mode="json")], sort_keys=True
@@ -210,8 +211,62 @@ def estimate_minutes(todo: list[tuple[str, str, TrainConfig]], sets: dict[str, P
         rows = len(Dataset(sets[set_name]).rows)
         steps = EPOCHS * int(np.ceil(rows * 0.8 * 0.8 / config.recipe.batch_size))  # test and validation people out
         folds = folds_of(set_name) or len(Dataset(sets[set_name]).signers)
-        total += timed[signature] * steps * folds * max(1, len(config.streams))
-    return total / 60
+        minutes.append(timed[signature] * steps * folds * max(1, len(config.streams)) / 60)
+    return minutes
+
+
+def schedule(minutes: list[float], jobs: int) -> tuple[list[int], float]:
+    """Longest first onto the least loaded of `jobs` cores: the order, and the wall minutes."""
+    order = sorted(range(len(minutes)), key=lambda i: -minutes[i])
+    loads = [0.0] * jobs
+    for i in order:
+        loads[loads.index(min(loads))] += minutes[i]
+    return order, max(loads)
+
+
+def _pin(cores) -> None:
+    """A worker on a core of its own: training sizes its threads by the cores it may use,
+    and two CPU-heavy runs on one core slow each other many times over."""
+    os.sched_setaffinity(0, {cores.get()})
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+
+
+def _cross_validate(job: tuple[str, Path, str, TrainConfig]) -> tuple[str, str, int, float]:
+    set_name, dataset, name, config = job
+    started = time.process_time()
+    cross_validate(dataset, run_folder(set_name, name, config), config, progress=False, folds=folds_of(set_name))
+    return set_name, name, config.seed, (time.process_time() - started) / 60
+
+
+def train_all(todo: list[tuple[str, str, TrainConfig]], sets: dict[str, Path]) -> None:
+    """Every cross-validation still to do, BENCH_JOBS at a time (default: one per core this
+    process may use), each in a process pinned to its own core; longest first."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    cores = sorted(os.sched_getaffinity(0))
+    jobs = max(1, min(int(os.environ.get("BENCH_JOBS", len(cores))), len(cores), len(todo)))
+    minutes = estimate_minutes(todo, sets)
+    order, wall = schedule(minutes, jobs)
+    runs = sum(folds_of(s) or len(Dataset(sets[s]).signers) for s, _, _ in todo)
+    print(
+        f"budget: {len(todo)} cross-validations = {runs} runs x {EPOCHS} epochs, about {sum(minutes):.0f} CPU "
+        f"minutes: about {wall:.0f} minutes on {jobs} core(s), one run per core",
+        file=sys.stderr,
+        flush=True,
+    )
+    ctx = mp.get_context("spawn")
+    free = ctx.Queue()
+    for core in cores[:jobs]:
+        free.put(core)
+    spent = 0.0
+    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_pin, initargs=(free,)) as pool:
+        futures = [pool.submit(_cross_validate, (todo[i][0], sets[todo[i][0]], todo[i][1], todo[i][2])) for i in order]
+        for done, future in enumerate(as_completed(futures), 1):
+            set_name, name, seed, cpu = future.result()
+            spent += cpu
+            print(f"[{done}/{len(todo)}] {set_name}: {name} (seed {seed}): {cpu:.1f} CPU minutes", file=sys.stderr)
+    print(f"trained in {spent:.1f} CPU minutes", file=sys.stderr)
 
 
 def main() -> None:
@@ -227,20 +282,7 @@ def main() -> None:
     plan = [(s, n, settings(CANDIDATES[n], seed)) for s in trained_sets for n in names for seed in SEEDS]
     todo = [(s, n, c) for s, n, c in plan if not (run_folder(s, n, c) / "cv.json").is_file()]
     if os.environ.get("BENCH_TRAIN", "1") == "1" and todo:
-        runs = sum(folds_of(s) or len(Dataset(sets[s]).signers) for s, _, _ in todo)
-        print(
-            f"budget: {len(todo)} cross-validations = {runs} runs x {EPOCHS} epochs, "
-            f"about {estimate_minutes(todo, sets):.0f} CPU minutes on this process's cores",
-            file=sys.stderr,
-            flush=True,
-        )
-        started = time.process_time()
-        for i, (set_name, name, config) in enumerate(todo, 1):
-            print(f"[{i}/{len(todo)}] {set_name}: {name} (seed {config.seed})", file=sys.stderr, flush=True)
-            cross_validate(
-                sets[set_name], run_folder(set_name, name, config), config, progress=False, folds=folds_of(set_name)
-            )
-        print(f"trained in {(time.process_time() - started) / 60:.1f} CPU minutes", file=sys.stderr)
+        train_all(todo, sets)
     summarise(sets, signer_of)
 
 
