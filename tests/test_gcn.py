@@ -143,6 +143,21 @@ def test_fitted_fusion_weights_are_the_least_log_loss_on_the_simplex():
         assert best <= _log_loss([first, second], labels, other) + 1e-9
 
 
+def test_a_run_record_with_fusion_weights_that_do_not_fit_is_damaged(tmp_path):
+    from signpose.learn.runs import RunInfo, load_run_info
+
+    record = {"dataset": "d", "classes": ["a", "b"], "names": ["a", "b"], "split": "s", "train_signers": ["x"]}
+    good = RunInfo(**record, members=["joint", "bone"], fusion_weights=[0.25, 0.75])
+    assert good.member_weights() == [0.25, 0.75]
+    assert RunInfo(**record, members=["joint", "bone"]).member_weights() == [0.5, 0.5]
+    for weights in ([0.5], [0.7, 0.7], [-0.5, 1.5]):
+        (tmp_path / "run.json").write_text(
+            json.dumps({**good.model_dump(mode="json"), "fusion_weights": weights}), "utf-8"
+        )
+        with pytest.raises(SignposeError, match="damaged run record .*not one non-negative weight per member"):
+            load_run_info(tmp_path)
+
+
 def test_fitted_fusion_is_refused_before_training_without_validation_people(synth_small, tmp_path):
     from signpose.learn.training import train
 
