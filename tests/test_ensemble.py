@@ -107,5 +107,5 @@ def test_the_web_app_serves_the_ensemble(ensemble_run):
     run, _ = ensemble_run
     with running(run) as (base, _):
         health = httpx.get(f"{base}/api/health").json()
-    assert health["models"] == 2
+    assert health["models"] == 2 and health["weights"] == [0.5, 0.5]
     assert health["accuracy"]["accuracy"] == json.loads((run / "metrics.json").read_text())["accuracy"]

@@ -384,7 +384,8 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
             "status": "ok",
             "run": rec.run.name,
             "model": rec.config.model,
-            "models": len(rec.models),  # more than 1: an ensemble (train --seeds)
+            "models": len(rec.models),  # more than 1: an ensemble (train --seeds) or fused streams
+            "weights": [round(float(w), 4) for w in rec.weights],  # each model's share of the probabilities
             "features": rec.config.features.features,
             "classes": len(rec.classes),
             "backend": config.backend,
