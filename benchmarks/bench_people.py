@@ -86,9 +86,14 @@ CANDIDATES: dict[str, dict] = {
     "default, no validation people": {"val_fraction": 0.0},
     "islr small (dim 96, 1 group), no validation people": deep_merge(SMALL_ISLR, {"val_fraction": 0.0}),
     # The skeleton graph network (issue: skeleton graph networks): SAM-SLR's two strongest
-    # streams (its four cost 150 CPU minutes here) trained apart and fused; each stream
-    # alone is read from the fused run's own models.
+    # streams (its four cost 150 CPU minutes here) trained apart and fused, and its two motion
+    # streams the same way; each stream alone is read from the fused run's own models.
     GCN_FUSED: {"model": "gcn", "streams": ["joint", "bone"], "val_fraction": 0.0},
+    "gcn, joint motion + bone motion fused, no validation people": {
+        "model": "gcn",
+        "streams": ["joint_motion", "bone_motion"],
+        "val_fraction": 0.0,
+    },
     # The notebook's reproductions (their architectures and recipe) on the new default features;
     # its transformer (31.5M parameters) is left out: several CPU hours here for one seed.
     "the seed's LSTM on hand-centred (notebook reproduction)": {"model": "lstm"},
