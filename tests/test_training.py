@@ -235,3 +235,54 @@ def test_the_same_seed_trains_the_same_model_and_another_seed_another(tmp_path, 
         weights[name] = torch.load(tmp_path / name / "model.pt", weights_only=True)
     assert all(torch.equal(weights["a"][k], weights["b"][k]) for k in weights["a"])
     assert not all(torch.equal(weights["a"][k], weights["c"][k]) for k in weights["a"])
+
+
+def _cnn_run(**changes) -> TrainConfig:
+    values = {"model": "cnn", "test_signer": "signer3", "features": {"frames": 16}, "recipe": {"epochs": 4}}
+    return TrainConfig(**{**values, **changes})
+
+
+def test_without_validation_data_nothing_is_validated_and_the_last_weights_are_kept(tmp_path, synth_small):
+    out = tmp_path / "run"
+    info = train(synth_small, out, _cnn_run(val_fraction=0.0), progress=False)
+    log = pd.read_csv(out / "logs" / "csv" / "metrics.csv")
+    # 0.3.0 validated on the training samples and logged that as validation accuracy
+    assert not any(c.startswith("val_") for c in log.columns) and set(log.epoch) == {0, 1, 2, 3}
+    assert info.monitor == "" and info.best_score is None and info.samples["val"] == 0
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["last.ckpt"]
+    assert (out / "curves.png").is_file()
+    import torch
+
+    last = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    kept = torch.load(out / "model.pt", weights_only=True)
+    assert all(torch.equal(kept[k], last[f"classifier.{k}"]) for k in kept)
+    report = subprocess.run(cli("train", str(synth_small), "--out", str(out)), capture_output=True, text=True)
+    assert report.returncode == 2  # the CLI's settings differ from the run's (validation): refused, not retrained
+    # a recipe that needs validation is refused before anything is written
+    seed = _cnn_run(val_fraction=0.0, recipe={"name": "seed", "epochs": 4})
+    with pytest.raises(SignposeError, match="leaves no validation data, and the seed recipe stops early"):
+        train(synth_small, tmp_path / "seed", seed, progress=False)
+    assert not (tmp_path / "seed").exists()
+
+
+@pytest.mark.parametrize("moved", [False, True])
+def test_a_continued_run_keeps_the_weights_of_its_last_epoch(tmp_path, synth_small, moved):
+    import shutil
+
+    import torch
+
+    first = train(synth_small, tmp_path / "a", _cnn_run(), RuntimeConfig(max_minutes=1e-4), progress=False)
+    assert first.stopped_by == "time limit" and first.epochs_run < 4
+    run = tmp_path / "a"
+    if moved:  # Lightning's saved checkpoint state names the old folder
+        run = Path(shutil.move(run, tmp_path / "b"))
+    done = train(synth_small, run, _cnn_run(), progress=False)
+    assert done.epochs_run == 4
+    checkpoints = run / "checkpoints"
+    assert not list(checkpoints.glob("*-v*.ckpt"))  # a moved run wrote last-v1.ckpt beside the stale one
+    # 0.3.0 on Lightning 2.6 wrote last.ckpt only when validation improved: the kept "last"
+    # weights were those of the last improvement, here the epoch the time limit stopped
+    last = torch.load(checkpoints / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 3  # saved in the fourth epoch (counted from 0)
+    kept = torch.load(run / "model.pt", weights_only=True)
+    assert all(torch.equal(kept[k], last["state_dict"][f"classifier.{k}"]) for k in kept)

@@ -199,10 +199,12 @@ def cmd_train(args) -> int:
         )
     else:
         score = f"{info.best_score:.3f}" if info.best_score is not None else "n/a"
-        print(
-            f"trained {config.model} on {', '.join(info.train_signers)}: best {info.monitor} {score} "
-            f"at epoch {min(info.best_epoch, info.epochs_run - 1) + 1} of {info.epochs_run}"
+        chosen = (
+            f"best {info.monitor} {score} at epoch {min(info.best_epoch, info.epochs_run - 1) + 1} of {info.epochs_run}"
+            if info.monitor
+            else f"{info.epochs_run} epochs, no validation data (the last weights kept)"
         )
+        print(f"trained {config.model} on {', '.join(info.train_signers)}: {chosen}")
         if info.stopped_by == "time limit":
             print(
                 f"the time limit stopped training after {info.epochs_run} of {config.recipe.epochs} epochs; "

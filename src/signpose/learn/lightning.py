@@ -303,14 +303,26 @@ def restore_log(log: Path) -> None:
     aside.unlink()
 
 
-def make_callbacks(recipe: Recipe, out: Path, steps_per_epoch: int, progress: bool) -> tuple[list, ModelCheckpoint]:
-    """The recipe's callbacks; returns them with the checkpoint callback (it knows the best)."""
+def make_callbacks(
+    recipe: Recipe, out: Path, steps_per_epoch: int, progress: bool, validating: bool = True
+) -> tuple[list, ModelCheckpoint]:
+    """The recipe's callbacks; returns them with the best-checkpoint callback (it knows the
+    best; without validation data there is nothing to call best, and no best.ckpt).
+
+    last.ckpt has a callback of its own, written after every epoch: since Lightning 2.6 a
+    monitoring callback's `save_last` writes it only when the best improves, so "the last
+    weights" were those of the last improvement and a resumed run kept its stale ones.
+    No version counter: a resumed run whose saved callback state does not match (a moved
+    folder, an earlier signpose) replaces last.ckpt and best.ckpt, never adds last-v1.ckpt."""
     mode = "max" if recipe.monitor == "val_acc" else "min"
-    best = ModelCheckpoint(
-        dirpath=out / "checkpoints", filename="best", monitor=recipe.monitor, mode=mode, save_last=True
-    )
-    callbacks: list[Callback] = [best, StopOnNonFiniteLoss()]
-    if recipe.early_stopping:
+    where = {"dirpath": out / "checkpoints", "enable_version_counter": False}
+    last = ModelCheckpoint(**where, filename="last", monitor=None, save_top_k=1)  # the latest, every epoch
+    if validating:
+        best = ModelCheckpoint(**where, filename="best", monitor=recipe.monitor, mode=mode, save_top_k=1)
+    else:
+        best = last
+    callbacks: list[Callback] = [best, StopOnNonFiniteLoss()] + ([last] if validating else [])
+    if recipe.early_stopping and validating:
         callbacks.append(EarlyStopping(monitor=recipe.monitor, mode=mode, patience=recipe.patience))
     if recipe.late_dropout > 0:
         callbacks.append(LateDropout(recipe.late_dropout, int(recipe.late_dropout_start * recipe.epochs)))
@@ -325,7 +337,9 @@ def early_stopped(callbacks: list) -> bool:
     return any(isinstance(c, EarlyStopping) and c.stopped_epoch for c in callbacks)
 
 
-def make_trainer(out: Path, recipe: Recipe, runtime: RuntimeConfig, callbacks: list, steps_per_epoch: int) -> L.Trainer:
+def make_trainer(
+    out: Path, recipe: Recipe, runtime: RuntimeConfig, callbacks: list, steps_per_epoch: int, validating: bool = True
+) -> L.Trainer:
     """The Lightning trainer of one run; settings Lightning refuses are one line."""
     try:  # accelerator, devices and strategy are checked here, before anything is written
         return L.Trainer(
@@ -343,6 +357,8 @@ def make_trainer(out: Path, recipe: Recipe, runtime: RuntimeConfig, callbacks: l
             deterministic=False,
             max_time={"minutes": runtime.max_minutes} if runtime.max_minutes else None,
             log_every_n_steps=max(1, min(50, steps_per_epoch)),
+            limit_val_batches=None if validating else 0,
+            num_sanity_val_steps=None if validating else 0,
             plugins=[AtomicCheckpointIO()],
         )
     except (ValueError, RuntimeError, MisconfigurationException) as e:

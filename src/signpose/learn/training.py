@@ -50,6 +50,10 @@ warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
 warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
 # A run that --max-minutes stopped continues without a time limit (its Timer is not needed).
 warnings.filterwarnings("ignore", message=r"Be aware that when using `ckpt_path`, callbacks used")
+# A moved run folder resumes with its own checkpoints (`make_callbacks`, `_record`).
+warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
+# A run without validation data skips validation on purpose.
+warnings.filterwarnings("ignore", message=r"You defined a `validation_step` but have no `val_dataloader`")
 
 
 class RunLock:
@@ -161,6 +165,13 @@ def _check(dataset: Dataset, config: TrainConfig) -> _Checked:
         raise SignposeError(f"{where}: the split {split.name} leaves no training or no test samples")
     if len(split.classes) < 2:
         raise SignposeError(f"{where}: the training signers have {len(split.classes)} sign; need at least 2")
+    recipe = config.recipe
+    if not len(split.val) and (recipe.early_stopping or recipe.keep == "best"):
+        needs = "stops early" if recipe.early_stopping else "keeps the best weights"
+        raise SignposeError(
+            f"--val-fraction 0 leaves no validation data, and the {recipe.name} recipe {needs} by {recipe.monitor}; "
+            "add --no-early-stopping --keep last (and --epochs N), or keep some validation"
+        )
     L.seed_everything(config.seed, workers=True, verbose=False)  # the initial weights follow the seed
     classifier = SignClassifier(config.model, pipeline, len(split.classes), config.model_options)
     check_recipe(config.recipe, classifier, config.model)
@@ -188,14 +199,18 @@ def _fit(out: Path, run: _Checked, config: TrainConfig, runtime: RuntimeConfig, 
     train_loader = make_loader(
         PointBatches(data, labels, split.train), recipe.batch_size, augmenter, True, config.seed, runtime.num_workers
     )
-    val_idx = split.val if len(split.val) else split.train
-    val_loader = make_loader(PointBatches(data, labels, val_idx), 256, None, False, config.seed)
-    callbacks, best = make_callbacks(recipe, out, len(train_loader), progress)
+    # Without validation data nothing is validated (0.3.0 and before validated on the
+    # training samples and logged it as validation: a pass that chose nothing).
+    validating = len(split.val) > 0
+    val_loader = (
+        make_loader(PointBatches(data, labels, split.val), 256, None, False, config.seed) if validating else None
+    )
+    callbacks, best = make_callbacks(recipe, out, len(train_loader), progress, validating)
     resume = out / "checkpoints" / "last.ckpt"
     log = out / "logs" / "csv" / "metrics.csv"
     if resume.is_file():
         set_log_aside(log)  # Lightning's CSV logger deletes it when a run resumes
-    trainer = make_trainer(out, recipe, runtime, callbacks, len(train_loader))
+    trainer = make_trainer(out, recipe, runtime, callbacks, len(train_loader), validating)
     save_json(config, out / "config.json")
     if split.test_signer is not None:  # said once everything is checked
         print(_validation_note(split, run.held), file=sys.stderr)
@@ -221,8 +236,15 @@ def _record(out, run: _Checked, best, recipe, trainer, seconds, runtime, stopped
     """After fitting: the kept weights as model.pt, run.json, the curves."""
     dataset, data, split, classifier = run.dataset, run.data, run.split, run.classifier
     last = out / "checkpoints" / "last.ckpt"
-    kept = Path(best.best_model_path) if recipe.keep == "best" and best.best_model_path else last
+    # best.ckpt in this folder (Lightning's own record of the best path names the folder the
+    # run began in, stale once it is moved); none without validation data.
+    best_path = out / "checkpoints" / "best.ckpt" if len(split.val) else None
+    best_path = best_path if best_path is not None and best_path.is_file() else None
+    kept = best_path if recipe.keep == "best" and best_path is not None else last
     checkpoint = load_weights(kept)
+    best_epoch = (
+        load_weights(best_path).get("epoch", -1) if best_path not in (None, kept) else checkpoint.get("epoch", -1)
+    )
     state = checkpoint["state_dict"]
     classifier.load_state_dict(
         {k.removeprefix("classifier."): v for k, v in state.items() if k.startswith("classifier.")}
@@ -243,8 +265,8 @@ def _record(out, run: _Checked, best, recipe, trainer, seconds, runtime, stopped
         samples={"train": len(split.train), "val": len(split.val), "test": len(split.test)},
         test_samples=list(data.rows["sample"].iloc[split.test]),
         parameters=count_parameters(classifier),
-        best_epoch=int(checkpoint.get("epoch", -1)),
-        monitor=recipe.monitor,
+        best_epoch=int(best_epoch),
+        monitor=recipe.monitor if len(split.val) else "",  # "": no validation data
         best_score=float(best.best_model_score) if best.best_model_score is not None else None,
         kept=recipe.keep,
         epochs_run=trainer.current_epoch,
