@@ -19,8 +19,10 @@ has a 95% interval above 0, and on neither set alone is its loss's interval abov
 those tied with the default is preferred.
 
 Every run trains BENCH_EPOCHS fixed epochs (no early stopping, last weights), so the
-configurations cost the same schedule. Runs are kept in bench-output/people/ and reused:
-an interrupted benchmark resumes. The budget (runs, epochs, CPU minutes) is printed first.
+configurations cost the same schedule. Runs are kept in bench-output/people-runs/ and
+reused: an interrupted benchmark resumes. The budget (runs, epochs, CPU minutes) is printed
+first. BENCH_STUDY=1 reports the first study (bench-output/people/, made while "the last
+weights" were Lightning 2.6's last validation improvement; see STUDY below).
 
     taskset -c 1 python benchmarks/bench_people.py                # screen: every candidate, seed 0
     BENCH_SEEDS=0,1,2 BENCH_CONFIGS="NAME;NAME" python benchmarks/bench_people.py
@@ -53,6 +55,13 @@ from signpose.learn.evaluation import evaluate  # noqa: E402
 from signpose.learn.training import cross_validate  # noqa: E402
 from signpose.settings import build, deep_merge  # noqa: E402
 
+# The study: 1 is every run made before the last weights were the last epoch's (Lightning
+# 2.6 kept the checkpoint of the last validation improvement: on the validation people, or
+# with no validation people on the training samples); 2 is every run since. Runs of one
+# study are never mixed with the other's; each writes its own tables.
+STUDY = int(os.environ.get("BENCH_STUDY", 2))
+NAME = "people" if STUDY == 2 else f"people-study{STUDY}"
+RUNS = OUT / ("people" if STUDY == 1 else NAME + "-runs")  # study 1's runs were made before studies had numbers
 EPOCHS = int(os.environ.get("BENCH_EPOCHS", 30))
 SEEDS = [int(s) for s in os.environ.get("BENCH_SEEDS", "0").split(",")]
 FOLDS = 5
@@ -141,7 +150,7 @@ def key(config: TrainConfig) -> str:
 
 def run_folder(set_name: str, name: str, config: TrainConfig) -> Path:
     slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")[:48]
-    return OUT / "people" / set_name / f"{slug}-{key(config)}" / f"seed{config.seed}"
+    return RUNS / set_name / f"{slug}-{key(config)}" / f"seed{config.seed}"
 
 
 def folds_of(set_name: str) -> int | None:
@@ -293,7 +302,7 @@ def main() -> None:
 
 def summarise(sets: dict[str, Path], signer_of: dict[str, str]) -> None:
     """Per-person tables, pooled paired differences, the rule's verdict (from every
-    finished run under bench-output/people/, whatever this process trained)."""
+    finished run of this study, whatever this process trained)."""
     rng = np.random.default_rng(0)
     people: dict[str, pd.Series] = {}  # configuration -> accuracy per person (both sets)
     seeds_used: dict[str, int] = {}
@@ -346,20 +355,18 @@ def summarise(sets: dict[str, Path], signer_of: dict[str, str]) -> None:
         if name != DEFAULT:
             decided.append((name, verdict(acc, people[DEFAULT], in_set, rng)))
         rows.append(row)
-    report("people_accuracy", rows, {"epochs (every run)": EPOCHS, "interval": "95% bootstrap over people"})
-    report("people_rule", [{"configuration": n, "rule": v} for n, v in decided], {})
+    report(f"{NAME}_accuracy", rows, {"epochs (every run)": EPOCHS, "interval": "95% bootstrap over people"})
+    report(f"{NAME}_rule", [{"configuration": n, "rule": v} for n, v in decided], {})
     default_people = people[DEFAULT]
     for row in partial:  # paired with the default on the same people
         d = (row.pop("_acc") - default_people).dropna().to_numpy()
         lo, hi = bootstrap_mean(d, rng)
         row["vs default (same people)"] = f"{d.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"
-    report("people_partial", partial, {"not ranked": "finished on one set only; the rule needs both"})
+    report(f"{NAME}_partial", partial, {"not ranked": "finished on one set only; the rule needs both"})
     people_table = pd.DataFrame(people).round(3)
     people_table.index.name = "person"
-    people_table.to_csv(OUT / "people_per_person.csv")
-    cpu = sum(
-        json.loads(p.read_text()).get("train_seconds", 0) for p in (OUT / "people").glob("*/*/seed*/test-*/run.json")
-    )
+    people_table.to_csv(OUT / f"{NAME}_per_person.csv")
+    cpu = sum(json.loads(p.read_text()).get("train_seconds", 0) for p in RUNS.glob("*/*/seed*/test-*/run.json"))
     write_tables(people_table, cpu)
 
 
@@ -401,21 +408,22 @@ def write_tables(people_table: pd.DataFrame, cpu_seconds: float) -> None:
     per_person.columns = [c[:40] for c in per_person.columns]
     block = "\n\n".join(
         [
-            "## Accuracy on 22 + 6 real people never seen (`make accuracy`)",
-            f"Made by `python benchmarks/bench_people.py` ({EPOCHS} fixed epochs a run; the runs under "
-            f"bench-output/people/ took {cpu_seconds / 60:.0f} CPU minutes of training in all, one core each).",
+            f"## Accuracy on 22 + 6 real people never seen, study {STUDY} (`make accuracy`)",
+            f"Made by `BENCH_STUDY={STUDY} python benchmarks/bench_people.py` ({EPOCHS} fixed epochs a run; "
+            f"the runs under {RUNS.relative_to(OUT.parent)}/ took {cpu_seconds / 60:.0f} CPU minutes of training "
+            "in all, one core each).",
             "### Per configuration: mean over people [95% bootstrap interval], paired differences",
-            table("people_accuracy"),
+            table(f"{NAME}_accuracy"),
             "### The rule's verdict",
-            table("people_rule"),
+            table(f"{NAME}_rule"),
             "### Measured on one set only (not ranked by the rule, which needs both)",
-            table("people_partial"),
+            table(f"{NAME}_partial"),
             "### Per person (mean over the seeds)",
             _markdown(per_person),
         ]
     )
     text = readme.read_text("utf-8")
-    start, end = "<!-- people:start -->", "<!-- people:end -->"
+    start, end = f"<!-- {NAME}:start -->", f"<!-- {NAME}:end -->"
     head, rest = text.split(start, 1)
     readme.write_text(f"{head}{start}\n{block}\n{end}{rest.split(end, 1)[1]}", "utf-8")
 
