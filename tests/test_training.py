@@ -246,7 +246,7 @@ def test_without_validation_data_nothing_is_validated_and_the_last_weights_are_k
     out = tmp_path / "run"
     info = train(synth_small, out, _cnn_run(val_fraction=0.0), progress=False)
     log = pd.read_csv(out / "logs" / "csv" / "metrics.csv")
-    # 0.3.0 validated on the training samples and logged that as validation accuracy
+    # earlier versions validated on the training samples and logged that as validation accuracy
     assert not any(c.startswith("val_") for c in log.columns) and set(log.epoch) == {0, 1, 2, 3}
     assert info.monitor == "" and info.best_score is None and info.samples["val"] == 0
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["last.ckpt"]
@@ -280,7 +280,7 @@ def test_a_continued_run_keeps_the_weights_of_its_last_epoch(tmp_path, synth_sma
     assert done.epochs_run == 4
     checkpoints = run / "checkpoints"
     assert not list(checkpoints.glob("*-v*.ckpt"))  # a moved run wrote last-v1.ckpt beside the stale one
-    # 0.3.0 on Lightning 2.6 wrote last.ckpt only when validation improved: the kept "last"
+    # on Lightning 2.6, last.ckpt was written only when validation improved: the kept "last"
     # weights were those of the last improvement, here the epoch the time limit stopped
     last = torch.load(checkpoints / "last.ckpt", weights_only=True)
     assert last["epoch"] == 3  # saved in the fourth epoch (counted from 0)

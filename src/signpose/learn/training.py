@@ -199,8 +199,8 @@ def _fit(out: Path, run: _Checked, config: TrainConfig, runtime: RuntimeConfig, 
     train_loader = make_loader(
         PointBatches(data, labels, split.train), recipe.batch_size, augmenter, True, config.seed, runtime.num_workers
     )
-    # Without validation data nothing is validated (0.3.0 and before validated on the
-    # training samples and logged it as validation: a pass that chose nothing).
+    # Without validation data nothing is validated (earlier versions validated on the
+    # training samples and logged that as validation accuracy).
     validating = len(split.val) > 0
     val_loader = (
         make_loader(PointBatches(data, labels, split.val), 256, None, False, config.seed) if validating else None
