@@ -334,8 +334,13 @@ def summarise(sets: dict[str, Path], signer_of: dict[str, str]) -> None:
             if len(ensembles) == len(sets):
                 ens = f"{name}, ensemble of {min(counts)} seeds"
                 people[ens], seeds_used[ens] = pd.concat(ensembles), min(counts)
-    if DEFAULT not in people:
-        print("the default has not finished on both sets yet: nothing to compare", file=sys.stderr)
+    if DEFAULT not in people:  # the default on one set only: what is there, against it
+        default_rows = [r["_acc"] for r in partial if r["configuration"] == DEFAULT]
+        if not default_rows:
+            print("the default has not finished on any set yet: nothing to compare", file=sys.stderr)
+            return
+        report_partial(partial, pd.concat(default_rows), rng)
+        write_tables(None)
         return
     in_set = {s: set(Dataset(p).signers) for s, p in sets.items()}
     rows, decided = [], []
@@ -357,17 +362,19 @@ def summarise(sets: dict[str, Path], signer_of: dict[str, str]) -> None:
         rows.append(row)
     report(f"{NAME}_accuracy", rows, {"epochs (every run)": EPOCHS, "interval": "95% bootstrap over people"})
     report(f"{NAME}_rule", [{"configuration": n, "rule": v} for n, v in decided], {})
-    default_people = people[DEFAULT]
-    for row in partial:  # paired with the default on the same people
-        d = (row.pop("_acc") - default_people).dropna().to_numpy()
-        lo, hi = bootstrap_mean(d, rng)
-        row["vs default (same people)"] = f"{d.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"
-    report(f"{NAME}_partial", partial, {"not ranked": "finished on one set only; the rule needs both"})
+    report_partial(partial, people[DEFAULT], rng)
     people_table = pd.DataFrame(people).round(3)
     people_table.index.name = "person"
     people_table.to_csv(OUT / f"{NAME}_per_person.csv")
-    cpu = sum(json.loads(p.read_text()).get("train_seconds", 0) for p in RUNS.glob("*/*/seed*/test-*/run.json"))
-    write_tables(people_table, cpu)
+    write_tables(people_table)
+
+
+def report_partial(partial: list[dict], default_people: pd.Series, rng) -> None:
+    for row in partial:  # paired with the default on the same people
+        d = (row.pop("_acc") - default_people).dropna().to_numpy()
+        lo, hi = bootstrap_mean(d, rng) if len(d) else (np.nan, np.nan)
+        row["vs default (same people)"] = f"{d.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]" if len(d) else ""
+    report(f"{NAME}_partial", partial, {"not ranked": "finished on one set only; the rule needs both"})
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -401,27 +408,30 @@ def _partial_rows(name: str, overrides: dict, sets: dict[str, Path], signer_of: 
     return rows
 
 
-def write_tables(people_table: pd.DataFrame, cpu_seconds: float) -> None:
-    """benchmarks/README.md's block between the people markers, from this run's tables."""
+def write_tables(people_table: pd.DataFrame | None) -> None:
+    """benchmarks/README.md's block between this study's markers, from this run's tables
+    (None: nothing has finished on both sets yet, only the one-set table)."""
     readme = Path(__file__).with_name("README.md")
-    per_person = people_table.copy()
-    per_person.columns = [c[:40] for c in per_person.columns]
-    block = "\n\n".join(
-        [
-            f"## Accuracy on 22 + 6 real people never seen, study {STUDY} (`make accuracy`)",
-            f"Made by `BENCH_STUDY={STUDY} python benchmarks/bench_people.py` ({EPOCHS} fixed epochs a run; "
-            f"the runs under {RUNS.relative_to(OUT.parent)}/ took {cpu_seconds / 60:.0f} CPU minutes of training "
-            "in all, one core each).",
+    cpu = sum(json.loads(p.read_text()).get("train_seconds", 0) for p in RUNS.glob("*/*/seed*/test-*/run.json"))
+    parts = [
+        f"## Accuracy on 22 + 6 real people never seen, study {STUDY} (`make accuracy`)",
+        f"Made by `BENCH_STUDY={STUDY} python benchmarks/bench_people.py` ({EPOCHS} fixed epochs a run; "
+        f"the runs under {RUNS.relative_to(OUT.parent)}/ took {cpu / 60:.0f} CPU minutes of training "
+        "in all, one core each).",
+    ]
+    if people_table is not None:
+        per_person = people_table.copy()
+        per_person.columns = [c[:40] for c in per_person.columns]
+        parts += [
             "### Per configuration: mean over people [95% bootstrap interval], paired differences",
             table(f"{NAME}_accuracy"),
             "### The rule's verdict",
             table(f"{NAME}_rule"),
-            "### Measured on one set only (not ranked by the rule, which needs both)",
-            table(f"{NAME}_partial"),
-            "### Per person (mean over the seeds)",
-            _markdown(per_person),
         ]
-    )
+    parts += ["### Measured on one set only (not ranked by the rule, which needs both)", table(f"{NAME}_partial")]
+    if people_table is not None:
+        parts += ["### Per person (mean over the seeds)", _markdown(per_person)]
+    block = "\n\n".join(parts)
     text = readme.read_text("utf-8")
     start, end = f"<!-- {NAME}:start -->", f"<!-- {NAME}:end -->"
     head, rest = text.split(start, 1)
