@@ -98,6 +98,12 @@ CANDIDATES: dict[str, dict] = {
     # streams (its four cost 150 CPU minutes here) trained apart and fused, and its two motion
     # streams the same way; each stream alone is read from the fused run's own models.
     GCN_FUSED: {"model": "gcn", "streams": ["joint", "bone"], "val_fraction": 0.0},
+    # SAM-SLR weighs its streams as fitted on validation data (`--fusion validation`).
+    "gcn, joint + bone, weights fitted on validation people": {
+        "model": "gcn",
+        "streams": ["joint", "bone"],
+        "fusion": "validation",
+    },
     "gcn, joint motion + bone motion fused, no validation people": {
         "model": "gcn",
         "streams": ["joint_motion", "bone_motion"],
