@@ -191,11 +191,11 @@ def cmd_train(args) -> int:
     if info.members:
         alone = [r.accuracy for r in evaluate_members(args.out)]
         fitted = info.fusion_weights
-        average = f"weighted {', '.join(f'{w:.2f}' for w in fitted)} (fitted on validation people)" if fitted else ""
+        weighted = f", weighted {', '.join(f'{w:.2f}' for w in fitted)} (fitted on validation people)" if fitted else ""
         print(
             f"trained {len(alone)} {config.model} models on {', '.join(info.train_signers)} "
             f"({', '.join(info.members)}); each alone: {', '.join(f'{a:.3f}' for a in alone)}; "
-            f"their average{', ' + average if average else ''}:"
+            f"their average{weighted}:"
         )
     else:
         score = f"{info.best_score:.3f}" if info.best_score is not None else "n/a"

@@ -64,12 +64,11 @@ def validation_people(dataset: Dataset, config: TrainConfig) -> list[str]:
 def fit_run_weights(dataset: Dataset, out: Path, config: TrainConfig) -> list[float]:
     """One weight per member of a trained fused run (in `config.members()` order)."""
     members = config.members()
+    data = FeaturePipeline(members[0][1].features).load(dataset)  # the streams and seeds read the same points
     weights = np.zeros(len(members))
     for seed in range(config.seed, config.seed + config.seeds):
         group = [i for i, (_, member) in enumerate(members) if member.seed == seed]
-        first = members[group[0]][1]
-        data = FeaturePipeline(first.features).load(dataset)  # the streams read the same points
-        split = make_split(data.rows, first)
+        split = make_split(data.rows, members[group[0]][1])  # each seed holds out its own people
         labels = split.labels(data.rows)[split.val]
         pts, mask = data.points[split.val], data.mask[split.val]
         probs = [predict_points(load_classifier(out / members[i][0])[0], pts, mask) for i in group]

@@ -235,11 +235,12 @@ def _fit(out: Path, run: _Checked, config: TrainConfig, runtime: RuntimeConfig, 
 def _record(out, run: _Checked, best, recipe, trainer, seconds, runtime, stopped_by) -> RunInfo:
     """After fitting: the kept weights as model.pt, run.json, the curves."""
     dataset, data, split, classifier = run.dataset, run.data, run.split, run.classifier
+    validating = len(split.val) > 0
     last = out / "checkpoints" / "last.ckpt"
     # best.ckpt in this folder (Lightning's own record of the best path names the folder the
     # run began in, stale once it is moved); none without validation data.
-    best_path = out / "checkpoints" / "best.ckpt" if len(split.val) else None
-    best_path = best_path if best_path is not None and best_path.is_file() else None
+    best_path = out / "checkpoints" / "best.ckpt"
+    best_path = best_path if validating and best_path.is_file() else None
     kept = best_path if recipe.keep == "best" and best_path is not None else last
     checkpoint = load_weights(kept)
     best_epoch = (
@@ -266,7 +267,7 @@ def _record(out, run: _Checked, best, recipe, trainer, seconds, runtime, stopped
         test_samples=list(data.rows["sample"].iloc[split.test]),
         parameters=count_parameters(classifier),
         best_epoch=int(best_epoch),
-        monitor=recipe.monitor if len(split.val) else "",  # "": no validation data
+        monitor=recipe.monitor if validating else "",  # "": no validation data
         best_score=float(best.best_model_score) if best.best_model_score is not None else None,
         kept=recipe.keep,
         epochs_run=trainer.current_epoch,
