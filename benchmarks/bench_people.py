@@ -23,12 +23,15 @@ configurations cost the same schedule. Runs are kept in bench-output/people-runs
 reused: an interrupted benchmark resumes. The budget (runs, epochs, CPU minutes) is printed
 first. asl-signs trains first (minutes a configuration): a candidate whose first seed already
 fails the rule's per-set clause there cannot pass, so it is not trained on people22 (hours
-for the graph network); BENCH_PRUNE=0 trains it anyway. BENCH_STUDY=1 reports the first
+for the graph network); BENCH_PRUNE=0 trains it anyway. The finalists are the default, the
+baseline and every candidate whose screening seed is not shown worse than the default by the
+rule's bounds; they are confirmed with 3 seeds (and the ensemble of those seeds). BENCH_STUDY=1 reports the first
 study (bench-output/people/, made while "the last weights" were Lightning 2.6's last
 validation improvement; see STUDY below).
 
-    taskset -c 1 python benchmarks/bench_people.py                # screen: every candidate, seed 0
-    BENCH_SEEDS=0,1,2 BENCH_CONFIGS="NAME;NAME" python benchmarks/bench_people.py
+    python benchmarks/bench_people.py      # screen every candidate (seed 0), confirm the finalists (seeds 0-2)
+    BENCH_CONFIRM=0 ...                                           # screen only
+    BENCH_SEEDS=0,1,2 BENCH_CONFIGS="NAME;NAME" python benchmarks/bench_people.py   # these, these seeds
     BENCH_TRAIN=0 python benchmarks/bench_people.py               # report what has finished
     BENCH_SETS="asl-signs" ...                                    # train on one set only (all are reported)
     BENCH_JOBS=1 ...                                              # one run at a time (default: one per core)
@@ -68,6 +71,7 @@ NAME = "people" if STUDY == 2 else f"people-study{STUDY}"
 RUNS = OUT / ("people" if STUDY == 1 else NAME + "-runs")  # study 1's runs were made before studies had numbers
 EPOCHS = int(os.environ.get("BENCH_EPOCHS", 30))
 SEEDS = [int(s) for s in os.environ.get("BENCH_SEEDS", "0").split(",")]
+CONFIRM_SEEDS = [0, 1, 2]  # the finalists'
 FOLDS = 5
 DRAWS = 10_000
 DEFAULT = "default (islr + hand-centred + dominant right)"
@@ -303,14 +307,54 @@ def main() -> None:
         s: dict(zip(Dataset(p).rows["sample"], Dataset(p).rows["signer"], strict=True)) for s, p in sets.items()
     }
     signer_of = {k: v for d in signer_of.values() for k, v in d.items()}
-    trained_sets = os.environ.get("BENCH_SETS", ";".join(sets)).split(";")
-    for set_name in sorted((s for s in sets if s in trained_sets), key=lambda s: s != CHEAP):  # it can prune
-        here = [n for n in names if set_name == CHEAP or not fails_on_cheap_set(n, signer_of)]
-        plan = [(set_name, n, settings(CANDIDATES[n], seed)) for n in here for seed in SEEDS]
-        todo = [(s, n, c) for s, n, c in plan if not (run_folder(s, n, c) / "cv.json").is_file()]
-        if os.environ.get("BENCH_TRAIN", "1") == "1" and todo:
-            train_all(todo, sets)
+    trained = [s for s in os.environ.get("BENCH_SETS", ";".join(sets)).split(";") if s in sets]
+    if os.environ.get("BENCH_TRAIN", "1") == "1":
+        train_sets(names, trained, SEEDS, sets, signer_of)
+        if "BENCH_SEEDS" not in os.environ and os.environ.get("BENCH_CONFIRM", "1") == "1":
+            final = finalists(sets, signer_of)
+            print(f"finalists, confirmed with seeds {CONFIRM_SEEDS}: {'; '.join(final)}", file=sys.stderr)
+            train_sets(final, trained, CONFIRM_SEEDS, sets, signer_of)
     summarise(sets, signer_of)
+
+
+def train_sets(names: list[str], trained: list[str], seeds: list[int], sets: dict[str, Path], signer_of) -> None:
+    """Every run of these configurations and seeds not made yet; the cheap set first, as it prunes."""
+    for set_name in sorted(trained, key=lambda s: s != CHEAP):
+        here = [n for n in names if set_name == CHEAP or not fails_on_cheap_set(n, signer_of)]
+        plan = [(set_name, n, settings(CANDIDATES[n], seed)) for n in here for seed in seeds]
+        todo = [(s, n, c) for s, n, c in plan if not (run_folder(s, n, c) / "cv.json").is_file()]
+        if todo:
+            train_all(todo, sets)
+
+
+def seed_people(name: str, set_names, seed: int, signer_of: dict[str, str]) -> pd.Series | None:
+    """One seed's accuracy per person on these sets (None until it has finished on all)."""
+    folders = [run_folder(s, name, settings(CANDIDATES[name], seed)) for s in set_names]
+    if not all((f / "cv.json").is_file() for f in folders):
+        return None
+    return pd.concat([per_person(fold_runs(f), signer_of) for f in folders])
+
+
+def finalists(sets: dict[str, Path], signer_of: dict[str, str]) -> list[str]:
+    """What the screening seed leaves for confirmation: the default and the baseline (the
+    references), and every candidate not shown worse than the default by the rule's own
+    bounds: a pooled interval reaching 0 or above, and no set's reaching beyond -0.02
+    (those that pass, and those tied, among which the tie clause chooses)."""
+    default = seed_people(DEFAULT, sets, SEEDS[0], signer_of)
+    if default is None:
+        return [DEFAULT, BASELINE]
+    rng = np.random.default_rng(0)
+    chosen = [DEFAULT, BASELINE]
+    for name in CANDIDATES:
+        acc = seed_people(name, sets, SEEDS[0], signer_of)
+        if name in chosen or acc is None:
+            continue
+        d = (acc - default).dropna()
+        _, hi = bootstrap_mean(d.to_numpy(), rng)
+        worst = min(bootstrap_mean(d[d.index.isin(Dataset(p).signers)].to_numpy(), rng)[0] for p in sets.values())
+        if hi >= 0 and worst > -0.02:
+            chosen.append(name)
+    return chosen
 
 
 def fails_on_cheap_set(name: str, signer_of: dict[str, str], quiet: bool = False) -> bool:
@@ -320,10 +364,9 @@ def fails_on_cheap_set(name: str, signer_of: dict[str, str], quiet: bool = False
     them). The default and the baseline are the references, always made."""
     if name in (DEFAULT, BASELINE) or os.environ.get("BENCH_PRUNE", "1") != "1":
         return False
-    folders = [run_folder(CHEAP, n, settings(CANDIDATES[n], SEEDS[0])) for n in (name, DEFAULT)]
-    if not all((f / "cv.json").is_file() for f in folders):
+    candidate, default = (seed_people(n, [CHEAP], SEEDS[0], signer_of) for n in (name, DEFAULT))
+    if candidate is None or default is None:
         return False
-    candidate, default = (per_person(fold_runs(f), signer_of) for f in folders)
     lo, _ = bootstrap_mean((candidate - default).dropna().to_numpy(), np.random.default_rng(0))
     if lo <= -0.02 and not quiet:
         print(
