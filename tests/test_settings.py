@@ -169,3 +169,30 @@ def test_guide_model_table_counts_what_the_models_have():
     assert {m: table.get(m) for m in counts} == counts
     default = TrainConfig().model
     assert f"| `{default}` (default) |" in text
+
+
+def test_validation_people_are_held_out_only_where_they_choose_something():
+    assert TrainConfig().val_fraction == 0.0  # islr: fixed epochs, the last weights
+    assert TrainConfig(model="cnn").val_fraction == 0.0
+    assert TrainConfig(model="lstm").val_fraction == 0.2  # the notebook's early stopping
+    assert TrainConfig(recipe={"name": "islr", "early_stopping": True}).val_fraction == 0.2
+    assert TrainConfig(recipe={"name": "islr", "keep": "best"}).val_fraction == 0.2
+    assert TrainConfig(model="gcn", streams=["joint", "bone"], fusion="validation").val_fraction == 0.2
+    assert TrainConfig(val_fraction=0.3).val_fraction == 0.3  # given: kept
+    # the saved config is explicit, so a rerun or a resumed run resolves the same
+    assert TrainConfig.model_validate(TrainConfig(model="lstm").model_dump()).val_fraction == 0.2
+
+
+def test_a_model_trains_at_its_own_default_size_and_old_runs_keep_theirs():
+    from signpose.learn.features import FeaturePipeline
+    from signpose.learn.models import MODELS, SignClassifier, count_parameters
+
+    config = TrainConfig()
+    assert config.model_options == MODELS["islr"].options == {"dim": 96, "groups": 1}
+    pipeline = FeaturePipeline(config.features)
+    own = count_parameters(SignClassifier("islr", pipeline, 9))
+    assert own == count_parameters(SignClassifier("islr", pipeline, 9, config.model_options))
+    # a run saved before islr had default options says {} and is rebuilt at the size it trained
+    old = TrainConfig.model_validate({**config.model_dump(), "model_options": {}})
+    assert old.model_options == {} and count_parameters(SignClassifier("islr", pipeline, 9, {})) > 5 * own
+    assert TrainConfig(model="cnn").model_options == {}  # models without default options

@@ -180,7 +180,10 @@ def _check(dataset: Dataset, config: TrainConfig) -> _Checked:
 
 def _validation_note(split: Split, held: list[str]) -> str:
     if not len(split.val):
-        return "signpose: every training signer trains (no validation data: --val-fraction 0)"
+        return (
+            "signpose: every training signer trains (no validation people: fixed epochs, the last weights "
+            "kept; --val-fraction 0.2 to validate)"
+        )
     if held:
         return f"signpose: validation on held-out training signers {', '.join(held)}"
     return (

@@ -4,6 +4,7 @@ takes the prepared points directly (and so does its ONNX export)."""
 from __future__ import annotations
 
 import functools
+import json
 
 import torch
 from torch import nn
@@ -16,11 +17,13 @@ MAX_PARAMETERS = 200_000_000  # about 0.8 GB of weights, far above any sign mode
 
 
 class SignClassifier(nn.Module):
-    """Prepared points (B, T, P, 2) + mask (B, T, P) -> logits (B, classes)."""
+    """Prepared points (B, T, P, 2) + mask (B, T, P) -> logits (B, classes); without options,
+    the model's own (its registered default size)."""
 
     def __init__(self, model: str, pipeline: FeaturePipeline, n_classes: int, options: dict | None = None):
         super().__init__()
         spec = model_spec(model)
+        options = spec.options if options is None else options
         self.features = pipeline.head()
         build = functools.partial(spec.build, pipeline.size, n_classes, pipeline.config.frames, **(options or {}))
         try:
@@ -48,12 +51,13 @@ def describe_models(features: FeatureConfig | None = None, n_classes: int = 100)
     for name, spec in MODELS.items():
         own = given.replace(features=spec.features) if spec.features else given
         pipeline = FeaturePipeline(own)
-        model = spec.build(pipeline.size, n_classes, pipeline.config.frames)
+        model = spec.build(pipeline.size, n_classes, pipeline.config.frames, **spec.options)
         rows.append(
             {
                 "model": name,
                 "parameters": count_parameters(model),
                 "recipe": spec.recipe,
+                "options": json.dumps(spec.options) if spec.options else "",
                 "input": f"{pipeline.config.frames} x {pipeline.size}",
                 "description": spec.description,
             }

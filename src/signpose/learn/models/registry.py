@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
@@ -19,19 +19,23 @@ class ModelSpec:
     recipe: str  # the training recipe it uses unless told otherwise
     description: str
     features: str | None = None  # the feature set it reads unless told otherwise (None: the default)
+    options: dict = field(default_factory=dict)  # its default architecture options (`model_options`)
 
 
 MODELS: dict[str, ModelSpec] = {}
 
 
-def register_model(name: str, recipe: str, description: str, features: str | None = None):
+def register_model(
+    name: str, recipe: str, description: str, features: str | None = None, options: dict | None = None
+):
     """Register an architecture under a name, with the recipe it trains with by default
-    (and the feature set, for a model that reads only one kind)."""
+    (the feature set, for a model that reads only one kind, and default architecture
+    options, where the builder's own defaults are not the chosen size)."""
     if recipe not in Recipe.PRESETS:
         raise ValueError(f"model {name!r}: unknown recipe {recipe!r}")
 
     def wrap(build):
-        MODELS[name] = ModelSpec(name, build, recipe, description, features)
+        MODELS[name] = ModelSpec(name, build, recipe, description, features, dict(options or {}))
         return build
 
     return wrap
