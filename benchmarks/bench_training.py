@@ -1,7 +1,8 @@
 """Training speed: seconds per epoch of each model on a KArSL-100-sized set (12,000
 training sequences of 30 frames), on this machine: each model with its own recipe on the
-notebook's 150 features, then islr as 0.1 trained it against today's default (hand-centred
-features, the islr recipe, light augmentation). Measured over a few batches and scaled to
+notebook's 150 features, then islr as 0.1 and 0.2 trained it (the published size) against
+today's default (96 wide, one group; hand-centred features, the islr recipe, light
+augmentation). Measured over a few batches and scaled to
 the epoch's batch count."""
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from signpose.learn.recipes import Recipe  # noqa: E402
 TRAIN_SEQUENCES = 12_000
 
 
-def seconds_per_epoch(model_name: str, features: FeatureConfig, recipe: Recipe, augment: AugmentConfig) -> dict:
+def seconds_per_epoch(
+    model_name: str, features: FeatureConfig, recipe: Recipe, augment: AugmentConfig, options: dict | None = None
+) -> dict:
     pipeline = FeaturePipeline(features)
     p = pipeline.n_points
-    model = SignClassifier(model_name, pipeline, 100).train()
+    model = SignClassifier(model_name, pipeline, 100, options).train()
     opt = torch.optim.AdamW(model.parameters(), recipe.lr, weight_decay=recipe.weight_decay)
     aug = Augmenter(augment, pipeline.set, seed=0)
     b = recipe.batch_size
@@ -74,15 +77,27 @@ def main() -> None:
         for name, spec in MODELS.items()
         if name in wanted
     ]
-    old = seconds_per_epoch("islr", pose_hands, Recipe.preset("islr-0.1"), AugmentConfig.preset("full"))
+    published = {}  # islr at its builder's own size (192 wide, two groups), as 0.1 and 0.2 trained it
+    old = seconds_per_epoch("islr", pose_hands, Recipe.preset("islr-0.1"), AugmentConfig.preset("full"), published)
+    was = seconds_per_epoch("islr", FeatureConfig(), Recipe.preset("islr"), AugmentConfig(), published)
     new = seconds_per_epoch("islr", FeatureConfig(), Recipe.preset("islr"), AugmentConfig())
-    rows += [{"model": "islr, 0.1 default", **old}, {"model": "islr, default", **new}]
+    rows += [
+        {"model": "islr, 0.1 default", **old},
+        {"model": "islr, 0.2 default (192 wide, 2 groups)", **was},
+        {"model": "islr, default (96 wide, 1 group)", **new},
+    ]
     ratio = new["s/epoch (12,000 seq)"] / old["s/epoch (12,000 seq)"]
+    to_02 = new["s/epoch (12,000 seq)"] / was["s/epoch (12,000 seq)"]
     partial = "BENCH_THREADS" in os.environ or "BENCH_MODELS" in os.environ  # kept apart from the full table
     report(
         "training_speed_subset" if partial else "training_speed",
         rows,
-        {"threads": torch.get_num_threads(), "frames": 30, "default / 0.1 default (s/epoch)": round(ratio, 2)},
+        {
+            "threads": torch.get_num_threads(),
+            "frames": 30,
+            "default / 0.1 default (s/epoch)": round(ratio, 2),
+            "default / 0.2 default (s/epoch)": round(to_02, 2),
+        },
     )
 
 
