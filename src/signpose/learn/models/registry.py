@@ -25,9 +25,7 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {}
 
 
-def register_model(
-    name: str, recipe: str, description: str, features: str | None = None, options: dict | None = None
-):
+def register_model(name: str, recipe: str, description: str, features: str | None = None, options: dict | None = None):
     """Register an architecture under a name, with the recipe it trains with by default
     (the feature set, for a model that reads only one kind, and default architecture
     options, where the builder's own defaults are not the chosen size)."""
