@@ -400,7 +400,8 @@ def test_d31_a_phone_clips_display_rotation_is_applied(tmp_path):
 
 
 @pytest.mark.slow
-def test_d37_a_resume_that_only_writes_the_weights_reports_a_real_epoch(tmp_path, synth_small, capsys):
+@pytest.mark.parametrize("val_fraction", ["0.2", "0"])  # with validation people, and without (cnn's default)
+def test_d37_a_resume_that_only_writes_the_weights_reports_a_real_epoch(tmp_path, synth_small, capsys, val_fraction):
     from signpose.cli import main
 
     args = [
@@ -414,6 +415,8 @@ def test_d37_a_resume_that_only_writes_the_weights_reports_a_real_epoch(tmp_path
         "2",
         "--frames",
         "16",
+        "--val-fraction",
+        val_fraction,
     ]
     import torch
 
@@ -427,6 +430,9 @@ def test_d37_a_resume_that_only_writes_the_weights_reports_a_real_epoch(tmp_path
     capsys.readouterr()
     assert main(args) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("trained cnn"))
+    if val_fraction == "0":
+        assert "2 epochs, no validation data" in line, line
+        return
     epoch, total = (int(n) for n in line.split("at epoch ")[1].split(" of "))
     assert 1 <= epoch <= total == 2
 
