@@ -156,7 +156,7 @@ def _default_val_fraction(data: dict) -> float:
         recipe = recipe if isinstance(recipe, Recipe) else Recipe.model_validate(recipe)
     except ValueError:
         return 0.2  # the recipe's own error is reported where it is checked
-    return 0.0 if recipe.keep == "last" and not recipe.early_stopping else 0.2
+    return 0.2 if recipe.needs_validation else 0.0
 
 
 class RuntimeConfig(Settings):

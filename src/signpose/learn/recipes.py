@@ -71,6 +71,11 @@ class Recipe(Preset):
     )
     awp_start: float = Field(0.05, ge=0, lt=1, description="share of the epochs trained before AWP is switched on")
 
+    @property
+    def needs_validation(self) -> bool:
+        """Whether validation chooses something: when to stop, or which weights to keep."""
+        return self.early_stopping or self.keep == "best"
+
     @model_validator(mode="after")
     def _consistent(self) -> Recipe:
         if self.warmup_epochs >= self.epochs and self.schedule == "cosine":

@@ -166,7 +166,7 @@ def _check(dataset: Dataset, config: TrainConfig) -> _Checked:
     if len(split.classes) < 2:
         raise SignposeError(f"{where}: the training signers have {len(split.classes)} sign; need at least 2")
     recipe = config.recipe
-    if not len(split.val) and (recipe.early_stopping or recipe.keep == "best"):
+    if not len(split.val) and recipe.needs_validation:
         needs = "stops early" if recipe.early_stopping else "keeps the best weights"
         raise SignposeError(
             f"--val-fraction 0 leaves no validation data, and the {recipe.name} recipe {needs} by {recipe.monitor}; "
