@@ -28,9 +28,9 @@ from signpose.learn.config import TrainConfig  # noqa: E402
 from signpose.learn.features import STREAMS, FeatureConfig, FeaturePipeline  # noqa: E402
 from signpose.learn.models import MODELS, SignClassifier, count_parameters  # noqa: E402
 from signpose.learn.training import train  # noqa: E402
+from signpose.recognise.decoder import LiveConfig  # noqa: E402
 from signpose.recognise.onnx import OnnxClassifier, export_onnx  # noqa: E402
 from signpose.recognise.recognizer import Recognizer  # noqa: E402
-from signpose.recognise.window import LiveConfig  # noqa: E402
 
 
 def _median_ms(fn, repeats: int) -> float:

@@ -179,7 +179,7 @@ def running(run: Path, **settings):
     """The app on a free localhost port, in this process (so tests can look inside)."""
     import uvicorn
 
-    from signpose.recognise.window import LiveConfig
+    from signpose.recognise.decoder import LiveConfig
     from signpose.serve.app import create_app, server_config
     from signpose.serve.config import ServeConfig
 

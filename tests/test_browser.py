@@ -26,7 +26,7 @@ from signpose.extract.holistic import HolisticExtractor  # noqa: E402
 from signpose.serve.app import HOLISTIC_JS  # noqa: E402
 
 SHOTS = ROOT / "test-output" / "browser"
-LIVE = {"window": 8, "stride": 2, "hold": 1, "threshold": 0.0}  # a sign within a few slow frames
+LIVE = {"mode": "hold", "window": 8, "stride": 2, "hold": 1, "threshold": 0.0}  # a sign within a few slow frames
 WAIT_MS = 300_000
 
 

@@ -10,8 +10,8 @@ from conftest import shared, video_frames
 
 from signpose.data.dataset import Dataset
 from signpose.errors import SignposeError
+from signpose.recognise.decoder import LiveConfig
 from signpose.recognise.recognizer import Recognizer
-from signpose.recognise.window import LiveConfig
 
 
 def test_predict_a_real_video(wlasl_run, wlasl_extracted):
@@ -73,17 +73,17 @@ def test_live_on_a_video_file_reports_signs_once_with_timestamps(wlasl_run):
     rec = Recognizer.from_run(wlasl_run)
     video = shared("videos", "wlasl_mini", "mother", "mother_1.mp4")
     frames = []
-    config = LiveConfig(window=20, stride=5, threshold=0.0, hold=1, cooldown=0)
+    config = LiveConfig(mode="hold", window=20, stride=5, threshold=0.0, hold=1, cooldown=0)
     session = rec.live(str(video), config, on_frame=lambda f, e: frames.append(e))
     events = list(session)
     n = video_frames(video)[0]
     assert len(frames) == n and session.frames == n
-    assert session.window.committer.windows == (n - 20) // 5 + 1
+    assert session.decoder.windows == (n - 20) // 5 + 1
     assert events and events[0]["frame"] == 19 and events[0]["time"] == pytest.approx(19 / 25)
     assert all((e["frame"] - 19) % 5 == 0 for e in events)  # on the stride grid
     assert all(a["sign"] != b["sign"] for a, b in zip(events, events[1:], strict=False))  # never twice in a row
     assert all(e["sign"] in ("brother", "mother") and 0 <= e["probability"] <= 1 for e in events)
-    assert session.summary().startswith(f"{n} frames, {session.window.committer.windows} windows classified")
+    assert session.summary().startswith(f"{n} frames, {session.decoder.windows} windows classified")
     # the web app's stream is the same window: the same frames give the same commits
     from signpose.data.video import open_frames
     from signpose.extract.holistic import HolisticExtractor
@@ -96,6 +96,32 @@ def test_live_on_a_video_file_reports_signs_once_with_timestamps(wlasl_run):
             served += stream.push(*extractor.frame_arrays(extractor.process_frame(rgb), w, h)[:2], w, h)
     commits = [{k: m[k] for k in ("frame", "time", "sign")} for m in served if m["type"] == "commit"]
     assert commits == [{k: e[k] for k in ("frame", "time", "sign")} for e in events]
+
+
+def test_live_server_and_transcribe_give_the_same_commits_on_one_video(wlasl_run, tmp_path):
+    """The default (segment) decoder over a real video: `live`, the server's stream and
+    `transcribe` decode the same landmarks into the same signs."""
+    from signpose.data.video import open_frames
+    from signpose.extract.holistic import HolisticExtractor
+    from signpose.recognise.transcribe import transcribe_many
+    from signpose.serve.stream import LiveStream
+
+    rec = Recognizer.from_run(wlasl_run)
+    video = shared("videos", "wlasl_mini", "mother", "mother_1.mp4")
+    config = LiveConfig(threshold=0.3)
+    live = list(rec.live(str(video), config))
+    stream, served = LiveStream(rec, config, top_k=1, fps=25.0), []
+    with HolisticExtractor(rec.extraction) as extractor:
+        for rgb in open_frames(str(video)):
+            h, w = rgb.shape[:2]
+            served += stream.push(*extractor.frame_arrays(extractor.process_frame(rgb), w, h)[:2], w, h)
+    served += stream.finish()
+    (transcript,) = transcribe_many(rec, [str(video)], tmp_path, config, progress=False)
+    keys = ("frame", "sign", "start_frame", "end_frame")
+    assert live, "the video's sign is committed"
+    expected = [{k: e[k] for k in keys} for e in live]
+    assert [{k: m[k] for k in keys} for m in served if m["type"] == "commit"] == expected
+    assert [{k: s[k] for k in keys} for s in transcript.signs] == expected
 
 
 def test_run_folder_problems_are_clear(wlasl_run, tmp_path):

@@ -129,7 +129,7 @@ def test_live_landmarks_are_classified_and_committed(wlasl_run, wlasl_extracted)
     expected = None
     url = "/ws/live?mode=landmarks"
     with (
-        running(wlasl_run, window=30, stride=5, hold=1) as (base, server),
+        running(wlasl_run, mode="hold", window=30, stride=5, hold=1) as (base, server),
         ws_client.connect(base.replace("http", "ws") + url) as ws,
     ):
         hello = json.loads(ws.recv(timeout=10))
@@ -201,7 +201,7 @@ def test_live_frames_mode_runs_mediapipe_on_the_server_and_frees_it_on_disconnec
         if not ok:
             break
         jpegs.append(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
-    with running(wlasl_run, window=30, stride=5, hold=1, threshold=0.0) as (base, server):
+    with running(wlasl_run, mode="hold", window=30, stride=5, hold=1, threshold=0.0) as (base, server):
         with ws_client.connect(base.replace("http", "ws") + "/ws/live?mode=frames") as ws:
             receive_until(ws, "hello")
             drawn, predictions = [], []

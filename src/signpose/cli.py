@@ -277,6 +277,32 @@ def cmd_predict(args) -> int:
     return 0 if all(p.status != "error" for p in preds) else 1
 
 
+def _print_transcript(t) -> None:
+    if t.status != "ok":
+        print(f"{t.source}: {t.message}", flush=True)
+        return
+    signs = ", ".join(f"{s['sign']} ({s['start']:.2f}-{s['end']:.2f} s)" for s in t.signs)
+    print(f"{t.source}: {signs or 'no sign recognised'}", flush=True)
+
+
+def cmd_transcribe(args) -> int:
+    from .data.video import find_samples
+    from .recognise.decoder import LiveConfig
+    from .recognise.recognizer import Recognizer
+    from .recognise.transcribe import transcribe_many
+
+    config = build(LiveConfig, given(args))
+    sources = find_samples(args.recordings, also=(".pose",))
+    rec = Recognizer.from_run(args.run, backend=args.backend, ensemble=args.ensemble, tta=args.tta)
+    done = []
+    for t in transcribe_many(rec, sources, args.out, config, args.annotate, args.workers):
+        done.append(t)
+        _print_transcript(t)
+    ok = sum(t.status == "ok" for t in done)
+    print(f"signpose: {ok} of {len(done)} transcripts in {args.out}", file=sys.stderr)
+    return 0 if ok == len(done) else 1
+
+
 def cmd_serve(args) -> int:
     try:
         from .serve.app import serve
@@ -300,9 +326,9 @@ def cmd_serve(args) -> int:
 
 
 def cmd_live(args) -> int:
+    from .recognise.decoder import LiveConfig
     from .recognise.live import preview_window
     from .recognise.recognizer import Recognizer
-    from .recognise.window import LiveConfig
 
     config = build(LiveConfig, given(args))
     rec = Recognizer.from_run(args.run, backend=args.backend, ensemble=args.ensemble, tta=args.tta)
@@ -472,6 +498,16 @@ def _predict_args(p) -> None:
     _combine_args(p)
 
 
+def _transcribe_args(p) -> None:
+    p.add_argument("run")
+    p.add_argument("recordings", nargs="+", help="videos, frame folders, .pose files, or folders of them")
+    p.add_argument("--out", required=True, help="folder for NAME.json and NAME.vtt (and NAME.mp4)")
+    p.add_argument("--annotate", action="store_true", help="also write each video with the running transcript")
+    p.add_argument("--backend", choices=BACKENDS, default="torch")
+    p.add_argument("--workers", type=_positive_int, help="extraction processes for many videos")
+    _combine_args(p)
+
+
 def _live_args(p) -> None:
     p.add_argument("run")
     p.add_argument("--source", default="0", help="camera index, video file or stream URL")
@@ -481,7 +517,7 @@ def _live_args(p) -> None:
 
 
 def _live_settings(p) -> None:
-    from .recognise.window import LiveConfig
+    from .recognise.decoder import LiveConfig
 
     add_flags(p, LiveConfig, title="live settings")
 
@@ -565,6 +601,12 @@ COMMANDS: dict[str, Command] = {
         "recognise continuously from a camera, video file or stream",
         cmd_live,
         _live_args,
+        _live_settings,
+    ),
+    "transcribe": Command(
+        "the signs of recordings, one after another, with times: JSON, WebVTT captions, video",
+        cmd_transcribe,
+        _transcribe_args,
         _live_settings,
     ),
     "export": Command("export a run's model for deployment", cmd_export, _export_args),

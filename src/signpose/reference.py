@@ -9,7 +9,7 @@ from __future__ import annotations
 from .extract.holistic import ExtractionConfig
 from .learn.config import RuntimeConfig, TrainConfig
 from .learn.features import FeatureConfig
-from .recognise.window import LiveConfig
+from .recognise.decoder import LiveConfig
 from .serve.config import ServeConfig
 from .settings import Settings, build, markdown_table
 

@@ -51,20 +51,27 @@ def is_frame_folder(path: Path) -> bool:
     )
 
 
-def find_samples(paths: list[str | Path]) -> list[str]:
+def find_samples(paths: list[str | Path], also: tuple[str, ...] = ()) -> list[str]:
     """Video files and frame folders: each path given, or every one found inside a folder
-    (in natural order). Anything else is passed through, to be reported by whoever reads it."""
+    (in natural order), with files of the suffixes in `also` (".pose") found there too.
+    Anything else is passed through, to be reported by whoever reads it."""
     out: list[str] = []
     for p in map(Path, paths):
         if p.is_dir() and not is_frame_folder(p):
-            found = [c for c in p.rglob("*") if is_video(c) or is_frame_folder(c)]
+            found = [
+                c
+                for c in p.rglob("*")
+                if is_video(c) or is_frame_folder(c) or (c.is_file() and c.suffix.lower() in also)
+            ]
             out += [str(c) for c in sorted(found, key=lambda c: natural_key(str(c)))]
         else:
             out.append(str(p))
     if not out:
         raise SignposeError(
             f"no videos or frame folders found in {', '.join(map(str, paths))} "
-            f"(videos: {', '.join(sorted(VIDEO_EXTENSIONS))}; frames: {', '.join(sorted(IMAGE_EXTENSIONS))})"
+            f"(videos: {', '.join(sorted(VIDEO_EXTENSIONS))}; frames: {', '.join(sorted(IMAGE_EXTENSIONS))}"
+            + "".join(f"; {s}" for s in also)
+            + ")"
         )
     return out
 

@@ -1,5 +1,5 @@
 """`signpose live`: recognition over a camera, file or stream, frame by frame through
-MediaPipe into the live window (`recognise.window`), printing each committed sign."""
+MediaPipe into the stream decoder (`recognise.decoder`), printing each committed sign."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from typing import Protocol
 
 import numpy as np
 
-from ..data.keypoints import KeypointSequence
 from ..data.video import open_frames
 from ..extract.holistic import ExtractionConfig, HolisticExtractor
 from ..text import draw_caption
-from .window import LiveConfig, LiveWindow, Top
+from .decoder import LiveConfig, StreamDecoder
 
 __all__ = ["Classifies", "LiveConfig", "LiveSession", "preview_window"]
 
@@ -23,7 +22,7 @@ class Classifies(Protocol):
 
     extraction: ExtractionConfig
 
-    def top_sign(self, seq: KeypointSequence) -> Top | None: ...
+    def decoder(self, config: LiveConfig | None = None, fps: float = 30.0, top_k: int = 5) -> StreamDecoder: ...
 
 
 class LiveSession:
@@ -37,29 +36,33 @@ class LiveSession:
         on_frame: Callable[[np.ndarray, dict | None], None] | None = None,
     ):
         self.recognizer, self.source, self.config, self.on_frame = recognizer, source, config, on_frame
-        self.window: LiveWindow | None = None
+        self.decoder: StreamDecoder | None = None
 
     @property
     def frames(self) -> int:
-        return self.window.frames if self.window else 0
+        return self.decoder.frames if self.decoder else 0
 
     def __iter__(self) -> Iterator[dict]:
+        """The committed signs, each as soon as it is decided (the last when the stream ends)."""
         frames = open_frames(self.source, fps=self.recognizer.extraction.fps)
-        self.window = window = LiveWindow(self.config, frames.fps)
+        self.decoder = decoder = self.recognizer.decoder(self.config, frames.fps, top_k=1)
         last: dict | None = None
         with HolisticExtractor(self.recognizer.extraction) as extractor:
             for rgb in frames:
                 h, w = rgb.shape[:2]
                 xyz, present = extractor.frame_arrays(extractor.process_frame(rgb), w, h)[:2]
-                seq = window.push(xyz, present, w, h)
-                if seq is not None and (event := window.commit(self.recognizer.top_sign(seq))) is not None:
-                    last = event
-                    yield event
+                for event in decoder.push(xyz, present, w, h):
+                    if event["type"] == "commit":
+                        last = event
+                        yield event
                 if self.on_frame is not None:
                     self.on_frame(rgb, last)
+        yield from (e for e in decoder.finish() if e["type"] == "commit")
 
     def summary(self) -> str:
-        return self.window.summary() if self.window else LiveWindow(self.config, 1.0).summary()
+        if self.decoder is None:
+            return f"0 frames, 0 windows classified: the stream had no frames ({self.source})"
+        return self.decoder.summary()
 
 
 def preview_window(title: str = "signpose live") -> Callable[[np.ndarray, dict | None], None]:

@@ -27,9 +27,9 @@ from ..settings import build, load_json
 from ..util import atomic_write_json, check_output
 from . import BACKENDS
 from .annotate import annotate_video
+from .decoder import LiveConfig, StreamDecoder
 from .live import LiveSession
 from .onnx import OnnxClassifier, export_onnx
-from .window import LiveConfig, Top
 
 NO_SIGN = "no sign recognised"
 
@@ -127,10 +127,21 @@ class Recognizer:
             return self._onnx.probabilities(points, mask)
         return predict_points(self.classifier, points, mask, tta=self.tta)
 
-    def top_sign(self, seq: KeypointSequence) -> Top | None:
-        """The most probable sign of a sequence, or None when there is nothing to read."""
-        pred = self.predict_sequence(seq, top_k=1)
-        return pred.top[0] if pred.status == "ok" else None
+    def sign_probabilities(self, seq: KeypointSequence) -> np.ndarray | None:
+        """(classes,) probabilities of a sequence, or None when there is nothing to read
+        (no person, no hands); the stream decoder's classifier."""
+        if not seq.hands_seen():
+            return None
+        pts, mask = self.pipeline.points(seq)
+        if self._others:  # the other models (seeds, streams, other runs), each on its own points
+            views = [(self.classifier, pts[None], mask[None])] + [
+                (c, pts[None], mask[None])
+                if pipeline.same_points(self.pipeline)  # streams and seeds: stage 1 is the same
+                else (c, *(a[None] for a in pipeline.points(seq)))
+                for c, pipeline in self._others
+            ]
+            return ensemble_probabilities(views, self.tta, self.weights)[0]
+        return self.probabilities(pts[None], mask[None])[0]
 
     def predict_sequence(self, seq: KeypointSequence, top_k: int = 5, source: str = "") -> Prediction:
         if not seq.person_seen():
@@ -143,20 +154,14 @@ class Recognizer:
         if not seq.hands_seen():
             return Prediction(source, status="no_sign", message=f"{NO_SIGN}: no hands detected", frames=seq.frames)
         start = time.perf_counter()
-        pts, mask = self.pipeline.points(seq)
-        if self._others:  # the other models (seeds, streams, other runs), each on its own points
-            views = [(self.classifier, pts[None], mask[None])] + [
-                (c, pts[None], mask[None])
-                if pipeline.same_points(self.pipeline)  # streams and seeds: stage 1 is the same
-                else (c, *(a[None] for a in pipeline.points(seq)))
-                for c, pipeline in self._others
-            ]
-            probs = ensemble_probabilities(views, self.tta, self.weights)[0]
-        else:
-            probs = self.probabilities(pts[None], mask[None])[0]
+        probs = self.sign_probabilities(seq)
         order = np.argsort(-probs)[: max(1, top_k)]
         top = [(self.classes[i], self.names[i], float(probs[i])) for i in order]
         return Prediction(source, top, frames=seq.frames, timing={"classify": time.perf_counter() - start})
+
+    def decoder(self, config: LiveConfig | None = None, fps: float = 30.0, top_k: int = 5) -> StreamDecoder:
+        """A stream decoder on this run: push frames, get timed signs (`recognise.decoder`)."""
+        return StreamDecoder(build(LiveConfig, config), fps, self.sign_probabilities, self.classes, self.names, top_k)
 
     def predict(
         self, video: str | Path, top_k: int = 5, annotate: str | Path | None = None, force: bool = False

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..recognise.window import LiveConfig
+from ..recognise.decoder import LiveConfig
 from ..settings import Settings
 
 

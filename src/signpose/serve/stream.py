@@ -1,6 +1,6 @@
 """One live client: landmarks (from the browser) or camera frames (run through MediaPipe
-here) go into the live window of `recognise.window`, the same window, frame numbering
-and hold-to-commit as `signpose live`."""
+here) go into the stream decoder of `recognise.decoder`, the same decoder, frame
+numbering and commits as `signpose live` and `signpose transcribe`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 from ..data.keypoints import KeypointSequence
 from ..data.schema import N_POINTS, PART_BY_NAME, PARTS
 from ..errors import SignposeError
+from ..recognise.decoder import LiveConfig
 from ..recognise.recognizer import Recognizer
-from ..recognise.window import LiveConfig, LiveWindow
 
 MAX_SIDE = 8192  # pixels: a frame size beyond any camera
 
@@ -153,20 +153,20 @@ CLIENT_FPS = {"landmarks": 30.0, "frames": 15.0}
 
 
 class LiveStream:
-    """One client's live window (`recognise.window`, the same as `signpose live`) and the
-    messages it answers with."""
+    """One client's stream decoder (`recognise.decoder`, the same as `signpose live`) and
+    the messages it answers with."""
 
     def __init__(self, recognizer: Recognizer, config: LiveConfig, top_k: int = 5, fps: float = 30.0):
         self.recognizer, self.top_k = recognizer, top_k
-        self.window = LiveWindow(config, fps)
+        self.decoder = recognizer.decoder(config, fps, top_k)
 
     @property
     def config(self) -> LiveConfig:
-        return self.window.config
+        return self.decoder.config
 
     @property
     def frames(self) -> int:
-        return self.window.frames
+        return self.decoder.frames
 
     def configure(self, message: dict) -> dict:
         """A config message: a new threshold and/or the client's frame rate; returns what holds now."""
@@ -174,33 +174,35 @@ class LiveStream:
             value = message["threshold"]
             if not _number(value) or not 0 <= value <= 1:
                 raise SignposeError("threshold must be a number from 0 to 1")
-            self.window.set_threshold(value)
+            self.decoder.set_threshold(value)
         if "fps" in message:
             value = message["fps"]
             if not _number(value) or not 0 < value <= 1000:
                 raise SignposeError("fps must be the client's frames per second, above 0 and at most 1000")
-            self.window.fps = float(value)
-        return {"threshold": self.config.threshold, "fps": self.window.fps}
+            self.decoder.set_fps(value)
+        return {"threshold": self.config.threshold, "fps": self.decoder.fps}
 
     def reset(self) -> None:
-        self.window.reset()
+        self.decoder.reset()
 
     def push(self, xyz: np.ndarray, present: np.ndarray, w: int, h: int) -> list[dict]:
-        """One frame's points; returns the messages for the client (a prediction every
-        `stride` frames once the window is full, and a commit when a sign is held)."""
-        seq = self.window.push(xyz, present, w, h)
-        if seq is None:
-            return []
-        pred = self.recognizer.predict_sequence(seq, top_k=self.top_k)
-        top = [{"sign_id": i, "sign": name, "probability": round(p, 4)} for i, name, p in pred.top]
-        frame = self.window.frame
-        messages = [
-            {"type": "prediction", "frame": frame, "hands": seq.hands_seen(), "top": top, "status": pred.status}
-        ]
-        event = self.window.commit(pred.top[0] if pred.status == "ok" else None)
-        if event is not None:
-            messages.append({"type": "commit", **event, "probability": round(event["probability"], 4)})
-        return messages
+        """One frame's points; returns the messages for the client: a prediction whenever a
+        window is classified, a commit when a sign is decided, no_sign for a segment that
+        held none."""
+        return [_message(e) for e in self.decoder.push(xyz, present, w, h)]
+
+    def finish(self) -> list[dict]:
+        """The client has ended its stream (or a recording has): the open sign is decided."""
+        return [_message(e) for e in self.decoder.finish()]
+
+
+def _message(event: dict) -> dict:
+    """A decoder event as sent: probabilities to 4 decimals."""
+    if event["type"] == "prediction":
+        return {**event, "top": [{**t, "probability": round(t["probability"], 4)} for t in event["top"]]}
+    if event["type"] == "commit":
+        return {**event, "probability": round(event["probability"], 4)}
+    return event
 
 
 def _number(value: object) -> bool:
