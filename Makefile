@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= demo-output
 
-.PHONY: install web demo test test-fast bench accuracy lint docs clean system-deps
+.PHONY: install web demo test test-fast bench accuracy continuous lint docs clean system-deps
 
 $(STAMP): pyproject.toml requirements-lock.txt
 	@$(MAKE) --no-print-directory system-deps
@@ -76,6 +76,10 @@ lint: install
 
 # The README's settings table, from the settings' declarations.
 # docs/settings.md from the settings' declarations (a test fails when it is stale).
+# The continuous-signing benchmark (trains what bench-output/ lacks: an hour or more of CPU).
+continuous: install
+	$(BIN)/python benchmarks/bench_continuous.py
+
 docs: install
 	$(BIN)/python tools/docs_settings.py
 

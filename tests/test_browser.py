@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -138,8 +139,8 @@ def test_the_page_recognises_a_sign_from_the_camera(mode, browser, camera_clip, 
         assert painted > 100, "no landmarks drawn on the overlay"
         shot(page, f"{mode}-landmarks-drawn")
         wait_count(page, "commits", 1)  # a sign was committed to the sentence bar
-        sentence = page.text_content("#sentence")
-        assert sentence.strip() in ("brother", "mother")
+        assert page.text_content("#sentence .word span").strip() in ("brother", "mother")
+        assert re.fullmatch(r"\d+:\d\d\.\d", page.text_content("#sentence .word time"))  # the sign's time
         assert page.locator("#topk li").count() == 2
         shot(page, f"{mode}-sign-recognised")
         page.click("#stop")

@@ -118,8 +118,11 @@ def test_a_repeated_sign_needs_a_pause_and_an_unsure_segment_is_no_sign():
 
 
 def test_a_short_flick_is_not_a_sign():
-    _, events, classify = decode(stream(("rest", 10), (0, 5), ("rest", 30)))  # 0.17 s, under min_sign
+    shortest = LiveConfig().frames(LiveConfig().min_sign, FPS)
+    _, events, classify = decode(stream(("rest", 10), (0, shortest - 1), ("rest", 30)))  # just under min_sign
     assert events == [] and classify.windows == []
+    _, events, _ = decode(stream(("rest", 10), (0, shortest), ("rest", 30)))  # long enough
+    assert commits(events) == [("أم mother", 10, 10 + shortest - 1)]
 
 
 def test_predictions_carry_the_window_and_its_top_signs():

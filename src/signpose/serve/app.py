@@ -51,6 +51,7 @@ from ..data.video import open_frames
 from ..errors import SignposeError
 from ..extract.holistic import HolisticExtractor
 from ..recognise.annotate import annotate_video
+from ..recognise.transcribe import transcribe_sequence
 from ..recognise.recognizer import Recognizer
 from ..text import font_path
 from .config import ServeConfig
@@ -176,7 +177,7 @@ class Server:
         if not readable:
             raise ApiError(415, "the upload is not a video this server can decode (no frame could be read)")
         limit = self.config.max_upload_frames
-        too_long = ApiError(413, f"the video is longer than {limit} frames (--max-upload-frames); send the sign alone")
+        too_long = ApiError(413, f"the video is longer than {limit} frames (--max-upload-frames); send a shorter one")
         try:
             source = open_frames(path, fps=self.recognizer.extraction.fps)
         except SignposeError as e:
@@ -206,8 +207,11 @@ class Server:
             self.extractors.give(extractor)
         pred = self.recognizer.predict_sequence(seq, top_k=self.config.top_k)
         hands = seq.hands_per_frame()
+        transcript = transcribe_sequence(self.recognizer, seq, self.config.live, "upload").as_dict()
         result = {
             **pred.as_dict(),
+            # the signs one after another, as `signpose transcribe` reads them
+            "transcript": {k: transcript[k] for k in ("text", "signs", "no_sign", "duration")},
             "source": "upload",
             "hands_share": round(float(hands.mean()) if seq.frames else 0.0, 4),
             "timing": {**{k: round(v, 4) for k, v in {**timing, **pred.timing}.items()}},
@@ -589,8 +593,11 @@ async def _live(ws: WebSocket, server: Server, mode: str) -> None:
                     await ws.send_json({"type": "config", **stream.configure(data), **counts})
                 elif kind == "reset":
                     stream.reset()
+                elif kind == "end":
+                    await send_all(stream.finish())
+                    await ws.send_json({"type": "end", "frames": stream.frames, **counts})
                 else:
-                    raise SignposeError("'type' must be landmarks, config or reset")
+                    raise SignposeError("'type' must be landmarks, config, reset or end")
             except (SignposeError, ValueError) as e:
                 if await invalid(str(e)):
                     return

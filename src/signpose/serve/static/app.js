@@ -136,11 +136,22 @@ function bars(top) {
   });
 }
 
-// Why nothing is committed yet: the top sign must stay above the threshold for `hold` windows.
+// Why nothing is committed yet. Hold mode: the top sign must stay above the threshold for
+// `hold` windows. Segment mode: the sign is read while the hands are up and decided when they
+// go down (or the next sign begins); the bar shows how sure the reading is against the threshold.
 function showHold(top) {
-  const need = state.health ? state.health.live.hold : 1;
+  const live = state.health ? state.health.live : { mode: "hold", hold: 1 };
   const threshold = Number($("threshold").value);
   const best = top[0];
+  if (live.mode === "segment") {
+    $("hold").hidden = !best;
+    $("hold-label").textContent = "reading";
+    $("hold-sign").textContent = best ? best.sign : "";
+    $("hold-progress").value = best ? Math.min(1, best.probability / Math.max(threshold, 0.01)) : 0;
+    return;
+  }
+  const need = live.hold;
+  $("hold-label").textContent = "holding";
   if (!best || best.probability < threshold) { state.hold = { sign: null, count: 0 }; }
   else if (best.sign === state.hold.sign) state.hold.count = Math.min(need, state.hold.count + 1);
   else state.hold = { sign: best.sign, count: 1 };
@@ -149,10 +160,25 @@ function showHold(top) {
   $("hold-progress").value = state.hold.sign ? state.hold.count / need : 0;
 }
 
+// seconds -> m:ss.s, the time of a sign in the stream
+function clock(seconds) {
+  const m = Math.floor(seconds / 60);
+  return `${m}:${(seconds - 60 * m).toFixed(1).padStart(4, "0")}`;
+}
+
 function renderSentence() {
   $("sentence").replaceChildren(...state.sentence.map((s) => {
     const span = document.createElement("span");
-    span.dir = "auto"; span.textContent = s;
+    span.className = "word";
+    const name = document.createElement("span");
+    name.dir = "auto"; name.textContent = s.sign;
+    span.append(name);
+    if (s.start != null) {
+      const time = document.createElement("time");
+      time.textContent = clock(s.start);
+      time.title = `${clock(s.start)}–${clock(s.end)}`;
+      span.append(time);
+    }
     return span;
   }));
   $("undo").disabled = $("clear").disabled = state.sentence.length === 0;
@@ -173,12 +199,13 @@ function speak(sign) {
   synth.speak(utterance);
 }
 
-function commit(sign) {
-  state.sentence.push(sign);
+function commit(msg) {
+  const sign = msg.sign;
+  state.sentence.push({ sign, start: msg.start, end: msg.end });
   renderSentence();
   const li = document.createElement("li");
   const time = document.createElement("time");
-  time.textContent = new Date().toLocaleTimeString();
+  time.textContent = msg.start != null ? `${clock(msg.start)}–${clock(msg.end)}` : new Date().toLocaleTimeString();
   const name = document.createElement("span");
   name.dir = "auto"; name.textContent = sign;
   li.append(time, " ", name);
@@ -197,7 +224,14 @@ function onMessage(event) {
     if (!msg.hands) $("hands-state").hidden = false;
     state.predictions += 1;
     document.body.dataset.predictions = String(state.predictions);
-  } else if (msg.type === "commit") commit(msg.sign);
+  } else if (msg.type === "commit") commit(msg);
+  else if (msg.type === "no_sign") {
+    const best = msg.best ? ` (closest: ${msg.best.sign}, ${(100 * msg.best.probability).toFixed(0)}%)` : "";
+    announce(`a sign at ${clock(msg.start)} was not recognised${best}`);
+    setStatus(`not recognised at ${clock(msg.start)}${best}: below the threshold`);
+    $("hold").hidden = true;
+    return;
+  } else if (msg.type === "end") { $("hold").hidden = true; if (state.ending) state.ending(); return; }
   else if (msg.type === "error") { setStatus(`server: ${msg.message}`); announce(`server: ${msg.message}`); }
   if (msg.received !== undefined) setStatus(`${msg.processed} frames classified, ${msg.dropped} dropped`);
 }
@@ -428,7 +462,13 @@ function stopCamera() {
   clearTimeout(state.reconnect);
   const ws = state.ws;
   state.ws = null;
-  if (ws) ws.close();
+  if (ws && ws.readyState === WebSocket.OPEN) {
+    // the sign still being signed is decided (the server answers end) before the socket closes
+    const close = () => { if (state.ending === close) state.ending = null; ws.close(); };
+    state.ending = close;
+    ws.send(JSON.stringify({ type: "end" }));
+    setTimeout(close, 1500);
+  } else if (ws) ws.close();
   if (state.stream) state.stream.getTracks().forEach((t) => t.stop());
   state.stream = null; state.inflight = 0;
   $("video").srcObject = null;
@@ -482,8 +522,32 @@ async function upload(event) {
   summary.textContent = result.status === "ok"
     ? `${result.frames} frames, hands in ${(100 * result.hands_share).toFixed(0)}%, ${result.timing.total.toFixed(2)} s`
     : result.message;
-  out.replaceChildren(summary, list);
-  announce(result.status === "ok" ? `the clip: ${result.top[0].sign}` : result.message);
+  const signs = result.transcript ? result.transcript.signs : [];
+  if (signs.length > 1) {
+    // several signs one after another: the transcript first, the whole-clip reading below it
+    const heading = Object.assign(document.createElement("p"), { className: "note",
+      textContent: `${signs.length} signs, one after another:` });
+    const transcript = document.createElement("ol");
+    transcript.id = "upload-transcript"; transcript.className = "transcript"; transcript.dir = state.rtl ? "rtl" : "ltr";
+    transcript.append(...signs.map((s) => {
+      const li = document.createElement("li");
+      const name = Object.assign(document.createElement("span"), { dir: "auto", textContent: s.sign });
+      const time = Object.assign(document.createElement("time"), { textContent: `${clock(s.start)}–${clock(s.end)}` });
+      li.append(name, " ", time);
+      return li;
+    }));
+    const add = Object.assign(document.createElement("button"), { type: "button", textContent: "Add to the sentence" });
+    add.addEventListener("click", () => {
+      state.sentence.push(...signs.map((s) => ({ sign: s.sign, start: s.start, end: s.end })));
+      renderSentence();
+      announce(`added ${signs.length} signs`);
+    });
+    out.replaceChildren(summary, heading, transcript, add, list);
+    announce(`the clip: ${signs.map((s) => s.sign).join(", ")}`);
+  } else {
+    out.replaceChildren(summary, list);
+    announce(result.status === "ok" ? `the clip: ${result.top[0].sign}` : result.message);
+  }
   if (result.annotated_url) { video.src = result.annotated_url; video.hidden = false; }
 }
 
@@ -496,7 +560,11 @@ $("threshold").addEventListener("input", () => {
   document.documentElement.style.setProperty("--t", `${(100 * value).toFixed(1)}%`);
   send(JSON.stringify({ type: "config", threshold: value }));
 });
-$("undo").addEventListener("click", () => { state.sentence.pop(); renderSentence(); });
+$("undo").addEventListener("click", () => {
+  const last = state.sentence.pop();
+  renderSentence();
+  if (last) announce(`removed: ${last.sign}`);
+});
 $("clear").addEventListener("click", () => { state.sentence = []; renderSentence(); });
 $("upload-form").addEventListener("submit", upload);
 const forced = new URLSearchParams(location.search).get("mode");
