@@ -51,8 +51,8 @@ from ..data.video import open_frames
 from ..errors import SignposeError
 from ..extract.holistic import HolisticExtractor
 from ..recognise.annotate import annotate_video
-from ..recognise.transcribe import transcribe_sequence
 from ..recognise.recognizer import Recognizer
+from ..recognise.transcribe import transcribe_sequence
 from ..text import font_path
 from .config import ServeConfig
 from .stream import CLIENT_FPS, MAX_SIDE, PROTOCOL, LiveStream, RateLimit, arrays_to_parts, landmarks_to_arrays
