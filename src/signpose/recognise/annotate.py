@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +56,35 @@ def caption(name: str, value: str, width: int, size: int | None = None) -> tuple
     return rgb, alpha
 
 
+def blend(bgr: np.ndarray, patch: np.ndarray, alpha: np.ndarray, bottom: bool = False) -> None:
+    """Blend a caption (RGB patch and alpha, from `caption`) onto a BGR frame in place,
+    along its top edge or (`bottom`) its bottom edge."""
+    h = min(patch.shape[0], bgr.shape[0])
+    rows = slice(bgr.shape[0] - h, None) if bottom else slice(0, h)
+    region = bgr[rows].astype(np.float32)
+    a = alpha[:h, : bgr.shape[1], None]
+    bgr[rows] = (patch[:h, : bgr.shape[1], ::-1] * a + region * (1 - a)).astype(np.uint8)
+
+
+@contextmanager
+def video_writer(out: Path, fps: float, size: tuple[int, int]) -> Iterator:
+    """An OpenCV writer into a temporary file beside `out`, which becomes `out` only when
+    the block finishes (a stopped run leaves no half video under the real name)."""
+    import cv2
+
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    # .webm is VP8, which browsers play; .mp4 is MPEG-4 part 2, which desktop players do
+    fourcc = "VP80" if out.suffix.lower() == ".webm" else "mp4v"
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+    if not writer.isOpened():
+        raise SignposeError(f"{out}: cannot write a video here (check the folder and the .mp4 or .webm extension)")
+    try:
+        yield writer
+    finally:
+        writer.release()
+    tmp.replace(out)
+
+
 def annotate_video(
     video: str | Path,
     seq: KeypointSequence,
@@ -63,30 +94,15 @@ def annotate_video(
 ) -> Path:
     """The input video with landmarks drawn and `label` (the recognised sign and its
     probability, or why there is none) written on it."""
-    import cv2
-
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     source = open_frames(video, fps=fps)
     patch, alpha = caption(*label, seq.width)
-    patch_bgr = patch[..., ::-1].astype(np.float32)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    # .webm is VP8, which browsers play; .mp4 is MPEG-4 part 2, which desktop players do
-    fourcc = "VP80" if out.suffix.lower() == ".webm" else "mp4v"
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), source.fps, (seq.width, seq.height))
-    if not writer.isOpened():
-        raise SignposeError(f"{out}: cannot write a video here (check the folder and the .mp4 or .webm extension)")
-    try:
+    with video_writer(out, source.fps, (seq.width, seq.height)) as writer:
         for i, rgb in enumerate(source):
             bgr = np.ascontiguousarray(rgb[..., ::-1])
             if i < seq.frames:
                 draw_landmarks(bgr, seq.xyz[i], seq.present[i])
-            h = min(patch.shape[0], bgr.shape[0])
-            region = bgr[:h].astype(np.float32)
-            a = alpha[:h, : bgr.shape[1], None]
-            bgr[:h] = (patch_bgr[:h, : bgr.shape[1]] * a + region * (1 - a)).astype(np.uint8)
+            blend(bgr, patch, alpha)
             writer.write(bgr)
-    finally:
-        writer.release()
-    tmp.replace(out)
     return out

@@ -115,7 +115,6 @@ class Committer:
     config: LiveConfig
     windows: int = 0
     best: Top | None = None  # the most probable top sign of any window
-    commits: list[dict] = field(default_factory=list)
     _streak: list[float] = field(default_factory=list)
     _sign: str | None = None
     _last: str | None = None
@@ -141,7 +140,6 @@ class Committer:
             return None
         start = max(0, frame - self.config.window + 1)
         event = _commit(top[0], top[1], mean, frame, start, frame, fps)
-        self.commits.append(event)
         self._last, self._released, self._quiet_until = top[0], False, frame + self.config.cooldown
         return event
 
