@@ -321,7 +321,7 @@ def test_arabic_signs_read_right_to_left_are_listed_and_spoken(browser, camera_c
         page.check("#speak")
         for name in names:  # committed in this order, as the server would send them
             page.evaluate("(n) => window.signpose.receive({ type: 'commit', sign: n })", name)
-        spans = page.locator("#sentence span")
+        spans = page.locator("#sentence .word span")
         assert [spans.nth(i).text_content() for i in range(3)] == names
         xs = [spans.nth(i).bounding_box()["x"] for i in range(3)]
         assert xs[0] > xs[1] > xs[2], xs  # the first sign at the right: where an Arabic reader starts
@@ -335,6 +335,76 @@ def test_arabic_signs_read_right_to_left_are_listed_and_spoken(browser, camera_c
         page.click("#clear")
         assert spans.count() == 0 and page.evaluate("document.getElementById('undo').disabled")
         shot(page, "arabic-sentence-and-history")
+        no_errors(page)
+
+
+def test_the_transcript_grows_with_each_signs_time_and_undo_takes_the_last(browser, camera_clip, small_run):
+    """Segment mode's messages as the server sends them: each sign with its time, in the
+    names' own direction; no_sign is said, not added; undo removes the last; at desktop and
+    phone size nothing runs off the screen."""
+    with running(small_run) as (base, _):
+        page = browser(camera_clip)
+        page.goto(base)
+        page.wait_for_selector("#vocab li")
+        names = page.evaluate("[...document.querySelectorAll('#vocab li')].map((li) => li.textContent)")[:3]
+        for i, name in enumerate(names):
+            start, end = 1.0 + 2 * i, 1.8 + 2 * i
+            page.evaluate(
+                "(m) => window.signpose.receive(m)",
+                {"type": "commit", "sign": name, "start": start, "end": end, "time": end + 0.4, "probability": 0.9},
+            )
+        page.evaluate(
+            "(m) => window.signpose.receive(m)",
+            {"type": "no_sign", "start": 7.0, "end": 7.5, "best": {"sign": names[0], "probability": 0.3}},
+        )
+        words = page.locator("#sentence .word")
+        assert words.count() == 3
+        assert [words.nth(i).locator("span").text_content() for i in range(3)] == names
+        assert [words.nth(i).locator("time").text_content() for i in range(3)] == ["0:01.0", "0:03.0", "0:05.0"]
+        assert "0:07.0" in page.text_content("#announce") and "not recognised" in page.text_content("#announce")
+        assert page.locator("#history li time").first.text_content() == "0:05.0–0:05.8"  # newest first, its span
+        xs = [words.nth(i).bounding_box()["x"] for i in range(3)]
+        assert xs[0] > xs[1] > xs[2], xs  # Arabic: the first sign at the right
+        shot(page, "transcript-desktop")
+        page.set_viewport_size({"width": 390, "height": 844})
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page is {width} px wide on a 390 px phone"
+        for i in range(3):
+            box = words.nth(i).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+        shot(page, "transcript-phone")
+        page.click("#undo")
+        assert words.count() == 2 and names[2] in page.text_content("#announce")
+        no_errors(page)
+
+
+def test_an_upload_of_several_signs_lists_them_in_order(browser, camera_clip, small_run):
+    """The page's rendering of /api/predict's transcript (the answer is the server's own
+    format, routed in the browser: the real server is checked in test_serve)."""
+    with running(small_run) as (base, _):
+        page = browser(camera_clip)
+        page.goto(base)
+        page.wait_for_selector("#vocab li")
+        names = page.evaluate("[...document.querySelectorAll('#vocab li')].map((li) => li.textContent)")[:2]
+        signs = [
+            {"sign_id": "a", "sign": names[0], "start": 0.5, "end": 1.2, "time": 1.6, "probability": 0.8},
+            {"sign_id": "b", "sign": names[1], "start": 2.0, "end": 2.9, "time": 3.3, "probability": 0.7},
+        ]
+        answer = {
+            "status": "ok", "frames": 100, "hands_share": 0.8, "timing": {"total": 1.0},
+            "top": [{"sign_id": "a", "sign": names[0], "probability": 0.6}],
+            "transcript": {"text": " ".join(names), "signs": signs, "no_sign": [], "duration": 4.0},
+        }  # fmt: skip
+        page.route("**/api/predict*", lambda route: route.fulfill(json=answer))
+        page.set_input_files("#file", {"name": "talk.mp4", "mimeType": "video/mp4", "buffer": b"x"})
+        page.click("#upload-form button")
+        page.wait_for_selector("#upload-transcript li")
+        items = page.locator("#upload-transcript li")
+        assert [items.nth(i).locator("span").text_content() for i in range(2)] == names
+        assert items.nth(1).locator("time").text_content() == "0:02.0–0:02.9"
+        page.click("#upload-result button")
+        assert [w.text_content() for w in page.locator("#sentence .word span").all()] == names
+        shot(page, "upload-transcript")
         no_errors(page)
 
 

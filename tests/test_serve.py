@@ -76,6 +76,11 @@ def test_predict_an_uploaded_real_video_and_its_annotated_playback(wlasl_run):
         assert sum(t["probability"] for t in result["top"]) == pytest.approx(1, abs=1e-3)
         assert 0.3 < result["hands_share"] <= 1
         assert {"decode", "mediapipe", "classify", "total"} <= set(result["timing"])
+        # the signs one after another, as `signpose transcribe` reads the same landmarks
+        transcript = result["transcript"]
+        assert transcript["duration"] == pytest.approx(result["frames"] / 25, abs=0.05)
+        assert transcript["text"] == " ".join(s["sign"] for s in transcript["signs"])
+        assert all(0 <= s["start"] < s["end"] <= transcript["duration"] + 1e-6 for s in transcript["signs"])
         annotated = httpx.get(base + result["annotated_url"], timeout=30)
         assert annotated.status_code == 200 and annotated.headers["content-type"] == "video/webm"
         played = Path(server.tmp) / "played.webm"
@@ -121,6 +126,35 @@ def test_predicts_at_once_all_answer_and_a_full_pool_says_retry(wlasl_run):
         assert busy.headers["retry-after"] == "2" and "busy" in busy.json()["error"]
         assert post_video(base, videos[0]).status_code == 200  # free again: answered
         assert server.slots == 1
+
+
+def test_a_live_stream_ended_by_the_client_gets_its_open_sign_and_the_decoders_commits(wlasl_run, wlasl_extracted):
+    """Segment mode (the default) over the WebSocket: the sign still open when the client
+    sends end is decided then, and the commits are what the decoder gives the same points."""
+    from signpose.recognise.decoder import LiveConfig
+    from signpose.recognise.recognizer import Recognizer
+    from signpose.recognise.transcribe import decode_sequence
+
+    ds = Dataset(wlasl_extracted)
+    seq = ds.read(ds.rows[ds.rows["sample"] == "mother/mother_1"].iloc[0])
+    with (
+        running(wlasl_run, threshold=0.3) as (base, _),
+        ws_client.connect(base.replace("http", "ws") + "/ws/live?mode=landmarks") as ws,
+    ):
+        assert json.loads(ws.recv(timeout=10))["live"]["mode"] == "segment"
+        ws.send(json.dumps({"type": "config", "fps": seq.fps}))
+        receive_until(ws, "config")
+        messages = list(landmark_messages(seq))
+        for message in messages:
+            ws.send(json.dumps(message))
+        ws.send(json.dumps({"type": "end"}))
+        got = receive_until(ws, "end")
+    assert got[-1]["frames"] == len(messages)
+    served = [(m["sign"], m["start_frame"], m["end_frame"]) for m in got if m["type"] == "commit"]
+    rec = Recognizer.from_run(wlasl_run)
+    events = decode_sequence(rec, seq, LiveConfig(threshold=0.3))
+    expected = [(e["sign"], e["start_frame"], e["end_frame"]) for e in events if e["type"] == "commit"]
+    assert served and served == expected
 
 
 def test_live_landmarks_are_classified_and_committed(wlasl_run, wlasl_extracted):

@@ -178,6 +178,29 @@ def test_unreadable_recordings_and_bad_settings_answer_in_one_line(karsl, tmp_pa
     assert not (tmp_path / "o2").exists()  # refused before any work
 
 
+def test_outputs_never_overwrite_an_input_or_the_run(karsl, tmp_path, capsys):
+    dataset, run = karsl
+    rec = Recognizer.from_run(run)
+    seq, _, _ = three_sign_stream(dataset, rec)
+    write_pose(tmp_path / "s.pose", seq)
+    video = tmp_path / "talk.mp4"
+    video.write_bytes(b"a recording")  # its annotated video would be talk.mp4 in the same folder
+    code, _, err = transcribe(capsys, run, video, "--out", tmp_path, "--annotate")
+    assert code == 2 and len(err) == 1 and "is one of the recordings" in err[0]
+    assert video.read_bytes() == b"a recording"
+    before = (run / "run.json").read_bytes()
+    (tmp_path / "run.pose").write_bytes((tmp_path / "s.pose").read_bytes())  # would write run.json
+    code, _, err = transcribe(capsys, run, tmp_path / "run.pose", "--out", run)
+    assert code == 2 and len(err) == 1 and "run's own folder" in err[0]
+    assert (run / "run.json").read_bytes() == before
+    code, _, err = transcribe(capsys, run, tmp_path / "s.pose", "--out", tmp_path / "s.pose")
+    assert code == 2 and len(err) == 1 and "is a file" in err[0]
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "file").write_text("")
+    code, _, err = transcribe(capsys, run, tmp_path / "s.pose", "--out", tmp_path / "locked" / "file" / "out")
+    assert code == 2 and len(err) == 1 and "choose a place you can write to" in err[0]  # not a traceback
+
+
 def test_output_names_stay_unique():
     names = output_names(["a/x/clip.mp4", "b/x/clip.mp4", "c/other.pose", "a/x/clip.mp4"])
     assert len(set(names.values())) == len(names) == 3

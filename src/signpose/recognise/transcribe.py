@@ -21,11 +21,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..data.keypoints import KeypointSequence, read_pose
-from ..errors import SignposeError
+from ..data.video import open_frames
+from ..errors import SignposeError, environment_error
+from ..extract.pipeline import extract_many
 from ..progress import bar
 from ..settings import build, load_json
 from ..text import is_rtl_paragraph
 from ..util import atomic_write_bytes, atomic_write_json
+from .annotate import blend, caption, draw_landmarks, video_writer
 from .decoder import LiveConfig
 
 if TYPE_CHECKING:
@@ -179,15 +182,23 @@ def transcribe_many(
     `<name>.mp4` with `annotate`); yields them as they are done. A recording already
     transcribed with the same settings is read back, not redone; one that cannot be read
     is a Transcript with status "error" (its message one line), and the rest go on."""
-    from ..extract.pipeline import extract_many
-
     config = build(LiveConfig, config)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise SignposeError(f"{out}: is a file; --out must be a folder for the transcripts")
-    out.mkdir(parents=True, exist_ok=True)
+    if out.resolve() == Path(recognizer.run).resolve():
+        raise SignposeError(f"{out}: is the run's own folder; give --out a folder of its own")
     names = output_names(sources)
     video_of = {s: (out / f"{names[s]}.mp4") if annotate else None for s in sources}
+    inputs = {Path(s).resolve() for s in sources}
+    for s in sources:  # a recording in --out is never overwritten by its own transcript or video
+        for target in (out / f"{names[s]}.json", out / f"{names[s]}.vtt", video_of[s]):
+            if target is not None and target.resolve() in inputs:
+                raise SignposeError(f"{target}: is one of the recordings; give --out another folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a place that cannot hold a folder (not only a full or read-only disk)
+        raise environment_error(e) from None
     todo = [s for s in sources if not _done(out / f"{names[s]}.json", config, video_of[s])]
     progress_bar = bar(total=len(sources), unit="recording", desc="transcribe", enabled=progress)
     try:
@@ -245,23 +256,14 @@ def annotate_transcript(source: str, seq: KeypointSequence, transcript: Transcri
     """The recording with its landmarks and the running transcript drawn (each sign appears
     when it was decided, as a live viewer would see it). A `.pose` file is drawn on a blank
     canvas of its frame size."""
-    import cv2
-
-    from ..data.video import open_frames
-    from .annotate import caption, draw_landmarks
-
     if Path(source).suffix.lower() == ".pose":
         frames, fps, size, scale = None, seq.fps, _canvas_size(seq), _canvas_scale(seq)
     else:
         frames = open_frames(source, fps=seq.fps)
         fps, size, scale = frames.fps, (seq.width, seq.height), 1.0
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    if not writer.isOpened():
-        raise SignposeError(f"{out}: cannot write a video here (check the folder)")
     patches: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    try:
-        source_frames = iter(frames) if frames is not None else None
+    source_frames = iter(frames) if frames is not None else None
+    with video_writer(out, fps, size) as writer:
         for i in range(seq.frames):
             if source_frames is not None:
                 rgb = next(source_frames, None)
@@ -277,16 +279,8 @@ def annotate_transcript(source: str, seq: KeypointSequence, transcript: Transcri
             if text:
                 if text not in patches:
                     patches[text] = caption(text, "", size[0])
-                patch, alpha = patches[text]
-                h = min(patch.shape[0], bgr.shape[0])
-                top = bgr.shape[0] - h  # the transcript runs along the bottom, like captions
-                region = bgr[top:].astype(np.float32)
-                a = alpha[:h, : bgr.shape[1], None]
-                bgr[top:] = (patch[:h, : bgr.shape[1], ::-1] * a + region * (1 - a)).astype(np.uint8)
+                blend(bgr, *patches[text], bottom=True)  # the transcript runs along the bottom, like captions
             writer.write(bgr)
-    finally:
-        writer.release()
-    tmp.replace(out)
     return out
 
 
