@@ -81,13 +81,17 @@ def test_predict_json_and_live_headless(small_run, tmp_path):
     assert [r["status"] for r in results] == ["error", "ok"]
     assert str(bad) not in results[0]["message"]  # the source is named once, in its own field
     assert len(results[1]["top"]) == 5 and results[1]["top"][0]["sign"]
-    live = signpose("live", small_run, "--source", video, "--headless", "--threshold", "0", "--window", "10")
+    live = signpose(
+        "live", small_run, "--source", video, "--headless", "--threshold", "0", "--mode", "hold", "--window", "10"
+    )
     assert live.returncode == 0
     *events, summary = live.stdout.strip().splitlines()
     assert events and all(line[:2].isdigit() and line[2] == ":" for line in events)
     assert "windows classified" in summary and f"{len(events)} signs" in summary
     # with a threshold nothing passes, it still says what it saw
-    quiet = signpose("live", small_run, "--source", video, "--headless", "--threshold", "1", "--window", "10")
+    quiet = signpose(
+        "live", small_run, "--source", video, "--headless", "--threshold", "1", "--mode", "hold", "--window", "10"
+    )
     assert quiet.returncode == 0
     assert re.fullmatch(
         r"\d+ frames, \d+ windows classified: no sign passed the threshold 1 for 3 windows; "

@@ -180,3 +180,11 @@ def test_bad_settings_answer_in_one_line(values, message):
     with pytest.raises(SignposeError, match=re.escape(message)) as e:
         build(LiveConfig, values)
     assert "\n" not in str(e.value)
+
+
+def test_a_setting_of_the_other_mode_is_refused_not_ignored():
+    assert LiveConfig.from_given({"mode": "hold", "window": 10}).window == 10
+    with pytest.raises(SignposeError, match=r"^--window, --hold: only for --mode hold; drop them or pass that mode$"):
+        LiveConfig.from_given({"window": 10, "hold": 2})
+    with pytest.raises(SignposeError, match=r"^--gap: only for --mode segment"):
+        LiveConfig.from_given({"mode": "hold", "gap": 0.2})

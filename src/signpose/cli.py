@@ -291,7 +291,7 @@ def cmd_transcribe(args) -> int:
     from .recognise.recognizer import Recognizer
     from .recognise.transcribe import transcribe_many
 
-    config = build(LiveConfig, given(args))
+    config = LiveConfig.from_given(given(args))
     sources = find_samples(args.recordings, also=(".pose",))
     rec = Recognizer.from_run(args.run, backend=args.backend, ensemble=args.ensemble, tta=args.tta)
     done = []
@@ -330,7 +330,7 @@ def cmd_live(args) -> int:
     from .recognise.live import preview_window
     from .recognise.recognizer import Recognizer
 
-    config = build(LiveConfig, given(args))
+    config = LiveConfig.from_given(given(args))
     rec = Recognizer.from_run(args.run, backend=args.backend, ensemble=args.ensemble, tta=args.tta)
     show = preview_window() if not args.headless and os.environ.get("DISPLAY") else None
     source = int(args.source) if str(args.source).isdigit() else args.source

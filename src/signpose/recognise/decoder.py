@@ -32,7 +32,8 @@ from pydantic import Field, model_validator
 
 from ..data.keypoints import KeypointSequence
 from ..data.schema import LEFT_HAND, LEFT_SHOULDER, RIGHT_HAND, RIGHT_SHOULDER
-from ..settings import Settings
+from ..errors import SignposeError
+from ..settings import Settings, build
 
 
 class LiveConfig(Settings):
@@ -78,10 +79,25 @@ class LiveConfig(Settings):
             raise ValueError(f"min_sign ({self.min_sign:g} s) must not be longer than max_sign ({self.max_sign:g} s)")
         return self
 
+    @classmethod
+    def from_given(cls, values: dict) -> LiveConfig:
+        """Settings a person gave (flags, a config file): as `build`, and a setting of the
+        other mode is refused rather than silently ignored (0.3's `--window 10` does
+        nothing in segment mode)."""
+        config = build(cls, values)
+        other = MODE_ONLY["hold" if config.mode == "segment" else "segment"]
+        if unused := [k for k in other if k in values]:
+            flags = ", ".join("--" + k.replace("_", "-") for k in unused)
+            raise SignposeError(f"{flags}: only for --mode {'hold' if config.mode == 'segment' else 'segment'}; "
+                                f"drop {'it' if len(unused) == 1 else 'them'} or pass that mode")  # fmt: skip
+        return config
+
     def frames(self, seconds: float, fps: float) -> int:
         """A duration in whole frames at this frame rate (at least 1)."""
         return max(1, round(seconds * fps))
 
+
+MODE_ONLY = {"segment": ("gap", "min_sign", "max_sign", "rest_line"), "hold": ("window", "hold", "cooldown")}
 
 Top = tuple[str, str, float]  # (sign_id, name, probability)
 # What the decoder needs of a classifier: a window -> probabilities over the classes, or
