@@ -39,8 +39,11 @@ $(SWAGGER_UI)/swagger-ui-bundle.js:
 web: $(HOLISTIC_JS)/holistic.js $(SWAGGER_UI)/swagger-ui-bundle.js
 
 # A venv whose editable install points elsewhere (a moved checkout) is repaired, not trusted.
+# The lite and heavy pose models (--model-complexity 0 and 2) from the npm package, by checksum,
+# into mediapipe's folder: its wheel ships only `full`, and would download the others at run time.
 install: $(STAMP) $(HOLISTIC_JS)/holistic.js $(SWAGGER_UI)/swagger-ui-bundle.js
 	@$(BIN)/python -c "import signpose" 2>/dev/null || { rm -f $(STAMP); $(MAKE) --no-print-directory $(STAMP); }
+	@$(BIN)/python -m signpose.extract.pose_models $(HOLISTIC_JS) >/dev/null
 
 # OpenCV (pulled in by MediaPipe) needs libGL and glib; the tests make rotated and long
 # clips with ffmpeg. Each is installed only where missing.

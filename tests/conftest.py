@@ -177,16 +177,15 @@ def free_port() -> int:
 @contextmanager
 def running(run: Path, **settings):
     """The app on a free localhost port, in this process (so tests can look inside)."""
-    import uvicorn
 
     from signpose.recognise.decoder import LiveConfig
-    from signpose.serve.app import create_app, server_config
+    from signpose.serve.app import create_app, make_server
     from signpose.serve.config import ServeConfig
 
     live = {k: settings.pop(k) for k in list(settings) if k in LiveConfig.model_fields}
     config = ServeConfig(**{"port": free_port(), **settings}, live=live)
     app = create_app(run, config)
-    server = uvicorn.Server(server_config(app, config))
+    server = make_server(app, config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 60
@@ -198,3 +197,18 @@ def running(run: Path, **settings):
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+@contextmanager
+def small_disk(where: Path, size: str = "400k"):
+    """A folder on a tmpfs of `size` (a disk that fills up); skips where mounting is not allowed."""
+    import subprocess
+
+    where.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.decode().strip()[:80]})")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import SHARED, cli, shared
 
@@ -59,9 +60,22 @@ def place(tmp_path_factory, synth_small, small_run) -> dict[str, str]:
         (broken / "manifest.csv").write_text(text if text is not None else "\n".join(lines) + "\n", "utf-8")
         paths[f"manifest-{name}"] = broken
 
+    none_ok = root / "no-usable"  # every sample failed (as an import of zero-frame sequences leaves it)
+    shutil.copytree(synth_small, none_ok)
+    table = pd.read_csv(none_ok / "manifest.csv", dtype=str, keep_default_na=False)
+    table["status"] = "failed"
+    table.to_csv(none_ok / "manifest.csv", index=False)
+    paths["no-usable"] = none_ok
+    header_only = root / "header-only"
+    shutil.copytree(synth_small, header_only)
+    (header_only / "manifest.csv").write_text(table.columns.str.cat(sep=",") + "\n", "utf-8")
+    paths["header-only"] = header_only
+
     config = root / "config-two.json"
     config.write_text(json.dumps({"recipe": {"epochs": "two"}}))
     paths["config-two"] = config
+    (root / "config-true.json").write_text(json.dumps({"recipe": {"epochs": True}}))
+    paths["config-true"] = root / "config-true.json"
 
     onnx = root / "run-bad-onnx"
     shutil.copytree(small_run, onnx)
@@ -116,7 +130,11 @@ CASES = [
         'train {ds} --out {root}/r --epochs 1 --frames 16 --model-options {{"dim":10000000}}',
         "parameters, more than 200,000,000",
     ),
-    ("model width -5", 'train {ds} --out {root}/r --epochs 1 --model-options {{"dim":-5}}', "negative dimension"),
+    (
+        "model width -5",
+        'train {ds} --out {root}/r --epochs 1 --model-options {{"dim":-5}}',
+        "dim must be a whole number of at least 1, not -5",
+    ),
     ("another dataset into a finished run", "train {one-signer} --out {run}", "holds a run trained on"),
     (
         "epochs two",
@@ -164,6 +182,16 @@ CASES = [
         "config file not found",
     ),
     ("train out is a file", "train {ds} --out {file}", "is a file; --out must be a run folder"),
+    # round two of the probes (N3, N6, N12, N18)
+    ("tpu without one", "train {ds} --out {root}/r --epochs 1 --frames 16 --accelerator tpu", "do not work here"),
+    ("no usable samples", "train {no-usable} --out {root}/r --epochs 1", "has no usable samples (all 120 of"),
+    ("header-only manifest", "train {header-only} --out {root}/r --epochs 1", "its manifest lists no samples"),
+    ("mixed split, no samples", "train {no-usable} --out {root}/r --split mixed", "has no usable samples"),
+    ("cv, no samples", "cv {no-usable} --out {root}/r", "has no usable samples"),
+    ("arrays, no samples", "export-arrays {no-usable} --out {root}/x", "has no usable samples"),
+    ("groups -3", 'train {ds} --out {root}/r --epochs 1 --model-options {{"groups":-3}}', "groups must be a whole"),
+    ("groups 0", 'train {ds} --out {root}/r --epochs 1 --model-options {{"groups":0}}', "at least 1, not 0"),
+    ("config epochs true", "train {ds} --out {root}/r --config {config-true}", "must be a whole number, not True"),
     (
         "one signer",
         "train {one-signer} --out {root}/r",

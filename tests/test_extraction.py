@@ -12,6 +12,7 @@ from signpose.data.dataset import Dataset
 from signpose.data.labels import read_labels
 from signpose.data.schema import FACE, LEFT_HAND, POSE, RIGHT_HAND
 from signpose.errors import SignposeError
+from signpose.extract import pose_models
 from signpose.extract.holistic import extract_video
 from signpose.extract.pipeline import extract_dataset
 
@@ -159,3 +160,42 @@ def test_real_karsl_videos_straight_in_the_test_folder_with_the_xlsx_labels(tmp_
     assert list(ds.rows.sign) == [labels["1"], labels["2"], labels["3"]]
     assert labels["71"] == "هيكل عظمي Skeleton"  # Arabic and English columns joined, as the seed names it
     assert ds.info().detected["left_hand"] + ds.info().detected["right_hand"] > 0.5
+
+
+@pytest.mark.parametrize("complexity", [0, 1, 2])
+def test_every_pose_model_extracts_offline(monkeypatch, complexity):
+    """--model-complexity 0 and 2 read the lite and heavy models installed from the npm
+    package; MediaPipe's run-time download is never tried (here it would fail the test)."""
+    import mediapipe.python.solutions.download_utils as downloads
+
+    from signpose.extract.holistic import ExtractionConfig
+
+    def no_download(path):
+        if not (pose_models.mediapipe_folder().parents[2] / path).is_file():
+            raise AssertionError(f"MediaPipe tried to download {path}")
+
+    monkeypatch.setattr(downloads, "download_oss_model", no_download)
+    clip = shared("videos", "fingerspelling_az") / "L.mp4"
+    seq = extract_video(clip, ExtractionConfig(model_complexity=complexity))
+    assert seq.frames == video_frames(clip)[0]
+    assert seq.present[:, POSE.slice].all(axis=1).mean() > 0.9  # the signer's body, found by each model
+
+
+def test_a_missing_pose_model_is_one_line_not_a_download(monkeypatch, tmp_path):
+    target, npm = tmp_path / "mediapipe", tmp_path / "npm"
+    target.mkdir(), npm.mkdir()
+    monkeypatch.setattr(pose_models, "mediapipe_folder", lambda: target)
+    with pytest.raises(
+        SignposeError, match=r"heavy pose model \(--model-complexity 2\) is not installed.*make install"
+    ):
+        pose_models.require(2)
+    for name in ("pose_landmark_lite.tflite", "pose_landmark_full.tflite"):
+        (npm / name).symlink_to(pose_models.VENDORED / name)
+    (npm / "pose_landmark_heavy.tflite").write_bytes(b"not the model")
+    with pytest.raises(SignposeError, match="checksum is not the one of heavy"):
+        pose_models.install(npm)
+    assert not (target / "pose_landmark_heavy.tflite").exists()  # a wrong file is never installed
+    (npm / "pose_landmark_heavy.tflite").unlink()
+    (npm / "pose_landmark_heavy.tflite").symlink_to(pose_models.VENDORED / "pose_landmark_heavy.tflite")
+    assert pose_models.install(npm) == ["pose_landmark_heavy.tflite"]  # lite and full were copied before
+    pose_models.require(2)

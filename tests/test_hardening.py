@@ -262,3 +262,43 @@ def test_writer_numbers_repetitions_and_keeps_manifest_typed(tmp_path):
         3,
     ]
     assert set(rows.sign) == {"سبعة seven"} and rows.frames.dtype.kind == "i"
+
+
+def test_a_full_disk_leaves_no_half_video_and_no_half_array(tmp_path, small_run, synth_small):
+    """`predict --annotate` onto a full disk said "annotated video: ..." and exited 0 with
+    an unplayable file; `export-arrays` left a truncated X.npy behind a traceback."""
+    from conftest import small_disk
+
+    clip = shared("videos", "wlasl_mini", "brother", "brother_1.mp4")
+    with small_disk(tmp_path / "full", "400k") as full:
+        done = subprocess.run(
+            cli("predict", small_run, clip, "--annotate", full / "a.mp4"), capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 2, done.stderr[-1000:]
+        assert done.stderr.strip().splitlines() == [
+            f"signpose: error: {full / 'a.mp4'}: No space left on device; free some space, then rerun the same "
+            "command (finished work is kept)"
+        ]
+        done = subprocess.run(
+            cli("export-arrays", synth_small, "--out", full / "arrays"), capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 2 and "arrays/X.npy: No space left on device" in done.stderr, done.stderr[-1000:]
+        assert len(done.stderr.strip().splitlines()) == 1
+        assert not [p for p in full.rglob("*") if p.is_file()]  # nothing half-written, nothing under a temp name
+
+
+def test_temporary_files_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
+    """`kill -9` during `export` left a model-sized temp file in the run for good."""
+    from signpose.util import atomic_write_json
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = tmp_path / f".{dead.pid}-x1y2z3.tmp"
+    orphan.write_bytes(b"\0" * 1000)
+    alive = tmp_path / f".{os.getpid()}-a1b2c3.tmp"  # a writer still at work: left alone
+    alive.write_bytes(b"\0")
+    users = tmp_path / ".notes.tmp"  # not a signpose temp name
+    users.write_text("mine")
+    atomic_write_json(tmp_path / "metrics.json", {"accuracy": 1.0})
+    assert not orphan.exists() and alive.exists() and users.exists()
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {"accuracy": 1.0}

@@ -159,7 +159,7 @@ def test_d16_d17_d30_d38_messages_are_bounded_and_bad_ones_counted(small_run):
             ws.send(huge)
             while (m := json.loads(ws.recv(timeout=30)))["type"] != "error":
                 pass
-            assert "larger than 8192 pixels" in m["message"]
+            assert "larger than 4096 pixels" in m["message"]
         with ws_client.connect(url, max_size=None) as ws:
             ws.recv(timeout=10)
             ws.send("[" * 100_000 + "]" * 100_000)
@@ -289,3 +289,139 @@ def test_d15_the_server_stops_on_a_signal_and_leaves_no_temp_folder(small_run, t
             server.send_signal(getattr(signal, signal_name))
             server.wait(timeout=20)
     assert not list(tmp_path.glob("signpose-serve-*"))
+
+
+# --- round two of the probes -----------------------------------------------------------
+
+
+def _video(path: Path, size: str, frames: int, codec: str = "mjpeg", rate: int = 5) -> Path:
+    """A test video made by ffmpeg (a flat colour: small files of any frame size)."""
+    import subprocess
+
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate={rate}",
+         "-frames:v", str(frames), "-c:v", codec, "-q:v", "31", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def test_an_upload_is_bounded_by_frame_side_and_decoded_pixels(small_run):
+    """Uploads get frames mode's frame-side limit (one setting), and a pixel budget, both
+    checked on what the container declares, before any frame is decoded."""
+    with running(small_run, max_frame_side=700) as (base, server):
+        answer = post(base, clip())  # 736x414
+        assert answer.status_code == 413
+        assert "736x414, larger than 700 pixels a side (--max-frame-side)" in answer.json()["error"]
+        with ws_client.connect(base.replace("http", "ws") + "/ws/live?mode=frames") as ws:
+            ws.recv(timeout=10)
+            ws.send(_frame_jpeg())  # the same limit for a camera frame
+            while (m := json.loads(ws.recv(timeout=30)))["type"] != "error":
+                pass
+            assert "larger than 700 pixels a side" in m["message"]
+    with running(small_run, max_upload_megapixels=10) as (base, server):
+        answer = post(base, clip())  # 58 frames of 736x414: 18 megapixels
+        assert answer.status_code == 413 and "18 megapixels in 58 frames, more than 10" in answer.json()["error"]
+        assert server.slots == server.config.workers
+
+
+@pytest.mark.slow
+def test_a_small_upload_of_huge_frames_costs_the_server_no_memory(small_run, tmp_path):
+    """A 1 MB video of 9000x9000 frames was decoded whole (gigabytes at 16000 px)."""
+    big = _video(tmp_path / "big.avi", "9000x9000", 2)
+    with serving(small_run, tmp_path) as (base, server):
+        before = _peak_mb(server.pid)
+        answer = post(base, big)
+        assert answer.status_code == 413 and "9000x9000, larger than 4096" in answer.json()["error"]
+        assert _peak_mb(server.pid) - before < 100  # the peak resident memory did not grow
+
+
+def _peak_mb(pid: int) -> float:
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return int(fields["VmHWM"].split()[0]) / 1024
+
+
+def _lying_jpeg(side: int) -> bytes:
+    """A real camera frame whose header (SOF0) declares side x side pixels."""
+    data = bytearray(_frame_jpeg())
+    at = data.index(b"\xff\xc0")
+    data[at + 5 : at + 9] = side.to_bytes(2, "big") * 2
+    return bytes(data)
+
+
+def test_bad_frames_and_messages_are_answered_and_the_stream_lives_on(small_run):
+    """A JPEG declaring 60000 px (PIL's bomb error killed the stream), integers of 400
+    digits (an OverflowError per message) and an fps near 0 (commits at time Infinity,
+    which is not JSON) are each one counted error; the stream answers the next frame."""
+    with running(small_run) as (base, _):
+        url = base.replace("http", "ws") + "/ws/live"
+        with ws_client.connect(url + "?mode=frames", max_size=None) as ws:
+            ws.recv(timeout=10)
+            ws.send(_lying_jpeg(60000))
+            while (m := json.loads(ws.recv(timeout=30)))["type"] != "error":
+                pass
+            assert "larger than 4096 pixels a side" in m["message"] and m["invalid"] == 1
+            ws.send(_frame_jpeg())
+            while (m := json.loads(ws.recv(timeout=60)))["type"] != "landmarks":
+                assert m["type"] != "error", m
+        with ws_client.connect(url) as ws:
+            ws.recv(timeout=10)
+            huge = "1" + "0" * 400
+            text = '{"type": "landmarks", "w": 640, "h": 480, "parts": {"pose": [' + ",".join([huge] * 99) + "]}}"
+            ws.send(text)
+            m = json.loads(ws.recv(timeout=10))
+            assert m["type"] == "error" and "finite number" in m["message"] and m["invalid"] == 1
+            for fps in (5e-324, 1e-300, 0.5):
+                ws.send(json.dumps({"type": "config", "fps": fps}))
+                m = json.loads(ws.recv(timeout=10))
+                assert m["type"] == "error" and "from 1 to 1000" in m["message"]
+            ws.send(json.dumps({"type": "config", "threshold": 10**400}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "error"
+            ws.send(json.dumps({"type": "config", "fps": 1}))  # the lowest rate still taken
+            m = json.loads(ws.recv(timeout=10))
+            assert m["type"] == "config" and m["fps"] == 1 and m["invalid"] == 5
+
+
+def test_a_full_server_disk_is_the_servers_problem_and_no_half_video_is_served(small_run, tmp_path):
+    """A full temp folder was blamed on the client (400); an annotated video cut off by
+    a full disk was served (200)."""
+    from conftest import small_disk
+
+    small = shared("videos", "wlasl_mini", "brother", "brother_3.mp4")  # 89 KB
+    with running(small_run) as (base, server), small_disk(tmp_path / "full", "60k") as full:
+        server.tmp = full
+        files = {"video": ("clip.mp4", clip().read_bytes(), "video/mp4")}  # 190 KB: no room
+        answer = httpx.post(f"{base}/api/predict", files=files, timeout=120)
+        assert answer.status_code == 507 and "disk is full" in answer.json()["error"]
+    with running(small_run) as (base, server), small_disk(tmp_path / "full2", "200k") as full:
+        server.tmp = full
+        answer = post(base, small, params={"annotate": 1})  # the upload fits, its annotated video not
+        assert answer.status_code == 507 and "disk is full" in answer.json()["error"]
+        assert not [p for p in full.rglob("*") if p.is_file()]  # nothing half-written left
+        assert server.slots == server.config.workers
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_an_upload_in_mediapipe_within_seconds(small_run, tmp_path):
+    """Ctrl+C waited for the whole video (40 s for 2900 frames); the client got a
+    plain-text 500. Now the pass stops at its next frame and the client gets JSON 503."""
+    import signal
+
+    long = _video(tmp_path / "long.mp4", "320x240", 2900, codec="libx264", rate=30)
+    replies: list[httpx.Response] = []
+    with serving(small_run, tmp_path) as (base, server):
+        poster = threading.Thread(target=lambda: replies.append(post(base, long)))
+        poster.start()
+        deadline = time.time() + 60
+        while httpx.get(f"{base}/api/health").json()["busy"] == 0:
+            assert time.time() < deadline, "the upload never reached MediaPipe"
+            time.sleep(0.2)
+        time.sleep(1.0)
+        start = time.time()
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+        took = time.time() - start
+        poster.join(30)
+    assert took < 6, f"the server took {took:.1f} s to stop"
+    assert replies and replies[0].status_code == 503
+    assert "shutting down" in replies[0].json()["error"]

@@ -166,8 +166,9 @@ def _train_settings(args, **fixed):
 
 def _print_result(result, run) -> None:
     low, high = result.accuracy_ci95
+    who = f"test signer {result.signer}" if result.signer else "mixed split (signer-dependent)"
     print(
-        f"test signer {result.signer}: accuracy {result.accuracy:.3f} (95% CI {low:.3f}-{high:.3f}, "
+        f"{who}: accuracy {result.accuracy:.3f} (95% CI {low:.3f}-{high:.3f}, "
         f"{result.samples} samples), top-5 {result.top5_accuracy:.3f}, macro-F1 {result.macro_f1:.3f}"
     )
     if result.signs_not_in_training:

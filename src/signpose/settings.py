@@ -17,6 +17,7 @@ seed` picks one, and the flags of its fields override single values.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import types
 import typing
@@ -25,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from .errors import SignposeError
 from .util import atomic_write_json
@@ -40,6 +42,16 @@ class Settings(BaseModel):
     """Typed, checked, immutable settings; unknown keys are refused, not ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic would read JSON's true as 1 ("epochs": true trained one epoch)
+        if isinstance(value, bool) and info.field_name:
+            kind = _kind(cls.model_fields[info.field_name].annotation)[0]
+            if kind in ("int", "float"):
+                raise PydanticCustomError(f"{kind}_type", "a number, not true or false")
+        return value
 
     def replace(self, **changes: Any):
         """A copy with some values changed, checked like any other input."""
@@ -196,7 +208,8 @@ class Flag:
     path: tuple[str, ...]  # where the value goes, e.g. ("recipe", "lr")
     flag: str  # "--lr"
     kind: str  # int | float | str | bool | pair | json | choice
-    choices: tuple[str, ...]
+    choices: tuple[str, ...]  # as typed on the command line
+    values: tuple[Any, ...]  # the declared values the choices stand for (Literal[0, 1, 2]: ints)
     help: str
     default: Any
 
@@ -246,6 +259,7 @@ def flags(cls: type[Settings], prefix: tuple[str, ...] = ()) -> Iterator[Flag]:
                     f"--{name.replace('_', '-')}",
                     "choice",
                     tuple(ann.PRESETS),
+                    tuple(ann.PRESETS),
                     f"{field.description or name}: a named {ann.KIND}; the flags below override its values",
                     None,
                 )
@@ -260,6 +274,7 @@ def flags(cls: type[Settings], prefix: tuple[str, ...] = ()) -> Iterator[Flag]:
             flag,
             kind,
             choices,
+            get_args(_unwrap_optional(ann)) if kind == "choice" else (),
             field.description or "",
             field.get_default(call_default_factory=True),
         )
@@ -289,6 +304,10 @@ def _number(kind: str):
 
     parse.__name__ = kind  # argparse names the type in its message
     return parse
+
+
+def _choice(values: dict[str, Any], text: str) -> Any:
+    return values.get(text, text)  # an unknown text is left for argparse to refuse with the choices
 
 
 def _json_object(text: str) -> dict:
@@ -336,7 +355,9 @@ def add_flags(
             kwargs["action"] = argparse.BooleanOptionalAction
             kwargs["help"] = f"{f.help} (default: {'on' if default else 'off'})"
         elif f.kind == "choice":
-            kwargs["choices"] = f.choices
+            # the flag's text becomes the declared value: "1" is 1 for Literal[0, 1, 2]
+            kwargs["type"] = functools.partial(_choice, dict(zip(f.choices, f.values, strict=True)))
+            kwargs["choices"] = f.values
             del kwargs["metavar"]
         elif f.kind in ("int", "float"):
             kwargs["type"] = _number(f.kind)

@@ -10,8 +10,12 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+import numpy as np
 
 from .errors import SignposeError
 
@@ -35,22 +39,72 @@ def natural_sorted(items, key=lambda x: x) -> list:
     return sorted(items, key=lambda x: natural_key(key(x)))
 
 
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write a file so that a reader sees the old file, or the whole new one, never half."""
+@contextmanager
+def atomic_file(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary file that becomes `path` only when the block ends without error: a reader
+    sees the old file or the whole new one, never half. Temporary files of processes that
+    died (`kill -9`) in the same folder are removed here, so none lingers for good."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_orphans(path.parent)
     # a short temp name: the final name may already be as long as a file name can be
-    fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.getpid()}-", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; datasets and runs are meant to be shared
         with os.fdopen(fd, "wb") as f:
-            f.write(payload)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        if e.filename is None and e.errno is not None:  # a write's error names no file: name the one meant
+            raise OSError(e.errno, e.strerror, str(path)) from e
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+_TEMP_NAME = re.compile(r"^\.(\d+)-[\w-]+\.tmp$")
+
+
+def _remove_orphans(folder: Path) -> None:
+    """Temporary files whose writer process no longer runs (its pid is in the name)."""
+    try:
+        names = [e.name for e in os.scandir(folder) if e.name.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        match = _TEMP_NAME.match(name)
+        if match and not _alive(int(match.group(1))):
+            (folder / name).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process: alive
+        return True
+    return True
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write a file so that a reader sees the old file, or the whole new one, never half."""
+    with atomic_file(path) as f:
+        f.write(payload)
+
+
+def atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    """An .npy file, atomically. Written through Python's file object, not numpy's tofile,
+    whose short write on a full disk carries no errno (and so would not read as one)."""
+    array = np.ascontiguousarray(array)
+    with atomic_file(path) as f:
+        np.lib.format.write_array_header_1_0(f, np.lib.format.header_data_from_array_1_0(array))
+        if array.size:  # an empty array has its header only (and a view of it cannot be cast)
+            f.write(memoryview(array).cast("B"))
 
 
 def atomic_write_json(path: Path, data: Any) -> None:

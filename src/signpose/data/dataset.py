@@ -272,6 +272,16 @@ class Dataset:
         """Signs that have at least one sample, in natural order (the class order)."""
         return natural_sorted(self.rows.sign_id.unique())
 
+    def require_samples(self) -> None:
+        """One line when nothing in the dataset can be used (every sample failed, or none listed)."""
+        if not len(self.rows):
+            failed = len(self.all_rows)
+            why = f"all {failed} of its samples failed" if failed else "its manifest lists no samples"
+            raise SignposeError(
+                f"{self.root}: has no usable samples ({why}); `signpose info {self.root}` shows why, "
+                "then extract or import again"
+            )
+
     def check(self) -> list[DatasetProblem]:
         """Duplicated rows, manifest rows without their file, pose files without a row."""
         problems = [

@@ -23,6 +23,7 @@ from ..data.schema import FACE, LEFT_HAND, N_POINTS, POSE, RIGHT_HAND
 from ..data.video import open_frames
 from ..errors import SignposeError
 from ..settings import Settings
+from . import pose_models
 
 # MediaPipe's C++ logging floods the terminal with INFO/WARNING lines; keep errors only.
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -34,7 +35,8 @@ class ExtractionConfig(Settings):
 
     model_complexity: Literal[0, 1, 2] = Field(
         1,
-        description="pose model: 0 lite, 1 full (the notebook's), 2 heavy; all ship in the mediapipe wheel",
+        description="pose model: 0 lite, 1 full (the notebook's), 2 heavy; lite and heavy are installed "
+        "from the npm package @mediapipe/holistic by `make install` (never downloaded at run time)",
     )
     min_detection_confidence: float = Field(0.5, ge=0, le=1, description="MediaPipe detection threshold")
     min_tracking_confidence: float = Field(0.5, ge=0, le=1, description="MediaPipe tracking threshold")
@@ -95,6 +97,7 @@ class HolisticExtractor:
         import mediapipe as mp_
 
         self.config = config or ExtractionConfig()
+        pose_models.require(self.config.model_complexity)  # MediaPipe would download a missing one
         with _quiet_native_stderr():
             self._holistic = mp_.solutions.holistic.Holistic(
                 static_image_mode=False,

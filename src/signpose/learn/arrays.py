@@ -11,6 +11,7 @@ import torch
 
 from ..data.dataset import Dataset, write_table
 from ..errors import SignposeError
+from ..util import atomic_save_npy
 from .features import FeatureConfig, FeaturePipeline
 
 
@@ -21,6 +22,7 @@ def export_arrays(dataset_path: str | Path, out: str | Path, features: FeatureCo
     if out.exists() and not out.is_dir():
         raise SignposeError(f"{out}: is a file; --out must be a folder for the arrays")
     dataset = Dataset(dataset_path)
+    dataset.require_samples()
     data = pipeline.load(dataset)
     if not len(data):
         raise SignposeError(f"{dataset_path}: no samples to export")
@@ -29,10 +31,11 @@ def export_arrays(dataset_path: str | Path, out: str | Path, features: FeatureCo
     classes = dataset.sign_ids
     index = {c: i for i, c in enumerate(classes)}
     out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "X.npy", x.numpy())
-    np.save(out / "y.npy", np.array([index[s] for s in data.rows.sign_id], dtype=np.int64))
-    np.save(out / "signer.npy", data.rows.signer.to_numpy().astype(str))
-    np.save(out / "sample.npy", data.rows["sample"].to_numpy().astype(str))
+    # each whole or not at all: a full disk is one line, not a truncated X.npy
+    atomic_save_npy(out / "X.npy", x.numpy())
+    atomic_save_npy(out / "y.npy", np.array([index[s] for s in data.rows.sign_id], dtype=np.int64))
+    atomic_save_npy(out / "signer.npy", data.rows.signer.to_numpy().astype(str))
+    atomic_save_npy(out / "sample.npy", data.rows["sample"].to_numpy().astype(str))
     write_table(
         out / "classes.csv",
         pd.DataFrame(

@@ -361,5 +361,6 @@ def make_trainer(
             num_sanity_val_steps=None if validating else 0,
             plugins=[AtomicCheckpointIO()],
         )
-    except (ValueError, RuntimeError, MisconfigurationException) as e:
+    except (ValueError, RuntimeError, MisconfigurationException, ImportError) as e:
+        # ImportError: an accelerator whose library is not installed (tpu wants torch_xla)
         raise SignposeError(f"the runtime settings do not work here: {str(e).splitlines()[0]}") from None

@@ -155,9 +155,12 @@ def train(
 
 
 def _check(dataset: Dataset, config: TrainConfig) -> _Checked:
+    where = dataset.root
+    dataset.require_samples()
     pipeline = FeaturePipeline(config.features)
     data = pipeline.load(dataset)
-    where = dataset.root
+    if not len(data.rows):
+        raise SignposeError(f"{where}: none of its pose files can be read; re-create the dataset")
     if not np.isfinite(data.points).all():  # a NaN input trains a NaN model that reports itself fine
         raise SignposeError(f"{where}: keypoints with NaN or inf values; re-import it with this signpose")
     split = make_split(data.rows, config)
@@ -336,6 +339,7 @@ def cross_validate(
     if out.exists() and not out.is_dir():
         raise SignposeError(f"{out}: is a file; --out must be a folder for the fold runs")
     dataset = Dataset(dataset_path)
+    dataset.require_samples()
     if len(dataset.signers) < 2:
         raise SignposeError(
             f"{dataset_path}: cross-validation by signer needs at least two signers, this dataset has "

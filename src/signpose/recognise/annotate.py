@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,10 +69,23 @@ def blend(bgr: np.ndarray, patch: np.ndarray, alpha: np.ndarray, bottom: bool = 
     bgr[rows] = (patch[:h, : bgr.shape[1], ::-1] * a + region * (1 - a)).astype(np.uint8)
 
 
+class _CountingWriter:
+    """OpenCV's writer, counting the frames given to it."""
+
+    def __init__(self, writer):
+        self.writer, self.frames = writer, 0
+
+    def write(self, bgr: np.ndarray) -> None:
+        self.writer.write(bgr)
+        self.frames += 1
+
+
 @contextmanager
-def video_writer(out: Path, fps: float, size: tuple[int, int]) -> Iterator:
+def video_writer(out: Path, fps: float, size: tuple[int, int]) -> Iterator[_CountingWriter]:
     """An OpenCV writer into a temporary file beside `out`, which becomes `out` only when
-    the block finishes (a stopped run leaves no half video under the real name)."""
+    the block finishes and the file plays whole (a stopped run leaves no half video under
+    the real name). OpenCV's writer reports no error when the disk fills, so the file is
+    read back: a short one is a full disk (one line), never "written"."""
     import cv2
 
     tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
@@ -78,11 +94,31 @@ def video_writer(out: Path, fps: float, size: tuple[int, int]) -> Iterator:
     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), fps, size)
     if not writer.isOpened():
         raise SignposeError(f"{out}: cannot write a video here (check the folder and the .mp4 or .webm extension)")
+    counted = _CountingWriter(writer)
     try:
-        yield writer
-    finally:
-        writer.release()
+        try:
+            yield counted
+        finally:
+            writer.release()
+        _check_whole(tmp, out, counted.frames)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(out)
+
+
+def _check_whole(tmp: Path, out: Path, frames: int) -> None:
+    import cv2
+
+    capture = cv2.VideoCapture(str(tmp))
+    readable = 0
+    while readable < frames and capture.isOpened() and capture.grab():
+        readable += 1
+    capture.release()
+    if readable < frames:
+        if shutil.disk_usage(tmp.parent).free < 4 << 20:  # what OpenCV's writer does not say
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out))
+        raise SignposeError(f"{out}: the video could not be written whole ({readable} of {frames} frames play)")
 
 
 def annotate_video(

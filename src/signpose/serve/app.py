@@ -48,14 +48,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..data.dataset import read_meta
 from ..data.video import open_frames
-from ..errors import SignposeError
+from ..errors import SignposeError, is_environment_error
 from ..extract.holistic import HolisticExtractor
 from ..recognise.annotate import annotate_video
 from ..recognise.recognizer import Recognizer
 from ..recognise.transcribe import transcribe_sequence
 from ..text import font_path
 from .config import ServeConfig
-from .stream import CLIENT_FPS, MAX_SIDE, PROTOCOL, LiveStream, RateLimit, arrays_to_parts, landmarks_to_arrays
+from .stream import CLIENT_FPS, PROTOCOL, LiveStream, RateLimit, arrays_to_parts, landmarks_to_arrays
 
 STATIC = Path(__file__).parent / "static"
 HOLISTIC_JS = STATIC / "vendor" / "holistic"  # installed by `make` from npm (@mediapipe/holistic)
@@ -117,6 +117,37 @@ class Extractors:
             self.free.get_nowait().close()
 
 
+class UploadBudget:
+    """An upload's limits: frames (--max-upload-frames), frame side (--max-frame-side, the
+    same as frames mode's) and decoded pixels (--max-upload-megapixels); 413 past any."""
+
+    def __init__(self, config: ServeConfig):
+        self.config, self.frames = config, 0
+
+    def frame(self, width: int, height: int, count: int = 1) -> None:
+        side, frames = self.config.max_frame_side, self.config.max_upload_frames
+        budget = self.config.max_upload_megapixels * 1e6
+        if max(width, height) > side:
+            raise ApiError(
+                413,
+                f"the video's frames are {width}x{height}, larger than {side} pixels a side "
+                "(--max-frame-side); send a smaller video",
+            )
+        if count > frames:
+            raise ApiError(413, f"the video is longer than {frames} frames (--max-upload-frames); send a shorter one")
+        if count * width * height > budget:
+            raise ApiError(
+                413,
+                f"the video holds {count * width * height / 1e6:,.0f} megapixels in {count} frames, more than "
+                f"{budget / 1e6:,.0f} (--max-upload-megapixels); send a shorter or smaller video",
+            )
+
+    def decoded(self, frame: np.ndarray) -> None:
+        """One more decoded frame, checked with the count so far."""
+        self.frames += 1
+        self.frame(frame.shape[1], frame.shape[0], self.frames)
+
+
 class Server:
     """What the app holds: the run, the MediaPipe pool and the temporary folder."""
 
@@ -138,6 +169,7 @@ class Server:
         self.live_clients = 0
         self.accuracy = _measured_accuracy(Path(run), self.recognizer.info.dataset_path(Path(run)))
         self.cancels: set[threading.Event] = set()  # one per upload in MediaPipe: set when it should stop
+        self.closing = False  # Ctrl+C or SIGTERM came: uploads in MediaPipe stop at their next frame
 
     def workdir(self) -> Path:
         """A fresh folder for one upload; the server's temp folder is made again if something
@@ -156,10 +188,16 @@ class Server:
         with self.slot_lock:
             self.slots += 1
 
-    def close(self) -> None:
-        """Shut down without waiting for uploads in MediaPipe: they stop at their next frame."""
+    def stop_work(self) -> None:
+        """The process is asked to end: every upload in MediaPipe stops at its next frame
+        and answers 503 (waiting for a whole video would hold the exit for minutes)."""
+        self.closing = True
         for cancel in list(self.cancels):
             cancel.set()
+
+    def close(self) -> None:
+        """Shut down without waiting for uploads in MediaPipe: they stop at their next frame."""
+        self.stop_work()
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.extractors.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -171,26 +209,28 @@ class Server:
         frames long; stops at the next frame once `cancel` is set (the client left)."""
         import cv2
 
+        unreadable = ApiError(415, "the upload is not a video this server can decode (no frame could be read)")
+        try:
+            source = open_frames(path, fps=self.recognizer.extraction.fps)
+        except SignposeError:
+            raise unreadable from None
+        # What the container declares is checked before a single frame is decoded: a 3 MB
+        # file can declare 16000x16000 frames, gigabytes once decoded.
+        check = UploadBudget(self.config)
+        check.frame(source.width, source.height, source.frame_count)
         capture = cv2.VideoCapture(str(path))
         readable = capture.isOpened() and capture.read()[0]
         capture.release()
         if not readable:
-            raise ApiError(415, "the upload is not a video this server can decode (no frame could be read)")
-        limit = self.config.max_upload_frames
-        too_long = ApiError(413, f"the video is longer than {limit} frames (--max-upload-frames); send a shorter one")
-        try:
-            source = open_frames(path, fps=self.recognizer.extraction.fps)
-        except SignposeError as e:
-            raise ApiError(415, str(e).removeprefix(f"{path}: ")) from None
-        if source.frame_count > limit:  # as declared: refused before any decoding
-            raise too_long
+            raise unreadable
 
         def frames():
-            for i, frame in enumerate(source):
+            for frame in source:
                 if cancel.is_set():
+                    if self.closing:
+                        raise ApiError(503, "the server is shutting down; send the video again when it is back")
                     raise ApiError(499, "the client left before the result")
-                if i >= limit:  # a container that declared fewer frames than it holds
-                    raise too_long
+                check.decoded(frame)  # a container that declared less than it holds
                 yield frame
 
         extractor = self.extractors.take()
@@ -298,6 +338,20 @@ def server_config(app: FastAPI, config: ServeConfig):
         ws_max_size=WS_MAX_BYTES,
         timeout_graceful_shutdown=3,  # Ctrl+C and SIGTERM stop it even while clients are connected
     )
+
+
+def make_server(app: FastAPI, config: ServeConfig):
+    """The uvicorn server of the app. Ctrl+C or SIGTERM first stops the uploads in
+    MediaPipe (they answer 503 at their next frame), then uvicorn's bounded shutdown
+    follows: uvicorn alone would wait for each video to the end, then exit mid-reply."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            app.state.server.stop_work()
+            super().handle_exit(sig, frame)
+
+    return Server(server_config(app, config))
 
 
 def _bounded(request: Request, limit: int, too_large: ApiError) -> Request:
@@ -433,6 +487,8 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
             except ApiError:
                 raise
             except Exception as e:  # a body that is not multipart at all
+                if is_environment_error(e):  # the server's disk, not the client's request
+                    raise
                 raise ApiError(400, f"send the video as multipart/form-data in the field 'video' ({e})") from None
             video = form.get("video")
             if not isinstance(video, StarletteUpload):
@@ -459,8 +515,18 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
                         cancel.set()
                 return await work
             finally:
+                if not work.done():  # cancelled here (a forced shutdown): the pass stops too
+                    cancel.set()
                 server.cancels.discard(cancel)
                 server.free_slot()
+        except OSError as e:
+            if not is_environment_error(e):
+                raise
+            # a full or unwritable temp folder (or annotated video) is the server's problem: 507
+            raise ApiError(
+                507,
+                "the server has no room to store this video (its disk is full); try again later or tell its operator",
+            ) from None
         finally:
             if form is not None:
                 await form.close()
@@ -544,7 +610,10 @@ async def _live(ws: WebSocket, server: Server, mode: str) -> None:
                 continue
             in_mediapipe[0] = server.pool.submit(_frame_points, server, extractor, data)
             in_mediapipe[0].add_done_callback(lambda _f: server.free_slot())
-            result = await asyncio.wrap_future(in_mediapipe[0])
+            try:
+                result = await asyncio.wrap_future(in_mediapipe[0])
+            except Exception as e:  # the stream goes on: an unforeseen frame is one invalid message
+                result = f"a frame could not be processed ({type(e).__name__})"
             if isinstance(result, str):
                 if await invalid(result):
                     return
@@ -636,12 +705,16 @@ def _frame_points(server: Server, extractor: list, data: bytes):
     import cv2
     from PIL import Image, UnidentifiedImageError
 
+    side = server.config.max_frame_side
+    too_large = f"is larger than {side} pixels a side (--max-frame-side); send camera-sized frames"
     try:  # the header alone: a small file can declare gigapixels
         width, height = Image.open(io.BytesIO(data)).size
+    except Image.DecompressionBombError:  # PIL's own refusal, past ~179 megapixels
+        return f"a frame {too_large}"
     except (UnidentifiedImageError, OSError, ValueError):
         return "a frame could not be decoded as JPEG"
-    if max(width, height) > MAX_SIDE:
-        return f"a frame of {width}x{height} is larger than {MAX_SIDE} pixels a side; send camera-sized frames"
+    if max(width, height) > side:
+        return f"a frame of {width}x{height} {too_large}"
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         return "a frame could not be decoded as JPEG"
@@ -668,6 +741,5 @@ def serve(run: str | Path, config: ServeConfig | None = None, announce=print) ->
         raise SignposeError(f"cannot listen on {config.host}:{config.port} ({reason}); choose another --port") from None
     host = "localhost" if config.host in ("127.0.0.1", "::1") else config.host
     announce(f"http://{host}:{config.port}/")
-    import uvicorn
 
-    uvicorn.Server(server_config(app, config)).run()
+    make_server(app, config).run()

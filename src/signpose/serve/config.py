@@ -33,6 +33,20 @@ class ServeConfig(Settings):
     max_upload_frames: int = Field(
         3000, ge=1, le=1_000_000, description="longest video upload, in frames (a sign is seconds long)"
     )
+    max_frame_side: int = Field(
+        4096,
+        ge=64,
+        le=16384,
+        description="largest frame side in pixels, of an upload's video and of a frames-mode JPEG; refused "
+        "before decoding (4K fits; MediaPipe looks at 256 px, so more only costs memory)",
+    )
+    max_upload_megapixels: float = Field(
+        6300,
+        gt=0,
+        le=1_000_000,
+        description="decoded pixels an upload may hold, all frames together, in millions "
+        "(3000 frames of 1920x1080 are 6221)",
+    )
     upload_seconds: float = Field(
         60.0, gt=0, le=3600, description="time a client has to send its whole upload; a slower one gets 408"
     )

@@ -45,8 +45,8 @@ def landmarks_to_arrays(message: dict) -> tuple[np.ndarray, np.ndarray, int, int
             raise SignposeError(f"{part.name}: expected {part.size * 3} numbers ({part.size} points x 3)")
         try:
             array = np.asarray(values, np.float64).reshape(part.size, 3)
-        except (TypeError, ValueError):
-            raise SignposeError(f"{part.name}: every value must be a number") from None
+        except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON integer of 400 digits
+            raise SignposeError(f"{part.name}: every value must be a finite number") from None
         if not np.isfinite(array).all() or np.abs(array).max() > 100:
             raise SignposeError(f"{part.name}: values must be finite normalised coordinates")
         xyz[part.slice] = array
@@ -114,7 +114,7 @@ PROTOCOL = {
         "config": {
             "type": "config",
             "threshold": "0 to 1 (optional)",
-            "fps": "the client's frames per second (optional)",
+            "fps": "the client's frames per second, 1 to 1000 (optional)",
         },
         "reset": {"type": "reset", "meaning": "forget the open sign and the frames so far (a new sentence)"},
         "end": {"type": "end", "meaning": "the stream has ended: the open sign is decided now (answered by end)"},
@@ -190,8 +190,9 @@ class LiveStream:
             self.decoder.set_threshold(value)
         if "fps" in message:
             value = message["fps"]
-            if not _number(value) or not 0 < value <= 1000:
-                raise SignposeError("fps must be the client's frames per second, above 0 and at most 1000")
+            # at least 1: a rate near 0 made frame times overflow to Infinity, which is not JSON
+            if not _number(value) or not 1 <= value <= 1000:
+                raise SignposeError("fps must be the client's frames per second, from 1 to 1000")
             self.decoder.set_fps(value)
         return {"threshold": self.config.threshold, "fps": self.decoder.fps}
 
@@ -219,4 +220,10 @@ def _message(event: dict) -> dict:
 
 
 def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
+    """A finite JSON number (not a boolean; an integer too large for a float is none)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .layers import masked_mean
+from .layers import check_rates, check_sizes, masked_mean
 from .registry import register_model
 
 
@@ -24,6 +24,8 @@ class BaselineCNN(nn.Module):
         dropout: float = 0.2,
     ):
         super().__init__()
+        check_sizes(channels=channels, kernel=kernel)
+        check_rates(dropout=dropout)
         layers: list[nn.Module] = []
         for cin in (in_features, channels):
             layers += [

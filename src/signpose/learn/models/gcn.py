@@ -24,7 +24,7 @@ from torch import nn
 
 from ...data.graph import GRAPHS
 from ...errors import SignposeError
-from .layers import attend_mask
+from .layers import attend_mask, check_rates, check_sizes
 from .registry import register_model
 
 CHANNELS = 3  # x, y, seen: what the graph feature head gives per joint
@@ -106,9 +106,11 @@ class SLGCN(nn.Module):
         super().__init__()
         if graph not in GRAPHS:
             raise SignposeError(f"gcn: no graph {graph!r}; graphs: {', '.join(GRAPHS)}")
-        if not isinstance(groups, int) or groups < 1:
-            raise ValueError(f"groups must be a whole number of at least 1, not {groups!r}")
-        if not channels or not all(isinstance(c, int) and c > 0 and c % groups == 0 for c in channels):
+        check_sizes(groups=groups)
+        check_rates(dropout=dropout, head_dropout=head_dropout)
+        if not channels or not all(
+            isinstance(c, int) and not isinstance(c, bool) and c > 0 and c % groups == 0 for c in channels
+        ):
             raise ValueError(f"channels must be one or more whole numbers, each a multiple of groups ({groups})")
         skeleton = GRAPHS[graph]
         if in_features != skeleton.size * CHANNELS:

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import ECA, CausalConv1d, DropPath, KerasMHA, attend_mask
+from .layers import ECA, CausalConv1d, DropPath, KerasMHA, attend_mask, check_rates, check_sizes
 from .registry import register_model
 
 # ---------------------------------------------------------------------------------------
@@ -95,6 +95,9 @@ class ISLRNet(nn.Module):
         head_dropout: float = 0.5,
     ):
         super().__init__()
+        check_sizes(dim=dim, groups=groups, kernel=kernel, heads=heads)
+        check_sizes(0, conv_blocks=conv_blocks)  # transformer blocks only
+        check_rates(dropout=dropout, drop_path=drop_path, head_dropout=head_dropout)
         self.stem = nn.Linear(in_features, dim, bias=False)
         self.stem_bn = nn.BatchNorm1d(dim, momentum=0.05)
         layers: list[nn.Module] = []

@@ -7,6 +7,22 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def check_sizes(minimum: int = 1, **sizes: object) -> None:
+    """Architecture sizes from --model-options must be whole numbers of at least `minimum`:
+    `groups: 0` would build a network with no blocks that trains without complaint, and
+    JSON's `true` would count as 1."""
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"{name} must be a whole number of at least {minimum}, not {value!r}")
+
+
+def check_rates(**rates: object) -> None:
+    """Dropout-like options: a number from 0 to below 1."""
+    for name, value in rates.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+            raise ValueError(f"{name} must be a number from 0 to below 1, not {value!r}")
+
+
 def attend_mask(frame_mask):
     """Mask all-absent frames as keys, but never a whole sequence (that would give NaN)."""
     if frame_mask is None:

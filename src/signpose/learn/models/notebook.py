@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ...errors import SignposeError
-from .layers import CausalConv1d, KerasMHA, attend_mask
+from .layers import CausalConv1d, KerasMHA, attend_mask, check_rates, check_sizes
 from .registry import register_model
 
 
@@ -202,6 +202,8 @@ class SeedTransformer(nn.Module):
         pool: str = "features",
     ):
         super().__init__()
+        check_sizes(heads=heads, key_dim=key_dim, ff=ff, blocks=blocks, mlp=mlp)
+        check_rates(dropout=dropout, mlp_dropout=mlp_dropout)
         if pool not in ("features", "time"):
             raise SignposeError(f"transformer pool must be 'features' or 'time', not {pool!r}")
         self.pool = pool
