@@ -7,9 +7,13 @@ DEMO   ?= demo-output
 
 .PHONY: install web demo test test-fast bench accuracy continuous lint docs clean system-deps
 
+# The interpreter comes first: MediaPipe 0.10.21 needs Python 3.10-3.12 (tools/pick_python.sh
+# finds one when python3 is newer, or stops with one line). A venv of another Python is remade.
 $(STAMP): pyproject.toml requirements-lock.txt
+	@if [ -x $(BIN)/python ] && ! sh tools/pick_python.sh --check $(BIN)/python; then \
+		echo "signpose: $(VENV) holds an unsupported Python; making it again"; rm -rf $(VENV); fi
+	@test -x $(BIN)/python || { py=$$(sh tools/pick_python.sh "$(PYTHON)") && echo "$$py -m venv $(VENV)" && $$py -m venv $(VENV); }
 	@$(MAKE) --no-print-directory system-deps
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=23"
 	# The lock pins what CI and the README figures were made with; pyproject holds the ranges.
 	$(BIN)/python -m pip install -q -c requirements-lock.txt -e ".[dev,ray,serve]"

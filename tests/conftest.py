@@ -212,3 +212,19 @@ def small_disk(where: Path, size: str = "400k"):
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+@contextmanager
+def read_only(where: Path):
+    """`where` made read-only by a bind mount (chmod does not stop root); skips where not allowed."""
+    import subprocess
+
+    steps = [["mount", "--bind", str(where), str(where)], ["mount", "-o", "remount,ro,bind", str(where)]]
+    for step in steps:
+        if subprocess.run(step, capture_output=True).returncode != 0:
+            subprocess.run(["umount", str(where)], capture_output=True)
+            pytest.skip("cannot make a read-only bind mount here")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import SHARED, cli, shared
@@ -71,6 +72,12 @@ def place(tmp_path_factory, synth_small, small_run) -> dict[str, str]:
     (header_only / "manifest.csv").write_text(table.columns.str.cat(sep=",") + "\n", "utf-8")
     paths["header-only"] = header_only
 
+    writing = root / "being-written"  # a dataset another process (alive) is still writing
+    shutil.copytree(synth_small, writing)
+    npz = root / "small.npz"
+    np.savez(npz, X=np.random.default_rng(0).random((4, 20, 258), np.float32), label=np.array(["a", "b"] * 2))
+    paths["npz"] = npz
+
     config = root / "config-two.json"
     config.write_text(json.dumps({"recipe": {"epochs": "two"}}))
     paths["config-two"] = config
@@ -98,8 +105,10 @@ def place(tmp_path_factory, synth_small, small_run) -> dict[str, str]:
     locked = root / "locked"
     locked.mkdir()
     sleeper = subprocess.Popen(["sleep", "600"])  # a live process that "holds" the lock
-    (locked / ".signpose.lock").write_text(f"{sleeper.pid} {os.uname().nodename} 0\n")
+    for held in (locked, writing):
+        (held / ".signpose.lock").write_text(f"{sleeper.pid} {os.uname().nodename} 0\n")
     paths["locked"] = locked
+    paths["being-written"] = writing
     paths["karsl"] = SHARED / "karsl_layout"
     paths["clip"] = SHARED / "videos" / "wlasl_mini" / "mother" / "mother_1.mp4"
     paths["own-clip"] = root / "my-video.mp4"  # the user's own video, which nothing may replace
@@ -191,6 +200,15 @@ CASES = [
     ("arrays, no samples", "export-arrays {no-usable} --out {root}/x", "has no usable samples"),
     ("groups -3", 'train {ds} --out {root}/r --epochs 1 --model-options {{"groups":-3}}', "groups must be a whole"),
     ("groups 0", 'train {ds} --out {root}/r --epochs 1 --model-options {{"groups":0}}', "at least 1, not 0"),
+    # outputs into inputs, and signpose folders of another kind (N14); a dataset still written (N11)
+    ("run into its dataset", "train {ds} --out {ds}", "--out is the input itself"),
+    ("run inside its dataset", "train {ds} --out {ds}/poses", "--out is inside the input"),
+    ("run inside another run", "train {ds} --out {run}/checkpoints", "lies inside"),
+    ("dataset into a run", "import npz {npz} --out {run}", "--out is a signpose run"),
+    ("cv into a run", "cv {ds} --out {run}", "--out is a signpose run"),
+    ("arrays into a run", "export-arrays {ds} --out {run}", "--out is a signpose run"),
+    ("arrays into a dataset", "export-arrays {ds} --out {one-signer}", "--out is a signpose dataset"),
+    ("train while extract writes", "train {being-written} --out {root}/r", "is still writing this dataset"),
     ("config epochs true", "train {ds} --out {root}/r --config {config-true}", "must be a whole number, not True"),
     (
         "one signer",

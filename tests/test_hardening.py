@@ -302,3 +302,58 @@ def test_temporary_files_of_a_killed_writer_are_removed_by_the_next_write(tmp_pa
     atomic_write_json(tmp_path / "metrics.json", {"accuracy": 1.0})
     assert not orphan.exists() and alive.exists() and users.exists()
     assert json.loads((tmp_path / "metrics.json").read_text()) == {"accuracy": 1.0}
+
+
+def test_a_manifest_path_that_leaves_the_dataset_is_refused_by_name(tmp_path, synth_small, capsys):
+    """Hand-edited rows naming /etc/passwd or another dataset's file were read (and the
+    warning advised deleting /etc/passwd)."""
+    ds = tmp_path / "ds"
+    shutil.copytree(synth_small, ds)
+    table = pd.read_csv(ds / "manifest.csv", dtype=str, keep_default_na=False)
+    table.loc[0, "file"] = f"../{synth_small.name}/{table.loc[1, 'file']}"
+    table.loc[2, "file"] = "/etc/passwd"
+    table.to_csv(ds / "manifest.csv", index=False)
+    seqs, rows, problems = Dataset(ds).load()
+    assert len(seqs) == len(table) - 2
+    assert [p.sample for p in problems] == [table.loc[0, "sample"], table.loc[2, "sample"]]
+    assert all("must lie inside" in p.problem and "fix that row of manifest.csv" in p.problem for p in problems)
+    assert not any("delete" in p.problem for p in problems)
+
+
+def test_advice_for_a_damaged_pose_file_names_the_command_that_made_the_dataset(tmp_path, synth_small):
+    ds = tmp_path / "ds"
+    shutil.copytree(synth_small, ds)
+    first = Dataset(ds).rows.file[0]
+    (ds / first).write_bytes(b"damaged")
+    _, _, problems = Dataset(ds).load()
+    assert len(problems) == 1 and "made by `signpose synth`: run it again" in problems[0].problem
+    assert "extraction" not in problems[0].problem
+
+
+def test_evaluate_on_a_read_only_run_prints_its_metrics_and_can_write_elsewhere(tmp_path, small_run):
+    """A published run on a read-only mount could not be evaluated at all."""
+    from conftest import read_only
+
+    copy = tmp_path / "published" / "run"
+    shutil.copytree(small_run, copy)
+    with read_only(tmp_path / "published"):
+        done = subprocess.run(cli("evaluate", copy), capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-1000:]
+        assert "test signer signer3: accuracy" in done.stdout
+        assert "could not be saved" in done.stderr and "pass --out DIR" in done.stderr
+        done = subprocess.run(cli("evaluate", copy, "--out", tmp_path / "metrics"), capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-1000:]
+    saved = json.loads((tmp_path / "metrics" / "metrics.json").read_text())
+    assert saved["signer"] == "signer3" and (tmp_path / "metrics" / "confusion.png").is_file()
+
+
+def test_extract_exits_non_zero_when_every_sample_failed(tmp_path):
+    """`extract` said "0 extracted now, 1 failed" and exited 0, unlike `import`."""
+    (tmp_path / "src" / "hello").mkdir(parents=True)
+    (tmp_path / "src" / "hello" / "a.mp4").write_text("not a video")
+    done = subprocess.run(
+        cli("extract", tmp_path / "src", "--layout", "folders", "--out", tmp_path / "ds"),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1 and "0 extracted now, 0 already done, 1 failed" in done.stdout, done.stderr[-500:]

@@ -176,3 +176,43 @@ def test_nan_keypoints_are_absent_not_numbers(tmp_path):
     seq = seed_vectors_to_sequence(X[0])
     assert np.isfinite(seq.xyz).all() and not seq.present[:, RIGHT_HAND.slice].any()
     np.testing.assert_array_equal(seq.present[:, POSE.slice], clean.present[:, POSE.slice])
+
+
+def test_names_from_data_are_no_formulas_in_any_csv_and_read_back_as_given(tmp_path):
+    """A sign named `=cmd|' /C calc'!A0` was a formula in every CSV a spreadsheet opens,
+    and a NUL cut "a\\x00b" to "a" in some files and not in others."""
+    import csv
+
+    from signpose.learn.config import TrainConfig
+    from signpose.learn.evaluation import evaluate
+    from signpose.learn.training import train
+
+    labels = ["=cmd|' /C calc'!A0", '+HYPERLINK("http://x")', "a\x00b", "ok", "'quoted", "-0.5"]
+    signers = ["@SUM(1)", "-2+3"]
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "names.npz",
+        X=rng.random((24, 20, 258), np.float32),
+        label=np.array(labels * 4),
+        signer=np.array([signers[i % 2] for i in range(24)]),
+    )
+    import_npz(tmp_path / "names.npz", tmp_path / "ds", progress=False)
+    run = tmp_path / "run"
+    train(tmp_path / "ds", run, TrainConfig(model="cnn", split="mixed", recipe={"epochs": 1}), progress=False)
+    evaluate(run)  # per_class.csv, predictions.csv
+    files = [tmp_path / "ds" / "signs.csv", tmp_path / "ds" / "manifest.csv", run / "per_class.csv"]
+    files.append(run / "predictions.csv")
+    for path in files:
+        with open(path, encoding="utf-8", newline="") as f:
+            cells = [cell for row in csv.reader(f) for cell in row]
+        assert "\x00" not in "".join(cells), path
+        formulas = [
+            c for c in cells if c[:1] in ("=", "+", "@") or (c[:1] == "-" and not c[1:].replace(".", "").isdigit())
+        ]
+        assert not formulas, (path, formulas)
+    ds = Dataset(tmp_path / "ds")
+    assert set(ds.sign_names.values()) == {*labels[:2], "a\ufffdb", *labels[3:]}  # read back as given
+    assert set(ds.signers) == set(signers)
+    assert set(pd.read_csv(run / "per_class.csv", dtype=str).sign) == {"'" + n for n in labels[:2]} | {
+        "a\ufffdb", "ok", "''quoted", "-0.5"
+    }  # fmt: skip

@@ -54,7 +54,8 @@ def cmd_extract(args) -> int:
         append=args.append,
     )
     print(report.summary())
-    return 0
+    # as `import` does: a script can tell that nothing usable came out (every sample failed)
+    return 0 if report.extracted or report.done_before else 1
 
 
 def cmd_info(args) -> int:
@@ -173,10 +174,8 @@ def _print_result(result, run) -> None:
     )
     if result.signs_not_in_training:
         print(f"not evaluated (no training signer performed them): {', '.join(result.signs_not_in_training)}")
-    print(
-        f"written: {Path(result.out) / 'metrics.json'}, per_class.csv, confusion.png",
-        file=sys.stderr,
-    )
+    if result.out:
+        print(f"written: {Path(result.out) / 'metrics.json'}, per_class.csv, confusion.png", file=sys.stderr)
 
 
 def cmd_train(args) -> int:
@@ -216,17 +215,15 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    import pandas as pd
 
     from .learn.evaluation import evaluate
 
-    result = evaluate(args.run, args.dataset, args.signer, tta=args.tta, ensemble=args.ensemble)
+    result = evaluate(args.run, args.dataset, args.signer, tta=args.tta, ensemble=args.ensemble, out=args.out)
     if args.json:
         print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
         return 0
     _print_result(result, args.run)
-    table = pd.read_csv(Path(result.out) / "per_class.csv", dtype={"sign_id": str})
-    print(table.sort_values("f1").head(10).to_string(index=False))
+    print(result.per_class.sort_values("f1").head(10).to_string(index=False))
     return 0
 
 
@@ -467,6 +464,7 @@ def _evaluate_args(p) -> None:
     p.add_argument("--dataset", help="evaluate on another dataset folder")
     p.add_argument("--signer", help="evaluate on this signer (written into RUN/eval/<signer>/)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--out", help="write the metrics, tables and pictures into this folder instead of the run")
     _combine_args(p)
 
 

@@ -134,3 +134,44 @@ def check_output(
     if path.exists() and not force:
         raise SignposeError(f"{path}: exists; pass --force to replace it, or choose another {what}")
     return path
+
+
+# What makes a folder a signpose dataset or a run (data/dataset.py, learn/runs.py).
+FOLDER_MARKERS = {"dataset": "manifest.csv", "run": "run.json"}
+
+
+def folder_kind(path: Path) -> str | None:
+    """ "dataset" or "run" for a signpose folder, else None."""
+    return next((kind for kind, marker in FOLDER_MARKERS.items() if (Path(path) / marker).is_file()), None)
+
+
+def check_output_folder(
+    path: str | Path, what: str = "--out", inputs: tuple[str | Path, ...] = (), kind: str | None = None
+) -> Path:
+    """The output-path rule for folders, before any work: an output folder is not an
+    input, does not lie inside one nor hold one, and is not (or lies inside) a signpose
+    folder of another kind: a run written into a dataset, a dataset into a run. `kind`
+    ("dataset" or "run") is what the command makes: a folder of that kind may be the
+    output itself (to resume or append). Raises SignposeError naming the flag `what`."""
+    path = Path(path)
+    target = path.resolve()
+    for source in (Path(s) for s in inputs if str(s)):
+        source = source.resolve()
+        if target == source:
+            raise SignposeError(f"{path}: {what} is the input itself; choose a folder of its own")
+        if not source.is_dir():  # a file read (an .npz): only itself is out of bounds
+            continue
+        if source in target.parents:
+            raise SignposeError(f"{path}: {what} is inside the input {source}; choose a folder outside it")
+        if target in source.parents:
+            raise SignposeError(f"{path}: {what} holds the input {source}; choose a folder of its own")
+    for folder in (target, *target.parents):
+        found = folder_kind(folder)
+        if found is None or (folder == target and found == kind):
+            continue
+        where = "is" if folder == target else f"lies inside {folder}, which is"
+        raise SignposeError(
+            f"{path}: {what} {where} a signpose {found}; choose a new folder for "
+            f"{'the ' + kind if kind else 'these files'}"
+        )
+    return path

@@ -110,9 +110,37 @@ def check_sample_id(sample: str) -> None:
         raise SignposeError(f"sample id {sample!r} would write outside the dataset; build ids with sample_id()")
 
 
+# A cell that starts with one of these is a formula to a spreadsheet ("=cmd|' /C calc'!A0"):
+# written with a leading apostrophe (OWASP's advice), which `read_table` takes off again.
+# An apostrophe itself is escaped the same way, so every name reads back as it was written.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _escape_cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def _unescape_cell(value: str) -> str:
+    if value.startswith("'") and value[1:].startswith(_FORMULA_START) and not _NUMBER.match(value[1:]):
+        return value[1:]
+    return value
+
+
+def visible_name(name: object) -> object:
+    """A name from data with its control characters shown as U+FFFD: a NUL cut "a\\x00b"
+    to "a" in some files and not in others."""
+    return _CONTROL.sub("\ufffd", name) if isinstance(name, str) else name
+
+
 def write_table(path: Path, table: pd.DataFrame) -> None:
-    """Write a CSV atomically, UTF-8, so Arabic names survive any reader."""
-    atomic_write_bytes(path, table.to_csv(index=False).encode("utf-8"))
+    """Write a CSV atomically, UTF-8, so Arabic names survive any reader, with cells that
+    a spreadsheet would run as formulas escaped."""
+    text = table.map(_escape_cell) if len(table) else table
+    atomic_write_bytes(path, text.to_csv(index=False).encode("utf-8"))
 
 
 def read_table(path: Path, what: str = "table") -> pd.DataFrame:
@@ -122,7 +150,7 @@ def read_table(path: Path, what: str = "table") -> pd.DataFrame:
         bad = _unbalanced_quote_line(path)  # first: pandas would name a row far from it
         if bad:
             raise SignposeError(f"{path}: malformed {what} (an unbalanced quote at line {bad})")
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8").map(_unescape_cell)
     except pd.errors.EmptyDataError:
         raise SignposeError(f"{path}: the {what} is empty") from None
     except pd.errors.ParserError as e:
@@ -289,16 +317,36 @@ class Dataset:
         ]
         listed = set(self.all_rows.file)
         for row in self.rows.itertuples():
-            if not (self.root / row.file).is_file():
-                problems.append(DatasetProblem(row.sample, f"{row.file} is listed but missing"))
+            try:
+                if not self.path_of(row.file).is_file():
+                    problems.append(DatasetProblem(row.sample, f"{row.file} is listed but missing"))
+            except SignposeError as e:
+                problems.append(DatasetProblem(row.sample, str(e)))
         for path in natural_sorted((self.root / POSES).rglob("*.pose"), key=str):
             rel = path.relative_to(self.root).as_posix()
             if rel not in listed:
                 problems.append(DatasetProblem(rel, f"{rel} has no manifest row (ignored)"))
         return problems
 
+    @property
+    def made_by(self) -> str:
+        """The command that made the dataset (extract, import npz, synth...)."""
+        return str(self.meta.get("created_by") or "extract")
+
+    def path_of(self, file: str) -> Path:
+        """A manifest row's file, which must lie inside the dataset: a hand-edited row
+        naming /etc/passwd or another dataset's file is refused by name, never read."""
+        relative = Path(file)
+        if not file or relative.is_absolute() or ".." in relative.parts:
+            raise SignposeError(
+                f"{file or '(empty)'}: a manifest file path must lie inside {self.root}, without '..'; "
+                f"fix that row of {MANIFEST}"
+            )
+        return self.root / relative
+
     def read(self, row) -> KeypointSequence:
-        return read_pose(self.root / (row["file"] if isinstance(row, dict | pd.Series) else row.file))
+        file = row["file"] if isinstance(row, dict | pd.Series) else row.file
+        return read_pose(self.path_of(file), made_by=self.made_by)
 
     def load(
         self, rows: pd.DataFrame | None = None, workers: int = 4, on_error: str = "skip"
@@ -309,16 +357,15 @@ class Dataset:
         missing file is skipped with its reason, or raises when on_error='raise').
         """
         rows = self.rows if rows is None else rows
-        paths = [self.root / f for f in rows.file]
 
-        def _read(path: Path):
+        def _read(file: str):
             try:
-                return read_pose(path), None
+                return read_pose(self.path_of(file), made_by=self.made_by), None
             except SignposeError as e:
                 return None, str(e)
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            results = list(pool.map(_read, paths))
+            results = list(pool.map(_read, rows.file))
         problems = [DatasetProblem(s, err) for s, (_, err) in zip(rows["sample"], results, strict=True) if err]
         if problems and on_error == "raise":
             raise SignposeError(problems[0].problem)

@@ -79,9 +79,10 @@ def _write(
     meta: dict,
     progress: bool,
     append: bool,
+    source: Path,
 ) -> ImportReport:
     report = ImportReport(Path(out))
-    with DatasetWriter(out, meta, names, append=append) as writer:
+    with DatasetWriter(out, meta, names, append=append, sources=(source,)) as writer:
         taken: set[str] = set()
         for item in bar(items, desc=meta["created_by"], unit="seq", enabled=progress):
             sample = writer.qualify(item.sample)
@@ -196,7 +197,7 @@ def import_mpdata(
         "source_root": str(root.resolve()),
         "units": "image-normalised",
     }
-    return _write(Path(out), items(), names, meta, progress, append)
+    return _write(Path(out), items(), names, meta, progress, append, root)
 
 
 @dataclass
@@ -280,7 +281,7 @@ def import_npz(
         "units": "image-normalised",
         "padding": "trimmed: each sequence imported up to its own length" if z.length is not None else None,
     }
-    return _write(Path(out), items(), {}, meta, progress, append)
+    return _write(Path(out), items(), {}, meta, progress, append, path)
 
 
 # ---------------------------------------------------------------------------------------
@@ -348,7 +349,7 @@ def import_kaggle(source: str | Path, out: str | Path, progress: bool = True, ap
         "source_root": str(root.resolve()),
         "units": "image-normalised",
     }
-    return _write(Path(out), items(), {}, meta, progress, append)
+    return _write(Path(out), items(), {}, meta, progress, append, root)
 
 
 # ---------------------------------------------------------------------------------------
@@ -386,4 +387,4 @@ def import_pose(
                 yield Imported(sample, row.signer, sign_id, row.file, error=str(e))
 
     meta = {"created_by": "import pose", "source_root": str(root.resolve())}
-    return _write(Path(out), items(), names, meta, progress, append)
+    return _write(Path(out), items(), names, meta, progress, append, root)

@@ -179,17 +179,19 @@ def pose_file_complete(path: Path, frames: int) -> bool:
     return frames > 0 and size == first + per_frame * (frames - 1)
 
 
-def read_pose(path: str | Path, own: bool = True) -> KeypointSequence:
+def read_pose(path: str | Path, own: bool = True, made_by: str = "extract") -> KeypointSequence:
     """Read a holistic `.pose` file; a damaged file raises SignposeError naming it. `own`:
-    the file is a dataset's own (extraction can make it again), not a user's source file."""
+    the file is a dataset's own, made by the command `made_by` (which can make it again),
+    not a user's source file."""
     from pose_format import Pose
 
     path = Path(path)
-    missing, damaged = (
-        ("re-run extraction to recreate it", "delete it and re-run extraction to recreate it")
-        if own
-        else ("check the path in the mapping file", "check that it is a MediaPipe holistic .pose file")
-    )
+    if not own:
+        missing, damaged = ("check the path in the mapping file", "check that it is a MediaPipe holistic .pose file")
+    elif made_by == "extract":
+        missing, damaged = ("re-run extraction to recreate it", "delete it and re-run extraction to recreate it")
+    else:  # nothing to extract: the command that made the dataset makes it again
+        missing = damaged = f"the dataset was made by `signpose {made_by}`: run it again into a new folder"
     try:
         payload = path.read_bytes()
         pose = Pose.read(payload)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import SignposeError
-from ..util import atomic_write_json, natural_key, natural_sorted
+from ..util import atomic_write_json, check_output_folder, natural_key, natural_sorted
 from .dataset import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -34,6 +34,7 @@ from .dataset import (
     read_manifest,
     read_meta,
     read_signs,
+    visible_name,
     write_table,
 )
 from .keypoints import KeypointSequence, write_pose
@@ -50,10 +51,12 @@ def _identity(meta: dict) -> dict:
     return {k: v for k, v in meta.items() if k not in _NOT_IDENTITY}
 
 
-def check_dataset_target(root: str | Path) -> None:
-    """Before any work: --out must be a folder (new or existing), not a file."""
+def check_dataset_target(root: str | Path, sources: tuple[str | Path, ...] = ()) -> None:
+    """Before any work: --out must be a folder (new or existing), not a file, apart from
+    the sources read and from any run or other dataset (see `check_output_folder`)."""
     if Path(root).exists() and not Path(root).is_dir():
         raise SignposeError(f"{root}: is a file; --out must be a dataset folder (new or existing)")
+    check_output_folder(root, "--out", sources, kind="dataset")
 
 
 class DatasetWriter:
@@ -73,9 +76,10 @@ class DatasetWriter:
         append: bool = False,
         rebuild_broken_manifest: bool = False,
         lock: bool = True,
+        sources: tuple[str | Path, ...] = (),
     ):
         self.root = Path(root)
-        check_dataset_target(self.root)
+        check_dataset_target(self.root, sources)
         self.previous_meta = read_meta(self.root) if self.root.is_dir() else {}
         new = {k: v for k, v in meta.items() if v is not None}
         # The samples of a second (third...) source live under poses/source<K>/, so that two
@@ -101,7 +105,8 @@ class DatasetWriter:
             self._lock.acquire()
         try:
             self.rows: dict[str, ManifestRow] = self._read_rows(rebuild_broken_manifest)
-            self.names = {**read_signs(self.root), **(names or {})}
+            given = {visible_name(k): visible_name(v) for k, v in (names or {}).items()}
+            self.names = {**read_signs(self.root), **given}
         except BaseException:
             self.release()
             raise
@@ -167,6 +172,7 @@ class DatasetWriter:
     def add(self, row: ManifestRow, seq: KeypointSequence | None = None) -> ManifestRow:
         """Record a sample; with `seq`, also write its pose file (atomically) first."""
         check_sample_id(row.sample)
+        row.sign_id, row.sign, row.signer = map(visible_name, (row.sign_id, row.sign or "", row.signer))
         if seq is not None:
             row.file = pose_path_for(row.sample)
             write_pose(self.root / row.file, seq)
@@ -307,7 +313,25 @@ class FolderLock:
             return False
         return False
 
+    def live_owner(self) -> tuple[int, str] | None:
+        """The process (pid, host) holding the lock now, if another one does."""
+        owner = self._owner()
+        if owner is None or self._dead(owner) or owner == (os.getpid(), socket.gethostname()):
+            return None
+        return owner
+
     def release(self) -> None:
         if self.held:
             self.path.unlink(missing_ok=True)
             self.held = False
+
+
+def check_not_being_written(root: str | Path) -> None:
+    """Reading a dataset that `extract` or `import` is still writing (train, cv,
+    export-arrays) would quietly use only the samples finished so far: refused in one line."""
+    owner = FolderLock(Path(root)).live_owner()
+    if owner is not None:
+        raise SignposeError(
+            f"{root}: another signpose process (pid {owner[0]} on {owner[1]}) is still writing this dataset; "
+            "wait for it to finish, then rerun (now it would miss the samples still to come)"
+        )

@@ -200,7 +200,7 @@ def extract_dataset(
     out = Path(out)
     if limit is not None and limit < 1:
         raise SignposeError(f"--limit must be at least 1, not {limit}")
-    check_dataset_target(out)
+    check_dataset_target(out, (root,))
     specs = discover(root, layout, signer=signer)
     if limit:
         specs = specs[:limit]
@@ -217,7 +217,7 @@ def extract_dataset(
         "labels": str(labels) if labels else None,
         "extraction": config.model_dump(),
     }
-    with DatasetWriter(out, meta, names, append=append, rebuild_broken_manifest=True) as writer:
+    with DatasetWriter(out, meta, names, append=append, rebuild_broken_manifest=True, sources=(root,)) as writer:
         for stale in (out / POSES).rglob(".*.tmp"):  # half-written files of a killed run: never read, removed
             stale.unlink(missing_ok=True)
         specs = [replace(s, sample=writer.qualify(s.sample)) for s in specs]

@@ -10,8 +10,9 @@ import pandas as pd
 import torch
 
 from ..data.dataset import Dataset, write_table
+from ..data.writer import check_not_being_written
 from ..errors import SignposeError
-from ..util import atomic_save_npy
+from ..util import atomic_save_npy, check_output_folder
 from .features import FeatureConfig, FeaturePipeline
 
 
@@ -21,7 +22,9 @@ def export_arrays(dataset_path: str | Path, out: str | Path, features: FeatureCo
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise SignposeError(f"{out}: is a file; --out must be a folder for the arrays")
+    check_output_folder(out, "--out", (dataset_path,))
     dataset = Dataset(dataset_path)
+    check_not_being_written(dataset.root)
     dataset.require_samples()
     data = pipeline.load(dataset)
     if not len(data):

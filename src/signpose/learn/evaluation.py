@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ..data.dataset import Dataset, write_table
-from ..errors import SignposeError
-from ..util import atomic_write_json, natural_sorted
+from ..errors import SignposeError, is_environment_error
+from ..util import atomic_write_json, check_output_folder, natural_sorted
 from .features import FeaturePipeline
 from .inference import ensemble_probabilities
 from .plots import plot_confusion, plot_curves
@@ -38,11 +38,12 @@ class EvalResult:
     top5_accuracy: float
     macro_f1: float
     signs_not_in_training: list[str] = field(default_factory=list)
-    out: str = ""
+    out: str = ""  # where its files are ("" when they could not be written)
     accuracy_ci95: tuple[float, float] = (0.0, 1.0)  # Wilson score interval
+    per_class: pd.DataFrame | None = field(default=None, repr=False, compare=False)  # also per_class.csv
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "per_class"}
 
 
 def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -88,12 +89,15 @@ def evaluate(
     signer: str | None = None,
     tta: int = 1,
     ensemble: list[str | Path] = (),
+    out: str | Path | None = None,
 ) -> EvalResult:
     """Evaluate a run on its test signer, or on another signer / dataset (into RUN/eval/).
 
     tta > 1 averages that many views of each sample; `ensemble` adds other runs of the
     same signs whose probabilities are averaged with this one's (none may have trained on
     the signer tested). Either writes into RUN/eval/<signer>-tta<N>-ensemble<M>/.
+    `out` writes the files there instead; without it, a run that cannot be written to (a
+    read-only copy) still gets its metrics, with a warning that they were not saved.
     """
     run = Path(run)
     info = load_run_info(run)
@@ -138,7 +142,8 @@ def evaluate(
     combined = tta > 1 or bool(ensemble)  # a run's own models (--seeds) are the run itself
     name = (signer or "test") if dataset_path == own_dataset else f"{dataset_path.name}-{signer}"
     name += (f"-tta{tta}" if tta > 1 else "") + (f"-ensemble{len(members)}" if ensemble else "")
-    out = run if own and not combined else run / "eval" / name
+    chosen = check_output_folder(out, "--out", (dataset_path,)) if out is not None else None
+    out = chosen or (run if own and not combined else run / "eval" / name)
     views = [(classifier, data.points[selected], data.mask[selected])]
     for member, _, member_config in members[1:]:
         member_pipeline = FeaturePipeline(member_config.features)  # streams differ only inside the model
@@ -158,27 +163,36 @@ def evaluate(
         signer=signer,
         signs_not_in_training=unknown,
         out=str(out),
+        per_class=table,
         **scores,
     )
-    atomic_write_json(out / "metrics.json", result.as_dict())
-    write_table(out / "per_class.csv", table)
     pred = probs.argmax(1)
-    write_table(
-        out / "predictions.csv",
-        pd.DataFrame(
-            {
-                "sample": rows["sample"][selected].to_numpy(),
-                "true": [info.names[i] for i in y[selected]],
-                "predicted": [info.names[i] for i in pred],
-                "confidence": probs.max(1).round(4),
-            }
-        ),
+    predictions = pd.DataFrame(
+        {
+            "sample": rows["sample"][selected].to_numpy(),
+            "true": [info.names[i] for i in y[selected]],
+            "predicted": [info.names[i] for i in pred],
+            "confidence": probs.max(1).round(4),
+        }
     )
     models = f"{config.model} x{len(members)}" if len(members) > 1 else config.model
     title = f"{models} on {signer or 'the test split'}: accuracy {result.accuracy:.1%}"
-    plot_confusion(y[selected], pred, info.names, out / "confusion.png", title)
-    if own and not combined:
-        plot_curves(run)
+    try:
+        atomic_write_json(out / "metrics.json", result.as_dict())
+        write_table(out / "per_class.csv", table)
+        write_table(out / "predictions.csv", predictions)
+        plot_confusion(y[selected], pred, info.names, out / "confusion.png", title)
+        if own and not combined and chosen is None:
+            plot_curves(run)
+    except OSError as e:
+        if chosen is not None or not is_environment_error(e):
+            raise
+        # a read-only run (a published copy): the numbers are still worth having
+        print(
+            f"signpose: warning: the results could not be saved in {out} ({e.strerror}); pass --out DIR to keep them",
+            file=sys.stderr,
+        )
+        result.out = ""
     return result
 
 

@@ -19,10 +19,10 @@ import numpy as np
 import torch
 
 from ..data.dataset import Dataset, write_table
-from ..data.writer import FolderLock
+from ..data.writer import FolderLock, check_not_being_written
 from ..errors import SignposeError
 from ..settings import build, save_json
-from ..util import atomic_write_bytes, atomic_write_json, available_cpus, natural_sorted
+from ..util import atomic_write_bytes, atomic_write_json, available_cpus, check_output_folder, natural_sorted
 from .augmentation import Augmenter
 from .config import RuntimeConfig, TrainConfig
 from .evaluation import EvalResult, evaluate, mean_std_table
@@ -144,7 +144,9 @@ def train(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise SignposeError(f"{out}: is a file; --out must be a run folder (new, or one to resume)")
+    check_output_folder(out, "--out", (dataset_path,), kind="run")
     dataset = Dataset(dataset_path)
+    check_not_being_written(dataset.root)
     if _check_resumable(out, config, dataset):
         return load_run_info(out)  # finished before with the same settings: nothing to do
     if config.seeds > 1 or config.streams:
@@ -338,7 +340,9 @@ def cross_validate(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise SignposeError(f"{out}: is a file; --out must be a folder for the fold runs")
+    check_output_folder(out, "--out", (dataset_path,))
     dataset = Dataset(dataset_path)
+    check_not_being_written(dataset.root)
     dataset.require_samples()
     if len(dataset.signers) < 2:
         raise SignposeError(
