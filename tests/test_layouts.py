@@ -120,3 +120,192 @@ def test_karsl_videos_directly_in_train_and_test_folders(tmp_path):
     _touch(tmp_path / "k" / "01" / "test" / "badname.mp4")
     with pytest.raises(SignposeError, match="badname.mp4: cannot read the sign id"):
         discover(tmp_path / "k", layout="karsl")
+
+
+# --- the field's data sets, each in its exact structure, made from real clips -------------
+
+
+def _clips():
+    """Two short real clips (320x240): the sign fixtures link to them under each layout's names."""
+    return shared("videos", "wlasl_mini", "brother", "brother_3.mp4"), shared(
+        "videos", "wlasl_mini", "mother", "mother_2.mp4"
+    )
+
+
+def _link(path, target):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(target)
+    return path
+
+
+def make_lsa64(root):
+    a, b = _clips()
+    for sign, clip in (("001", a), ("002", b)):
+        for signer in ("001", "002"):
+            _link(root / f"{sign}_{signer}_00{1 if signer == '001' else 3}.mp4", clip)
+    return root
+
+
+def make_autsl(root):
+    a, b = _clips()
+    rows = {"train": [], "val": [], "test": []}
+    for n, (split, signer, clip, cls) in enumerate(
+        [("train", 0, a, 0), ("train", 0, b, 1), ("val", 5, a, 0), ("test", 9, b, 1)], start=1
+    ):
+        _link(root / split / f"signer{signer}_sample{n}_color.mp4", clip)
+        (root / split / f"signer{signer}_sample{n}_depth.mp4").write_bytes(b"")  # not a sign clip: ignored
+        rows[split].append(f"signer{signer}_sample{n},{cls}")
+    for split, lines in rows.items():
+        (root / f"{split}_labels.csv").write_text("\n".join(lines) + "\n")
+    (root / "SignList_ClassId_TR_EN.csv").write_text("ClassId,TR,EN\n0,abla,sister\n1,anne,mother\n", "utf-8")
+    return root
+
+
+def make_wlasl(root):
+    import json
+
+    a, b = _clips()
+    _link(root / "videos" / "00001.mp4", a)
+    _link(root / "videos" / "00002.mp4", b)
+    _link(root / "videos" / "00003.mp4", a)
+    instances = {
+        "brother": [
+            {"video_id": "00001", "signer_id": 12, "split": "train", "frame_start": 1, "frame_end": -1},
+            {"video_id": "00003", "signer_id": 40, "split": "test", "frame_start": 11, "frame_end": 30},
+            {"video_id": "99999", "signer_id": 40, "split": "val", "frame_start": 1, "frame_end": -1},  # gone
+        ],
+        "mother": [{"video_id": "00002", "signer_id": 12, "split": "train", "frame_start": 1, "frame_end": -1}],
+    }
+    glosses = [{"gloss": g, "instances": i} for g, i in instances.items()]
+    (root / "WLASL_v0.3.json").write_text(json.dumps(glosses))
+    return root
+
+
+def make_include(root):
+    a, b = _clips()
+    _link(root / "People" / "1. brother" / "MVI_0001.MOV.mp4", a)
+    _link(root / "People" / "1. brother" / "MVI_0002.mp4", a)
+    _link(root / "People" / "2. mother" / "MVI_0003.mp4", b)
+    return root
+
+
+def make_asl_citizen(root):
+    a, b = _clips()
+    _link(root / "videos" / "111-BROTHER.mp4", a)
+    _link(root / "videos" / "222-MOTHER.mp4", b)
+    _link(root / "videos" / "333-BROTHER.mp4", a)
+    (root / "splits").mkdir()
+    header = "Participant ID,Video file,Gloss,ASL-LEX Code\n"
+    (root / "splits" / "train.csv").write_text(header + "P1,111-BROTHER.mp4,BROTHER,x\nP1,222-MOTHER.mp4,MOTHER,y\n")
+    (root / "splits" / "test.csv").write_text(header + "P7,333-BROTHER.mp4,BROTHER,x\n")
+    return root
+
+
+# layout: (maker, expected (signer, sign id, subset, repetition) per sample in sample order)
+FIELD = {
+    "lsa64": (make_lsa64, [("001", "1", "", 1), ("002", "1", "", 3), ("001", "2", "", 1), ("002", "2", "", 3)]),
+    "autsl": (
+        make_autsl,
+        [
+            ("signer9", "1", "test", 1),
+            ("signer0", "0", "train", 1),
+            ("signer0", "1", "train", 1),
+            ("signer5", "0", "val", 1),
+        ],
+    ),
+    "wlasl": (make_wlasl, [("12", "brother", "train", 1), ("12", "mother", "train", 1), ("40", "brother", "test", 1)]),
+    "include": (make_include, [("ds", "brother", "", 1), ("ds", "brother", "", 2), ("ds", "mother", "", 1)]),
+    "asl-citizen": (
+        make_asl_citizen,
+        [("P1", "BROTHER", "train", 1), ("P1", "MOTHER", "train", 1), ("P7", "BROTHER", "test", 1)],
+    ),
+}
+
+
+@pytest.mark.parametrize("layout", list(FIELD))
+def test_each_layout_reads_its_data_sets_structure_and_auto_finds_it(tmp_path, layout):
+    from signpose.data.layouts import detect_layout
+
+    make, expected = FIELD[layout]
+    root = make(tmp_path / "ds")
+    specs = discover(root, layout)
+    assert [(s.signer, s.sign_id, s.subset, s.repetition) for s in specs] == expected
+    assert detect_layout(root) == layout
+    other = next(name for name in FIELD if name != layout)
+    with pytest.raises(SignposeError, match=f"the {other} layout expects .*{FIELD_HINT[other]}"):
+        discover(root, other)
+
+
+FIELD_HINT = {
+    "lsa64": "001_001_001.mp4",
+    "autsl": "signer<N>_sample<M>_color",
+    "wlasl": "WLASL_v0.3.json",
+    "include": "N. word",
+    "asl-citizen": "Participant ID",
+}
+
+
+@pytest.mark.slow
+def test_the_field_layouts_extract_with_names_subsets_and_frame_ranges(tmp_path):
+    """Through `extract` (MediaPipe on the real clips): names from the layouts' own files,
+    the official subsets in the manifest, a WLASL frame range cut from its video."""
+    from signpose.data.dataset import Dataset
+    from signpose.extract.pipeline import extract_dataset
+
+    autsl = extract_dataset(make_autsl(tmp_path / "autsl"), tmp_path / "a", layout="auto", workers=2, progress=False)
+    assert autsl.extracted == 4
+    ds = Dataset(tmp_path / "a")
+    assert ds.sign_names == {"0": "sister (abla)", "1": "mother (anne)"}
+    assert sorted(ds.rows.subset) == ["test", "train", "train", "val"]
+    from signpose.learn.config import TrainConfig
+    from signpose.learn.evaluation import evaluate
+    from signpose.learn.training import train
+
+    config = TrainConfig(model="cnn", split="official", recipe={"epochs": 1}, features={"frames": 16})
+    info = train(tmp_path / "a", tmp_path / "run", config, progress=False)
+    assert info.split == "official" and info.samples == {"train": 2, "val": 1, "test": 1}
+    assert evaluate(tmp_path / "run").samples == 1  # AUTSL's test clip
+    wlasl = extract_dataset(make_wlasl(tmp_path / "wlasl"), tmp_path / "w", layout="wlasl", workers=2, progress=False)
+    assert wlasl.extracted == 3
+    rows = Dataset(tmp_path / "w").rows.set_index("sample")
+    assert rows.loc["videos/00003", "frames"] == 20  # frames 11-30 of an 81-frame clip
+    assert rows.loc["videos/00001", "frames"] == 81
+    assert set(rows.signer) == {"12", "40"} and set(rows.sign) == {"brother", "mother"}
+
+
+def test_auto_refuses_a_folder_two_layouts_claim(tmp_path):
+    from signpose.data.layouts import detect_layout
+
+    root = make_autsl(tmp_path / "ds")
+    make_wlasl(root)  # a WLASL index beside AUTSL's split folders
+    with pytest.raises(SignposeError, match=r"looks like more than one layout \(autsl, wlasl\); pass --layout"):
+        detect_layout(root)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SignposeError, match="no layout recognises this folder; `signpose layouts`"):
+        detect_layout(tmp_path / "empty")
+
+
+def test_the_official_split_trains_on_train_and_tests_on_test(tmp_path):
+    from signpose.learn.splits import official_split
+
+    rows = pd.DataFrame(
+        {
+            "sign_id": ["a", "b", "a", "b", "a", "b", "c"],
+            "signer": ["s1", "s1", "s2", "s2", "s3", "s3", "s3"],
+            "subset": ["train", "train", "train", "train", "val", "test", "test"],
+        }
+    )
+    split = official_split(rows)
+    assert list(split.train) == [0, 1, 2, 3] and list(split.val) == [4] and list(split.test) == [5]
+    assert split.classes == ["a", "b"] and split.dropped_from_test == ["c"]  # no training sample of c
+    with pytest.raises(SignposeError, match="no official train and test split"):
+        official_split(rows.assign(subset=""))
+
+
+def test_label_files_in_other_encodings_are_read_or_refused_in_one_line(tmp_path):
+    text = "SignID,Sign\n71,أسد lion\n72,بيت house\n"
+    (tmp_path / "utf16.csv").write_bytes(text.encode("utf-16"))  # with its byte-order mark: unambiguous
+    assert read_labels(tmp_path / "utf16.csv") == {"71": "أسد lion", "72": "بيت house"}
+    (tmp_path / "cp1256.csv").write_bytes(text.encode("cp1256"))
+    with pytest.raises(SignposeError, match=r"cp1256.csv: .*not UTF-8.*save it as UTF-8"):
+        read_labels(tmp_path / "cp1256.csv")

@@ -119,6 +119,8 @@ def test_a_mixed_split_run_evaluates_on_its_own_test_samples(tmp_path, synth_sma
     assert result.samples == info.samples["test"] == len(info.test_samples) and result.signer is None
     by_signer = evaluate(tmp_path / "mixed", signer="signer2")
     assert by_signer.samples == 40 and Path(by_signer.out).name == "signer2"
+    said = subprocess.run(cli("evaluate", tmp_path / "mixed"), capture_output=True, text=True, timeout=300).stdout
+    assert said.startswith("mixed split (signer-dependent): accuracy") and "None" not in said  # was "test signer None"
 
 
 @pytest.mark.slow

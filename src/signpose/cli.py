@@ -138,6 +138,18 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_layouts(args) -> int:
+    from .data.layouts import LAYOUTS
+
+    for layout in LAYOUTS.values():
+        print(f"{layout.name}: {layout.description}")
+        print(f"    structure: {layout.structure}")
+        print(f"    signer: {layout.signer}")
+        if layout.protocol:
+            print(f"    protocol: {layout.protocol}")
+    return 0
+
+
 def cmd_recipes(args) -> int:
     from .learn.recipes import Recipe
 
@@ -165,9 +177,16 @@ def _train_settings(args, **fixed):
     return build(TrainConfig, deep_merge(deep_merge(base, values), fixed)), build(RuntimeConfig, runtime)
 
 
+def _split_words(run) -> str:
+    from .learn.runs import load_run_info
+
+    split = load_run_info(run).split
+    return "official test split" if split == "official" else "mixed split (signer-dependent)"
+
+
 def _print_result(result, run) -> None:
     low, high = result.accuracy_ci95
-    who = f"test signer {result.signer}" if result.signer else "mixed split (signer-dependent)"
+    who = f"test signer {result.signer}" if result.signer else _split_words(run)
     print(
         f"{who}: accuracy {result.accuracy:.3f} (95% CI {low:.3f}-{high:.3f}, "
         f"{result.samples} samples), top-5 {result.top5_accuracy:.3f}, macro-F1 {result.macro_f1:.3f}"
@@ -372,13 +391,18 @@ def _append_arg(p) -> None:
 
 
 def _extract_args(p) -> None:
-    from .data.layouts import LAYOUTS
+    from .data.layouts import layout_names
     from .extract.backends import BACKENDS as EXTRACT_BACKENDS
 
     p.add_argument("videos", help="folder of sign videos or frame folders")
     p.add_argument("--out", required=True, help="dataset folder to write (a rerun resumes)")
     _append_arg(p)
-    p.add_argument("--layout", choices=LAYOUTS, default="folders")
+    p.add_argument(
+        "--layout",
+        choices=layout_names(),
+        default="folders",
+        help="how the folder is organised (`signpose layouts`); auto: the layout that recognises it",
+    )
     p.add_argument("--labels", help="sign names: KArSL CSV (SignID,Sign) or labels.xlsx")
     p.add_argument("--workers", type=_positive_int, help="processes (default: all cores)")
     p.add_argument("--signer", help="signer name for a one-signer folders layout")
@@ -562,6 +586,7 @@ COMMANDS: dict[str, Command] = {
         _extract_settings,
     ),
     "info": Command("signers x signs, frames, detection rates of a dataset", cmd_info, _info_args),
+    "layouts": Command("the folder layouts extract reads (KArSL, LSA64, AUTSL, WLASL, ...)", cmd_layouts),
     "synth": Command("generate a synthetic multi-signer dataset", cmd_synth, _synth_args),
     "import": Command(
         "import mpdata (seed .npy per frame), npz, kaggle (asl-signs) or pose files",

@@ -136,6 +136,20 @@ def visible_name(name: object) -> object:
     return _CONTROL.sub("\ufffd", name) if isinstance(name, str) else name
 
 
+def number_repetitions(keys: list[tuple[str, str, str]]) -> list[int]:
+    """The one repetition rule, for (signer, sign id, sample id) keys: a sample's position
+    (1, 2, ...) among the same signer's samples of the same sign, in the natural order of
+    the sample ids. Layouts whose file names carry the number (LSA64) give it themselves."""
+    numbers = [0] * len(keys)
+    groups: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    for i, (signer, sign_id, sample) in enumerate(keys):
+        groups.setdefault((signer, sign_id), []).append((sample, i))
+    for group in groups.values():
+        for n, (_, i) in enumerate(sorted(group, key=lambda g: natural_key(g[0])), start=1):
+            numbers[i] = n
+    return numbers
+
+
 def write_table(path: Path, table: pd.DataFrame) -> None:
     """Write a CSV atomically, UTF-8, so Arabic names survive any reader, with cells that
     a spreadsheet would run as formulas escaped."""

@@ -38,7 +38,14 @@ def read_labels(path: str | Path) -> dict[str, str]:
         if excel:
             table = pd.read_excel(path, dtype=str)
         else:
-            table = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+            # UTF-16 announces itself (a byte-order mark: Excel's "Unicode text"); anything
+            # else must be UTF-8, since cp1256 and other Arabic code pages cannot be told apart
+            utf16 = path.read_bytes()[:2] in (b"\xff\xfe", b"\xfe\xff")
+            table = pd.read_csv(path, dtype=str, encoding="utf-16" if utf16 else "utf-8-sig", keep_default_na=False)
+    except UnicodeDecodeError:
+        raise SignposeError(
+            f"{path}: the label file is not UTF-8 text (an Arabic code page such as cp1256?); save it as UTF-8"
+        ) from None
     except Exception as e:
         if excel:
             raise SignposeError(

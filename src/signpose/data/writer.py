@@ -19,7 +19,7 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import SignposeError
-from ..util import atomic_write_json, check_output_folder, natural_key, natural_sorted
+from ..util import atomic_write_json, check_output_folder, natural_sorted
 from .dataset import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -30,6 +30,7 @@ from .dataset import (
     SIGNS,
     ManifestRow,
     check_sample_id,
+    number_repetitions,
     pose_path_for,
     read_manifest,
     read_meta,
@@ -235,10 +236,11 @@ class DatasetWriter:
         groups: dict[tuple[str, str], list[ManifestRow]] = {}
         for r in self.rows.values():
             groups.setdefault((r.signer, r.sign_id), []).append(r)
-        for group in groups.values():
-            if any(r.repetition == 0 for r in group):
-                for i, r in enumerate(sorted(group, key=lambda r: natural_key(r.sample)), start=1):
-                    r.repetition = i
+        unnumbered = [r for group in groups.values() if any(r.repetition == 0 for r in group) for r in group]
+        for r, n in zip(
+            unnumbered, number_repetitions([(r.signer, r.sign_id, r.sample) for r in unnumbered]), strict=True
+        ):
+            r.repetition = n
 
     def __enter__(self) -> DatasetWriter:
         return self

@@ -7,6 +7,7 @@ is dropped between them).
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import time
@@ -190,11 +191,14 @@ class HolisticExtractor:
             world=np.stack(world),
         )
 
-    def extract_file(self, path: str | Path) -> KeypointSequence:
-        """Keypoints of one video file or frame folder."""
+    def extract_file(self, path: str | Path, start: int = 0, end: int = 0) -> KeypointSequence:
+        """Keypoints of one video file or frame folder; of frames start to end only where
+        a sign is a range inside a longer video (WLASL; end 0: to the end)."""
         source = open_frames(path, fps=self.config.fps)
-        self.last_declared_frames = source.frame_count if not Path(path).is_dir() else 0
-        return self.extract(source, source.fps, source.width, source.height)
+        frames = itertools.islice(source, start, end or None) if start or end else source
+        declared = source.frame_count if not Path(path).is_dir() else 0
+        self.last_declared_frames = max(0, min(declared, end or declared) - start) if declared else 0
+        return self.extract(frames, source.fps, source.width, source.height)
 
 
 def extract_video(path: str | Path, config: ExtractionConfig | None = None) -> KeypointSequence:

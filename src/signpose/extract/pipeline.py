@@ -25,12 +25,12 @@ from .backends import run_jobs, worker_count, worker_extractor
 from .holistic import ExtractionConfig
 
 
-def _extract_guarded(path) -> tuple[KeypointSequence | None, str]:
-    """Keypoints of one file with this worker's graph, or the error (without the path:
-    whoever reports it names the file); never raises, so a broken codec or a MediaPipe
-    failure cannot end a run."""
+def _extract_guarded(path, start: int = 0, end: int = 0) -> tuple[KeypointSequence | None, str]:
+    """Keypoints of one file (frames start to end, 0: to its end) with this worker's graph,
+    or the error (without the path: whoever reports it names the file); never raises, so
+    a broken codec or a MediaPipe failure cannot end a run."""
     try:
-        return worker_extractor().extract_file(path), ""
+        return worker_extractor().extract_file(path, start, end), ""
     except SignposeError as e:
         return None, str(e).removeprefix(f"{path}: ")
     except Exception as e:
@@ -40,7 +40,7 @@ def _extract_guarded(path) -> tuple[KeypointSequence | None, str]:
 def _extract_sample(job: tuple[SampleSpec, str]) -> dict:
     """Worker job: extract one sample and write its pose file; errors go into the result."""
     spec, out_root = job
-    seq, error = _extract_guarded(spec.path)
+    seq, error = _extract_guarded(spec.path, spec.start, spec.end)
     result = {
         "sample": spec.sample,
         "frames": 0,
@@ -189,8 +189,10 @@ def extract_dataset(
     backend: str = "local",
     address: str | None = None,
     append: bool = False,
+    say=None,
 ) -> ExtractionReport:
     """Extract every sample under `videos` into the dataset folder `out` (resumable).
+    `layout` is a registered layout's name, or auto (the one chosen is told to `say`).
 
     backend 'local' runs a process pool on this machine; 'ray' runs the same per-video
     work as Ray actors, locally or on the cluster at `address`. Into a dataset made from
@@ -201,11 +203,12 @@ def extract_dataset(
     if limit is not None and limit < 1:
         raise SignposeError(f"--limit must be at least 1, not {limit}")
     check_dataset_target(out, (root,))
-    specs = discover(root, layout, signer=signer)
+    specs = discover(root, layout, signer=signer, say=say)
     if limit:
         specs = specs[:limit]
     names = read_labels(labels) if labels else {}
     unknown = natural_sorted({s.sign_id for s in specs} - set(names)) if names else []
+    names = {**{s.sign_id: s.name for s in specs if s.name}, **names}  # the layout's own names, then --labels
     if unknown:
         raise SignposeError(
             f"{labels}: sign ids {unknown[:10]} found under {root} are not in the label file; pass the full label file"

@@ -22,9 +22,10 @@ class TrainConfig(Settings):
         "islr",
         description=f"architecture (`signpose models` lists them): {', '.join(MODELS)}",
     )
-    split: Literal["signer", "mixed"] = Field(
+    split: Literal["signer", "mixed", "official"] = Field(
         "signer",
-        description="signer: test on a signer never seen in training; mixed: signer-dependent comparison",
+        description="signer: test on a signer never seen in training; mixed: signer-dependent comparison; "
+        "official: the data set's published train/val/test split (AUTSL, WLASL, ASL Citizen: its layout records it)",
     )
     test_signer: str | None = Field(None, description="the signer held out for testing (default: the last one)")
     val_fraction: float | None = Field(

@@ -144,9 +144,37 @@ def mixed_split(rows: pd.DataFrame, val_fraction: float = 0.2, test_fraction: fl
     return Split("mixed", train, val, test, classes)
 
 
+VALIDATION_SUBSETS = ("val", "validation", "dev")
+
+
+def official_split(rows: pd.DataFrame, val_fraction: float = 0.2, seed: int = 42) -> Split:
+    """The data set's own split, as its layout recorded it in the manifest's `subset`:
+    train, val (else a stratified share of train) and test."""
+    subset = rows.subset.str.lower().to_numpy() if "subset" in rows else np.array([""] * len(rows))
+    train_idx = np.flatnonzero(subset == "train")
+    test = np.flatnonzero(subset == "test")
+    val = np.flatnonzero(np.isin(subset, VALIDATION_SUBSETS))
+    if not len(train_idx) or not len(test):
+        found = sorted(set(subset) - {""}) or ["none"]
+        raise SignposeError(
+            f"the dataset has no official train and test split (subsets: {', '.join(found)}); its layout records "
+            "one for AUTSL, WLASL, ASL Citizen and KArSL's folders; use --split signer"
+        )
+    labels = rows.sign_id.to_numpy()
+    train = train_idx
+    if not len(val) and val_fraction > 0:
+        train, val = _stratified(train_idx, labels[train_idx], val_fraction, seed)
+    classes = sorted(set(labels[train_idx]), key=natural_key)
+    known = np.isin(labels[test], classes)
+    dropped = sorted(set(labels[test][~known]), key=natural_key)
+    return Split("official", train, val[np.isin(labels[val], classes)], test[known], classes, dropped)
+
+
 def make_split(rows: pd.DataFrame, config) -> Split:
     """The split a run's settings (a TrainConfig) ask for."""
     if config.split == "mixed":
         return mixed_split(rows, config.val_fraction, seed=config.seed)
+    if config.split == "official":
+        return official_split(rows, config.val_fraction, seed=config.seed)
     test = config.test_signer or sorted(rows.signer.unique(), key=natural_key)[-1]
     return signer_split(rows, test, config.val_fraction, config.seed, config.validation)
