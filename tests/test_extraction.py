@@ -199,3 +199,22 @@ def test_a_missing_pose_model_is_one_line_not_a_download(monkeypatch, tmp_path):
     (npm / "pose_landmark_heavy.tflite").symlink_to(pose_models.VENDORED / "pose_landmark_heavy.tflite")
     assert pose_models.install(npm) == ["pose_landmark_heavy.tflite"]  # lite and full were copied before
     pose_models.require(2)
+
+
+def test_karsl_frame_folders_with_sparse_numbers_keep_their_times(tmp_path):
+    """KArSL releases the kept frames of a clip (_c_0001, _c_0005, _c_0006...): a frame's
+    time follows its number, so the frames between are absent, not squeezed out."""
+    src = shared("karsl", "frames")
+    out = tmp_path / "ds"
+    report = extract_dataset(src, out, layout="auto", workers=2, progress=False, limit=2)
+    assert report.extracted == 2
+    ds = Dataset(out)
+    for row in ds.rows.itertuples():
+        folder = src / row.source
+        numbers = [int(p.stem.rsplit("_", 1)[1]) for p in sorted(folder.glob("*.jpg"))]
+        seq = ds.read(row._asdict())
+        assert seq.frames == numbers[-1] - numbers[0] + 1 > len(numbers)  # the clip's length, not the count
+        kept = np.array(numbers) - numbers[0]
+        seen = seq.part_present().any(axis=1)
+        assert not seen[np.setdiff1d(np.arange(seq.frames), kept)].any()  # frames never released: absent
+        assert seen[kept].mean() > 0.9  # the released frames: the signer

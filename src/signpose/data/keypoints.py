@@ -77,6 +77,24 @@ class KeypointSequence:
         """Whether a body or a hand was detected in any frame."""
         return bool(self.present[:, POSE.slice].any()) or self.hands_seen()
 
+    def placed_at(self, positions: np.ndarray) -> KeypointSequence:
+        """The frames put at their positions in the original clip (frame numbers), the
+        frames between them absent: times follow the numbers, not the count."""
+        index = np.asarray(positions, dtype=np.int64) - int(positions[0])
+        length = int(index[-1]) + 1
+
+        def spread(values: np.ndarray | None) -> np.ndarray | None:
+            if values is None:
+                return None
+            out = np.zeros((length, *values.shape[1:]), dtype=values.dtype)
+            out[index] = values
+            return out
+
+        return KeypointSequence(
+            spread(self.xyz), spread(self.present), self.fps, self.width, self.height,
+            spread(self.visibility), spread(self.world),
+        )  # fmt: skip
+
     def image_normalised(self) -> np.ndarray:
         """x and y divided by the frame size: MediaPipe's own [0, 1] units, as the seed uses."""
         scale = np.array([self.width, self.height, 1.0], dtype=np.float32)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,25 @@ def frame_images(folder: Path) -> list[Path]:
         if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
     ]
     return sorted(images, key=lambda p: natural_key(p.name))
+
+
+_LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
+
+
+def frame_numbers(images: list[Path]) -> np.ndarray | None:
+    """The frames' positions in the original clip, from the last number in each name,
+    where they leave gaps (KArSL keeps frames 1, 5, 6, 8...): None when the names carry no
+    increasing numbers or none are missing (times then follow the count)."""
+    found = [_LAST_NUMBER.search(p.stem) for p in images]
+    if not images or not all(found):
+        return None
+    numbers = np.array([int(m.group(1)) for m in found], dtype=np.int64)
+    span = int(numbers[-1] - numbers[0]) + 1
+    increasing = bool((np.diff(numbers) > 0).all())
+    # a span far beyond the count is not frame numbering (timestamps, or ids)
+    if not increasing or span == len(numbers) or span > 10 * len(numbers):
+        return None
+    return numbers
 
 
 def is_frame_folder(path: Path) -> bool:

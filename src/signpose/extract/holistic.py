@@ -21,7 +21,7 @@ from pydantic import Field
 
 from ..data.keypoints import KeypointSequence
 from ..data.schema import FACE, LEFT_HAND, N_POINTS, POSE, RIGHT_HAND
-from ..data.video import open_frames
+from ..data.video import frame_images, frame_numbers, open_frames
 from ..errors import SignposeError
 from ..settings import Settings
 from . import pose_models
@@ -196,9 +196,12 @@ class HolisticExtractor:
         a sign is a range inside a longer video (WLASL; end 0: to the end)."""
         source = open_frames(path, fps=self.config.fps)
         frames = itertools.islice(source, start, end or None) if start or end else source
-        declared = source.frame_count if not Path(path).is_dir() else 0
+        folder = Path(path).is_dir()
+        declared = source.frame_count if not folder else 0
         self.last_declared_frames = max(0, min(declared, end or declared) - start) if declared else 0
-        return self.extract(frames, source.fps, source.width, source.height)
+        seq = self.extract(frames, source.fps, source.width, source.height)
+        positions = frame_numbers(frame_images(Path(path))) if folder else None
+        return seq.placed_at(positions) if positions is not None and seq.frames == len(positions) else seq
 
 
 def extract_video(path: str | Path, config: ExtractionConfig | None = None) -> KeypointSequence:
