@@ -186,6 +186,8 @@ def make_include(root):
     _link(root / "People" / "1. brother" / "MVI_0001.MOV.mp4", a)
     _link(root / "People" / "1. brother" / "MVI_0002.mp4", a)
     _link(root / "People" / "2. mother" / "MVI_0003.mp4", b)
+    (root / "include_train.csv").write_text("FilePath,Label\nPeople/1. brother/MVI_0001.MOV.mp4,brother\n")
+    (root / "include_test.csv").write_text("FilePath,Label\nPeople/2. mother/MVI_0003.mp4,mother\n")
     return root
 
 
@@ -214,7 +216,7 @@ FIELD = {
         ],
     ),
     "wlasl": (make_wlasl, [("12", "brother", "train", 1), ("12", "mother", "train", 1), ("40", "brother", "test", 1)]),
-    "include": (make_include, [("ds", "brother", "", 1), ("ds", "brother", "", 2), ("ds", "mother", "", 1)]),
+    "include": (make_include, [("ds", "brother", "train", 1), ("ds", "brother", "", 2), ("ds", "mother", "test", 1)]),
     "asl-citizen": (
         make_asl_citizen,
         [("P1", "BROTHER", "train", 1), ("P1", "MOTHER", "train", 1), ("P7", "BROTHER", "test", 1)],
