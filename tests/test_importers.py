@@ -5,6 +5,7 @@ from conftest import shared
 
 from signpose.data.dataset import Dataset
 from signpose.data.importers import import_kaggle, import_mpdata, import_npz, import_pose, seed_vectors_to_sequence
+from signpose.data.labels import read_labels
 from signpose.data.schema import LEFT_HAND, POSE, RIGHT_HAND, to_seed_vectors
 from signpose.errors import SignposeError
 from signpose.learn.arrays import export_arrays
@@ -216,3 +217,24 @@ def test_names_from_data_are_no_formulas_in_any_csv_and_read_back_as_given(tmp_p
     assert set(pd.read_csv(run / "per_class.csv", dtype=str).sign) == {"'" + n for n in labels[:2]} | {
         "a\ufffdb", "ok", "''quoted", "-0.5"
     }  # fmt: skip
+
+
+def test_npz_import_takes_karsls_sign_names(tmp_path):
+    """`import npz --labels` was accepted and ignored: KArSL's signs became "71", "72"..."""
+    import subprocess
+
+    from conftest import cli
+
+    source, labels = shared("karsl", "karsl7_signers02_03_258.npz"), shared("karsl", "KARSL-100_Labels.xlsx")
+    done = subprocess.run(
+        cli("import", "npz", source, "--out", tmp_path / "ds", "--labels", labels), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-1000:]
+    names = Dataset(tmp_path / "ds").sign_names
+    assert sorted(names, key=int) == [str(n) for n in range(71, 78)]
+    assert all(any("\u0600" <= c <= "\u06ff" for c in name) for name in names.values())  # Arabic, as the xlsx has it
+    assert names == {k: v for k, v in read_labels(labels).items() if k in names}
+    refused = subprocess.run(
+        cli("import", "kaggle", tmp_path, "--out", tmp_path / "k", "--labels", labels), capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and "--labels applies to import mpdata and npz" in refused.stderr

@@ -103,10 +103,14 @@ def cmd_import(args) -> int:
         "mpdata": lambda: importers.import_mpdata(
             args.source, args.out, signer=args.signer, labels=args.labels, **common
         ),
-        "npz": lambda: importers.import_npz(args.source, args.out, **common),
+        "npz": lambda: importers.import_npz(args.source, args.out, labels=args.labels, **common),
         "kaggle": lambda: importers.import_kaggle(args.source, args.out, **common),
         "pose": lambda: importers.import_pose(args.source, args.out, args.mapping, **common),
     }
+    if args.labels and args.format not in ("mpdata", "npz"):  # accepted and ignored would lose the names
+        raise SignposeError(
+            f"--labels applies to import mpdata and npz; import {args.format} takes its names from its source"
+        )
     if args.format == "pose" and not args.mapping:
         raise SignposeError("import pose needs --mapping CSV (columns file,signer,sign)")
     report = readers[args.format]()
@@ -441,7 +445,7 @@ def _import_args(p) -> None:
     p.add_argument("--out", required=True)
     _append_arg(p)
     p.add_argument("--signer", help="mpdata without a signer level: the signer's name")
-    p.add_argument("--labels", help="mpdata: sign names (CSV SignID,Sign)")
+    p.add_argument("--labels", help="mpdata, npz: sign names (KArSL's labels.xlsx or a CSV SignID,Sign)")
     p.add_argument("--mapping", help="pose: CSV with columns file,signer,sign")
 
 

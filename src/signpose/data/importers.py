@@ -258,13 +258,21 @@ def import_npz(
     fps: float = 30.0,
     progress: bool = True,
     append: bool = False,
+    labels: str | Path | None = None,
 ) -> ImportReport:
     """Seed-format vectors in one .npz: X (N, T, 1662 or 258), label and signer (or
     recorder); optional seq (sequence numbers) and length (frames per sequence: the frames
-    after it are padding, not part of the sign, and are not imported)."""
+    after it are padding, not part of the sign, and are not imported). `labels` names the
+    signs (KArSL's xlsx or a CSV SignID,Sign), as `extract --labels` does."""
     check_dataset_target(out)
     path = Path(source)
     z = read_npz(path)
+    names = read_labels(labels) if labels else {}
+    unknown = sorted({normalise_sign_id(label) for label in z.labels} - set(names), key=natural_key) if names else []
+    if unknown:
+        raise SignposeError(
+            f"{labels}: sign ids {unknown[:10]} of {path.name} are not in the label file; pass the full label file"
+        )
     lengths = z.length if z.length is not None else np.full(len(z.X), z.X.shape[1])
 
     def items():
@@ -280,8 +288,9 @@ def import_npz(
         "source_root": str(path.resolve().parent),
         "units": "image-normalised",
         "padding": "trimmed: each sequence imported up to its own length" if z.length is not None else None,
+        "labels": str(labels) if labels else None,
     }
-    return _write(Path(out), items(), {}, meta, progress, append, path)
+    return _write(Path(out), items(), names, meta, progress, append, path)
 
 
 # ---------------------------------------------------------------------------------------
