@@ -289,3 +289,46 @@ def test_a_continued_run_keeps_the_weights_of_its_last_epoch(tmp_path, synth_sma
     assert last["epoch"] == 3  # saved in the fourth epoch (counted from 0)
     kept = torch.load(run / "model.pt", weights_only=True)
     assert all(torch.equal(kept[k], last["state_dict"][f"classifier.{k}"]) for k in kept)
+
+
+def test_a_run_started_from_another_keeps_its_body_and_the_rows_of_signs_both_know(tmp_path, small_run, synth_small):
+    """`train --init-from RUN` on another vocabulary: the body is the source's, the signs
+    both know keep their classifier rows, and --freeze-epochs trains the new layer alone."""
+    import shutil
+
+    import pandas as pd
+    import torch
+
+    from signpose.learn.finetune import head_name
+    from signpose.learn.runs import load_classifier
+
+    ds = tmp_path / "fewer-signs"  # signs 3-5 only, and one that the source never saw
+    shutil.copytree(synth_small, ds)
+    table = pd.read_csv(ds / "manifest.csv", dtype=str, keep_default_na=False)
+    table = table[table.sign_id.isin(["3", "4", "5"])].copy()
+    table.loc[table.sign_id == "5", "sign_id"] = "new"
+    table.to_csv(ds / "manifest.csv", index=False)
+    source, source_info, _ = load_classifier(small_run)
+    config = small_run_config(init_from=str(small_run), freeze_epochs=2, recipe={"epochs": 2, "batch_size": 32})
+    info = train(ds, tmp_path / "tuned", config, progress=False)
+    tuned, _, _ = load_classifier(tmp_path / "tuned")
+    head = head_name(tuned)
+    theirs, ours = source.state_dict(), tuned.state_dict()
+    body = [k for k in ours if not k.startswith(head + ".") and ours[k].dtype.is_floating_point and "running" not in k]
+    assert body and all(torch.equal(ours[k], theirs[k]) for k in body)  # frozen for both epochs
+    assert info.classes == ["3", "4", "new"]
+    weight, known = f"{head}.weight", [source_info.classes.index(c) for c in ("3", "4")]
+    assert not torch.equal(ours[weight][:2], theirs[weight][known])  # the layer alone trained
+    from signpose.learn.features import FeaturePipeline
+    from signpose.learn.finetune import init_from_run
+    from signpose.learn.models import SignClassifier
+
+    fresh = SignClassifier(config.model, FeaturePipeline(config.features), 3, config.model_options)
+    note = init_from_run(fresh, small_run, ["3", "4", "new"], config)
+    assert "classifier layer: 2 signs kept, 1 new" in note
+    assert torch.equal(fresh.state_dict()[weight][:2], theirs[weight][known])  # the rows of the signs both know
+    other = small_run_config(model="cnn", model_options=None, init_from=str(small_run))
+    with pytest.raises(SignposeError, match="was trained with other --model"):
+        train(ds, tmp_path / "other", other, progress=False)
+    with pytest.raises(SignposeError, match="freeze_epochs keeps a started body: give --init-from"):
+        small_run_config().replace(freeze_epochs=3)  # checked like any input: one line

@@ -62,6 +62,14 @@ class TrainConfig(Settings):
         "fitted on the held-out validation people (least log loss of the weighted mean, as SAM-SLR "
         "tunes its stream weights on validation data; needs 3 or more training signers)",
     )
+    init_from: str | None = Field(
+        None,
+        description="start from this run's weights (same model and features): the body is kept, the "
+        "classifier layer is new for the signs it did not know",
+    )
+    freeze_epochs: int = Field(
+        0, ge=0, description="with --init-from: train only the classifier layer for this many first epochs"
+    )
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig, description="augmentation")
     recipe: Recipe = Field(default_factory=Recipe, description="training recipe (default: the model's own)")
@@ -130,6 +138,12 @@ class TrainConfig(Settings):
             for stream in self.streams
             for s in seeds
         ]
+
+    @model_validator(mode="after")
+    def _freeze_needs_init(self) -> TrainConfig:
+        if self.freeze_epochs and not self.init_from:
+            raise ValueError("freeze_epochs keeps a started body: give --init-from RUN too")
+        return self
 
     @model_validator(mode="after")
     def _seeds_fit(self) -> TrainConfig:

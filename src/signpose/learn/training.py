@@ -27,6 +27,7 @@ from .augmentation import Augmenter
 from .config import RuntimeConfig, TrainConfig
 from .evaluation import EvalResult, evaluate, mean_std_table
 from .features import FeaturePipeline, PointData
+from .finetune import FreezeBody, head_name, init_from_run
 from .fusion import fit_run_weights, validation_people
 from .lightning import (
     LitSignClassifier,
@@ -127,6 +128,7 @@ class _Checked:
     split: Split
     held: list[str]
     classifier: SignClassifier
+    started_from: str = ""  # what --init-from kept, said when training starts
 
 
 def train(
@@ -145,6 +147,8 @@ def train(
     if out.exists() and not out.is_dir():
         raise SignposeError(f"{out}: is a file; --out must be a run folder (new, or one to resume)")
     check_output_folder(out, "--out", (dataset_path,), kind="run")
+    if config.init_from and Path(config.init_from).resolve() == out.resolve():
+        raise SignposeError(f"{out}: --init-from is the run being trained; start from another run")
     dataset = Dataset(dataset_path)
     check_not_being_written(dataset.root)
     if _check_resumable(out, config, dataset):
@@ -180,7 +184,8 @@ def _check(dataset: Dataset, config: TrainConfig) -> _Checked:
     L.seed_everything(config.seed, workers=True, verbose=False)  # the initial weights follow the seed
     classifier = SignClassifier(config.model, pipeline, len(split.classes), config.model_options)
     check_recipe(config.recipe, classifier, config.model)
-    return _Checked(dataset, pipeline, data, split, split.validation_signers(data.rows), classifier)
+    note = init_from_run(classifier, config.init_from, split.classes, config) if config.init_from else ""
+    return _Checked(dataset, pipeline, data, split, split.validation_signers(data.rows), classifier, note)
 
 
 def _validation_note(split: Split, held: list[str]) -> str:
@@ -214,6 +219,8 @@ def _fit(out: Path, run: _Checked, config: TrainConfig, runtime: RuntimeConfig, 
         make_loader(PointBatches(data, labels, split.val), 256, None, False, config.seed) if validating else None
     )
     callbacks, best = make_callbacks(recipe, out, len(train_loader), progress, validating)
+    if config.freeze_epochs:
+        callbacks.append(FreezeBody(config.freeze_epochs, head_name(run.classifier)))
     resume = out / "checkpoints" / "last.ckpt"
     log = out / "logs" / "csv" / "metrics.csv"
     if resume.is_file():
@@ -222,6 +229,8 @@ def _fit(out: Path, run: _Checked, config: TrainConfig, runtime: RuntimeConfig, 
     save_json(config, out / "config.json")
     if split.test_signer is not None:  # said once everything is checked
         print(_validation_note(split, run.held), file=sys.stderr)
+    if run.started_from and not resume.is_file():
+        print(run.started_from, file=sys.stderr)
     started = time.perf_counter()
     try:
         trainer.fit(
