@@ -141,6 +141,12 @@ def test_hold_mode_is_the_sliding_window_with_hold_to_commit():
     got = [(e["sign"], e["frame"]) for e in events if e["type"] == "commit"]
     assert [g[0] for g in got] == ["أم mother", "b"]
     assert got[0][1] == 9 + 2 * 2  # the first full window (hands in it from frame 5), held 3 windows
+    # each prediction carries the server's own hold state, which the page shows
+    predictions = [e for e in events if e["type"] == "prediction"]
+    holds = [e["hold"] for e in predictions]
+    committed_at = next(i for i, e in enumerate(predictions) if e["frame"] == got[0][1])
+    assert [h["held"] for h in holds[: committed_at + 1]] == [1, 2, 3] and holds[0]["need"] == 3
+    assert holds[committed_at + 1]["sign"] == "أم mother" and holds[committed_at + 1]["repeat"]  # added: not again
     short = decode(stream((0, 8)), mode="hold")[0]
     assert short.summary() == "8 frames, 0 windows classified: the stream was shorter than one window (30 frames)"
 

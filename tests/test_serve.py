@@ -306,6 +306,18 @@ def test_every_error_has_one_shape_and_the_api_documents_itself_offline(small_ru
         schema = httpx.get(f"{base}/openapi.json").json()
         body = schema["paths"]["/api/predict"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
         assert body["properties"]["video"]["format"] == "binary" and body["required"] == ["video"]
+        # the replies as they are (the docs said 200 "string" and 422 {"detail"}), no page routes
+        replies = schema["paths"]["/api/predict"]["post"]["responses"]
+        shape = {
+            code: r["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1] for code, r in replies.items()
+        }
+        assert shape.pop("200") == "PredictReply" and set(shape) >= {"400", "408", "413", "415", "422", "503", "507"}
+        assert set(shape.values()) == {"ErrorReply"}
+        assert {"top", "transcript", "hands_share"} <= set(
+            schema["components"]["schemas"]["PredictReply"]["properties"]
+        )
+        assert "/" not in schema["paths"] and "/font.ttf" not in schema["paths"]
+        assert all(op.get("description") for path in schema["paths"].values() for op in path.values())
         docs = httpx.get(f"{base}/docs").text
         assert "/vendor/swagger-ui/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
         bundle = httpx.get(f"{base}/vendor/swagger-ui/swagger-ui-bundle.js")

@@ -133,6 +133,7 @@ class Committer:
     best: Top | None = None  # the most probable top sign of any window
     _streak: list[float] = field(default_factory=list)
     _sign: str | None = None
+    _name: str = ""
     _last: str | None = None
     _released: bool = True
     _quiet_until: int = -1
@@ -143,7 +144,7 @@ class Committer:
         if top is not None and (self.best is None or top[2] > self.best[2]):
             self.best = top
         if top is None or top[0] != self._sign:
-            self._sign, self._streak = (top[0] if top else None), []
+            self._sign, self._name, self._streak = (top[0] if top else None), (top[1] if top else ""), []
             self._released = self._released or top is None or top[0] != self._last
         if top is None:
             return None
@@ -158,6 +159,18 @@ class Committer:
         event = _commit(top[0], top[1], mean, frame, start, frame, fps)
         self._last, self._released, self._quiet_until = top[0], False, frame + self.config.cooldown
         return event
+
+    def progress(self) -> dict:
+        """What is being held, as the page shows it (the server's own count, so the page
+        never disagrees with the commits): the sign, windows held of those needed, and
+        whether it is the sign just committed, which is not committed again until released."""
+        above = [p for p in self._streak[-self.config.hold :] if p >= self.config.threshold]
+        return {
+            "sign": self._name if self._sign else None,
+            "held": len(above) if above else 0,
+            "need": self.config.hold,
+            "repeat": self._sign is not None and self._sign == self._last and not self._released,
+        }
 
 
 def _commit(sign_id: str, sign: str, p: float, frame: int, start: int, end: int, fps: float) -> dict:
@@ -322,6 +335,7 @@ class StreamDecoder:
             i = int(np.argmax(probs))
             top = (self.classes[i], self.names[i], float(probs[i]))
         event = self.committer.update(self.frame, self.fps, top)
+        events[0]["hold"] = self.committer.progress()
         if event is not None:
             self._commits.append(event)
             events.append(event)

@@ -42,6 +42,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -79,6 +80,50 @@ PREDICT_BODY = {
             }
         },
     }
+}
+
+
+class ErrorReply(BaseModel):
+    """Every error, whatever its status: one line a person can act on."""
+
+    error: str
+
+
+class SignScore(BaseModel):
+    sign_id: str
+    sign: str
+    probability: float
+
+
+class PredictReply(BaseModel):
+    """The sign in an uploaded video, and its signs one after another."""
+
+    status: str = Field(description="ok, or no_sign (no hands seen, or nothing above the threshold)")
+    top: list[SignScore] = Field(description="the most likely signs, best first")
+    frames: int
+    hands_share: float = Field(description="share of the frames with a hand seen")
+    transcript: dict = Field(description="text, signs [{sign_id, sign, start, end, probability}], no_sign, duration")
+    timing: dict = Field(description="seconds: MediaPipe, classification, total")
+    source: str
+    annotated_url: str | None = Field(None, description="with ?annotate=1: the video with the landmarks and sign")
+    message: str | None = Field(None, description="why there is no sign, when status is no_sign")
+
+    model_config = {"extra": "allow"}
+
+
+ERRORS = {
+    status: {"model": ErrorReply, "description": meaning}
+    for status, meaning in {
+        400: "not a multipart upload with a file in the field `video`, or an empty file",
+        403: "another web origin or host name (see --allow-origins)",
+        408: "the upload took longer than --upload-seconds",
+        413: "larger than --max-upload-mb, longer than --max-upload-frames, frames larger than --max-frame-side "
+        "or more pixels than --max-upload-megapixels",
+        415: "not a video this server can decode",
+        503: "every MediaPipe worker is busy (Retry-After), or the server is shutting down",
+        507: "the server's disk is full",
+        422: "a query parameter of the wrong type (annotate is true or false)",
+    }.items()
 }
 
 
@@ -424,19 +469,21 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
         """The live WebSocket's messages, both ways (the page is one client; write another)."""
         return PROTOCOL
 
-    @app.get("/", response_class=HTMLResponse)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
         return HTMLResponse((STATIC / "index.html").read_text("utf-8"))
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.get("/font.ttf")
+    @app.get("/font.ttf", include_in_schema=False)
     async def font():
         # the font that shapes Arabic in the confusion matrices and annotated videos
         return FileResponse(font_path(), media_type="font/ttf")
 
     @app.get("/api/health")
     async def health():
+        """The run served (model, features, signs, measured accuracy), the live settings and how
+        busy the MediaPipe workers are."""
         rec = server.recognizer
         return {
             "status": "ok",
@@ -461,11 +508,15 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
 
     @app.get("/api/signs")
     async def signs():
+        """The signs the model knows, in class order, with their names (Arabic kept as UTF-8)."""
         rec = server.recognizer
         return [{"sign_id": i, "sign": n} for i, n in zip(rec.classes, rec.names, strict=True)]
 
-    @app.post("/api/predict", openapi_extra=PREDICT_BODY)
+    # documented, not enforced: the reply is built by predict_file (the docs showed "string")
+    @app.post("/api/predict", openapi_extra=PREDICT_BODY, responses={200: {"model": PredictReply}, **ERRORS})
     async def predict(request: Request, annotate: bool = False):
+        """The sign in one uploaded video (multipart field `video`), with its signs one after
+        another (`transcript`); `?annotate=1` adds the URL of the video with the landmarks drawn."""
         # The body is read first, counted and timed (a chunked body has no declared length,
         # a slow client must not hold a MediaPipe slot); only then is a slot taken.
         limit = int(config.max_upload_mb * 1024 * 1024)
@@ -534,6 +585,7 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
 
     @app.get("/api/annotated/{name}")
     async def annotated(name: str):
+        """An annotated video named by an upload's `annotated_url` (the latest ones are kept)."""
         path = server.annotated.get(name)
         if path is None or not path.is_file():
             raise ApiError(404, "no such annotated video (only the latest ones are kept)")

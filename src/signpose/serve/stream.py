@@ -133,6 +133,8 @@ PROTOCOL = {
             "hands": "whether a hand was seen in the window",
             "top": "[{sign_id, sign, probability}]",
             "status": "ok | no_sign",
+            "hold": "hold mode: {sign, held, need, repeat}: the sign held, windows held of those needed, and "
+            "whether it is the sign just committed (not committed again until the hands drop or another wins)",
         },
         "commit": {
             "type": "commit",

@@ -11,7 +11,8 @@ const BODY = [[11, 12], [11, 13], [13, 15], [12, 14], [14, 16], [11, 23], [12, 2
 const RTL = /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]/; // Hebrew, Arabic and their presentation forms
 const AUTO_BUDGET_MS = 10000; // auto mode: MediaPipe in the browser must be running by then
 const USABLE_FPS = 3; // and at least this fast, or frames mode takes over
-const UPLOAD_TIMEOUT_MS = 120000;
+const HEALTH_EVERY_MS = 5000; // the badge checks the server this often while the camera is off
+const OVERLAY_FADE_MS = 500; // points older than this are cleared: no frozen skeleton over a moving video
 
 const state = {
   health: null, mode: null, ws: null, stream: null, holistic: null, running: false, starting: false,
@@ -22,7 +23,21 @@ document.body.dataset.drawn = "0";
 document.body.dataset.commits = "0";
 document.body.dataset.predictions = "0";
 
-function setStatus(text) { $("status").textContent = text; }
+// Messages stay until the next message; counters have their own line and never overwrite them.
+function setStatus(text) { $("status").textContent = text; $("status-sep").hidden = !text; }
+function setCounts(text) { $("counts").textContent = text; }
+
+// A sign's name as an element: its own direction, and lang="ar" for Arabic script (screen
+// readers and fonts read it as Arabic).
+function nameSpan(text) {
+  const span = document.createElement("span");
+  span.dir = "auto"; span.textContent = text;
+  if (RTL.test(text)) span.lang = "ar";
+  return span;
+}
+
+// Server messages name command-line flags (for API users); the page says it in words.
+function plain(text) { return String(text).replace(/\s*\(--[a-z-]+\)/g, ""); }
 function announce(text) { $("announce").textContent = text; }
 
 // connected | reconnecting | offline | connecting: the page's link to the server, always shown
@@ -39,7 +54,7 @@ function accuracyNote(acc) {
   if (!acc || acc.accuracy == null) return "This run has no measured accuracy on a person it never saw.";
   const data = { synthetic: "synthetic signers made by signpose (not real people)",
     recorded: "recordings", unknown: "its test data" }[acc.data || "unknown"];
-  const who = acc.signer ? `signer ${acc.signer}` : "test samples";
+  const who = acc.signer ? (/^signer/i.test(acc.signer) ? acc.signer : `signer ${acc.signer}`) : "test samples";
   return `Measured on ${data}: ${who}, never seen in training, ${(100 * acc.accuracy).toFixed(1)}% of ` +
     `${acc.samples} samples (95% interval ${(100 * acc.accuracy_ci95[0]).toFixed(0)}–` +
     `${(100 * acc.accuracy_ci95[1]).toFixed(0)}%). Expect less on people and cameras unlike those.`;
@@ -53,6 +68,7 @@ async function loadInfo() {
   // the sentence reads in the names' own direction: the first sign at the reading start
   $("sentence").dir = state.rtl ? "rtl" : "ltr";
   $("history").dir = state.rtl ? "rtl" : "ltr";
+  $("vocab").dir = state.rtl ? "rtl" : "ltr"; // the columns run in the names' direction
   const few = signs.slice(0, 3).map((s) => s.sign).join(", ");
   $("model-line").textContent = `Recognises ${signs.length} signs` +
     (signs.length ? ` (${few}${signs.length > 3 ? ", …" : ""})` : "") + (state.rtl ? ", named in Arabic script." : ".");
@@ -64,8 +80,7 @@ async function loadInfo() {
   $("vocab-count").textContent = signs.length;
   $("vocab").replaceChildren(...signs.map((s) => {
     const li = document.createElement("li");
-    li.dir = "auto";
-    li.textContent = s.sign;
+    li.append(nameSpan(s.sign));
     li.dataset.signId = s.sign_id;
     return li;
   }));
@@ -103,6 +118,8 @@ function drawParts(parts) {
     ctx.fillStyle = color;
     for (const [a] of pairs) { const p = point(arr, a); ctx.fillRect(p[0] - 2, p[1] - 2, 4, 4); }
   };
+  clearTimeout(state.fade);
+  state.fade = setTimeout(clearOverlay, OVERLAY_FADE_MS);
   lines(parts.pose, BODY, "#4fc3f7");
   lines(parts.left_hand, HAND, "#ff7043");
   lines(parts.right_hand, HAND, "#66bb6a");
@@ -127,8 +144,7 @@ function bars(top) {
   return top.map((t) => {
     const li = document.createElement("li");
     li.style.setProperty("--p", `${(100 * t.probability).toFixed(1)}%`);
-    const name = document.createElement("span");
-    name.dir = "auto"; name.textContent = t.sign;
+    const name = nameSpan(t.sign);
     const p = document.createElement("span");
     p.className = "p"; p.textContent = `${(100 * t.probability).toFixed(0)}%`;
     li.append(name, p);
@@ -139,8 +155,16 @@ function bars(top) {
 // Why nothing is committed yet. Hold mode: the top sign must stay above the threshold for
 // `hold` windows. Segment mode: the sign is read while the hands are up and decided when they
 // go down (or the next sign begins); the bar shows how sure the reading is against the threshold.
-function showHold(top) {
+function showHold(top, hold) {
   const live = state.health ? state.health.live : { mode: "hold", hold: 1 };
+  if (hold) { // the server's own count: the page never disagrees with its commits
+    $("hold").hidden = !hold.sign;
+    $("hold-sign").textContent = hold.sign || "";
+    $("hold-label").textContent = hold.repeat ? "already added:" : "holding";
+    $("hold-progress").value = hold.repeat ? 0 : hold.held / hold.need;
+    $("hold").title = hold.repeat ? "lower your hands or sign something else to add it again" : "";
+    return;
+  }
   const threshold = Number($("threshold").value);
   const best = top[0];
   if (live.mode === "segment") {
@@ -170,9 +194,7 @@ function renderSentence() {
   $("sentence").replaceChildren(...state.sentence.map((s) => {
     const span = document.createElement("span");
     span.className = "word";
-    const name = document.createElement("span");
-    name.dir = "auto"; name.textContent = s.sign;
-    span.append(name);
+    span.append(nameSpan(s.sign));
     if (s.start != null) {
       const time = document.createElement("time");
       time.textContent = clock(s.start);
@@ -188,11 +210,13 @@ function renderSentence() {
 function speak(sign) {
   if (!$("speak").checked) return;
   const synth = window.speechSynthesis;
-  if (!synth) { setStatus("this browser cannot speak"); return; }
+  if (!synth) { $("speak-note").textContent = "this browser cannot speak"; return; }
   const lang = RTL.test(sign) ? "ar" : (document.documentElement.lang || "en");
   const voices = synth.getVoices();
   const voice = voices.find((v) => v.lang && v.lang.toLowerCase().startsWith(lang));
-  if (voices.length && !voice) setStatus(`this browser has no ${lang === "ar" ? "Arabic" : lang} voice to speak with`);
+  // a lasting note beside the checkbox (status lines change with every message)
+  $("speak-note").textContent = !voices.length ? "this browser has no voices to speak with"
+    : voice ? "" : `this browser has no ${lang === "ar" ? "Arabic" : lang} voice to speak with`;
   const utterance = new SpeechSynthesisUtterance(sign);
   utterance.lang = lang;
   if (voice) utterance.voice = voice;
@@ -205,10 +229,9 @@ function commit(msg) {
   renderSentence();
   const li = document.createElement("li");
   const time = document.createElement("time");
+  time.dir = "ltr"; // isolated: the list's right-to-left order never reorders a time's parts
   time.textContent = msg.start != null ? `${clock(msg.start)}–${clock(msg.end)}` : new Date().toLocaleTimeString();
-  const name = document.createElement("span");
-  name.dir = "auto"; name.textContent = sign;
-  li.append(time, " ", name);
+  li.append(time, " ", nameSpan(sign));
   $("history").prepend(li);
   announce(`recognised: ${sign}`);
   speak(sign);
@@ -220,7 +243,7 @@ function onMessage(event) {
   else if (msg.type === "prediction") {
     if (!state.running) return;
     $("topk").replaceChildren(...bars(msg.top));
-    showHold(msg.top);
+    showHold(msg.top, msg.hold);
     if (!msg.hands) $("hands-state").hidden = false;
     state.predictions += 1;
     document.body.dataset.predictions = String(state.predictions);
@@ -233,7 +256,9 @@ function onMessage(event) {
     return;
   } else if (msg.type === "end") { $("hold").hidden = true; if (state.ending) state.ending(); return; }
   else if (msg.type === "error") { setStatus(`server: ${msg.message}`); announce(`server: ${msg.message}`); }
-  if (msg.received !== undefined) setStatus(`${msg.processed} frames classified, ${msg.dropped} dropped`);
+  if (msg.received !== undefined) {
+    setCounts(`${msg.processed} frames tracked, ${state.predictions} readings, ${msg.dropped} frames dropped`);
+  }
 }
 
 // -- the WebSocket, reconnected with backoff while the camera runs ------------------------
@@ -252,13 +277,24 @@ function connect() {
     setConnection("connected");
     ws.send(JSON.stringify({ type: "config", threshold: Number($("threshold").value) }));
   };
-  ws.onclose = () => {
+  ws.onclose = (event) => {
     if (state.ws !== ws) return; // replaced or stopped on purpose
     state.ws = null;
+    clearOverlay(); // the last points are not the person any more
     if (!state.running) return;
+    if (event.code === 1013) { // the server is full (frames mode): busy, not lost; wait longer
+      const wait = Math.min(60000, 5000 * 2 ** state.retry++);
+      setConnection("busy", `server busy; retrying in ${Math.round(wait / 1000)} s`);
+      if (state.retry === 1) {
+        announce("the server is busy with other cameras; retrying, or recognise a video file meanwhile");
+        setStatus("the server is busy with other cameras: retrying; a video file can be recognised meanwhile");
+      }
+      state.reconnect = setTimeout(() => { if (state.running) connect(); }, wait);
+      return;
+    }
     const wait = Math.min(8000, 500 * 2 ** state.retry++);
     setConnection("reconnecting", `reconnecting in ${(wait / 1000).toFixed(1)} s…`);
-    announce("lost the server; reconnecting");
+    if (state.retry === 1) announce("lost the server; reconnecting");
     state.reconnect = setTimeout(() => { if (state.running) connect(); }, wait);
   };
   return settled;
@@ -270,7 +306,8 @@ function send(data) {
 }
 
 // -- live --------------------------------------------------------------------------------
-function wantedMode() { return new URLSearchParams(location.search).get("mode") || $("mode-select").value; }
+// The select is the one truth (a ?mode= in the address only sets it when the page opens).
+function wantedMode() { return $("mode-select").value; }
 
 function withTimeout(promise, ms) {
   return Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), ms))]);
@@ -288,15 +325,15 @@ function glRenderer() {
 }
 
 async function chooseMode() {
-  state.modeReason = "";
+  state.modeReason = ""; state.modeDetail = "";
   const wanted = wantedMode();
   const canLandmarks = state.health.modes.includes("landmarks") && typeof WebAssembly === "object";
   if (wanted === "frames" || !canLandmarks) return "frames";
   if (wanted === "auto") {
     const renderer = glRenderer();
     if (renderer === null || /swiftshader|llvmpipe|software/i.test(renderer)) {
-      state.modeReason = `this device has no GPU for MediaPipe in the browser (${renderer === null ?
-        "no WebGL 2" : renderer.slice(0, 60)}), so frames mode; choose landmarks to try anyway`;
+      state.modeReason = "no graphics acceleration here: the server does the tracking";
+      state.modeDetail = renderer === null ? "no WebGL 2" : renderer;
       return "frames";
     }
   }
@@ -305,7 +342,7 @@ async function chooseMode() {
     return "landmarks";
   } catch (e) {
     if (wanted === "landmarks") throw e;
-    state.modeReason = "MediaPipe did not start in this browser in time, so frames mode";
+    state.modeReason = "tracking did not start in this browser in time: the server does it";
     return "frames";
   }
 }
@@ -364,7 +401,7 @@ async function landmarksLoop() {
     if (wantedMode() === "auto" && elapsed > AUTO_BUDGET_MS / 2) {
       const fps = state.landmarkTimes.length / (elapsed / 1000);
       if (fps < USABLE_FPS) {
-        state.modeReason = `MediaPipe ran at ${fps.toFixed(1)} frames/s in this browser: too slow, so frames mode`;
+        state.modeReason = `this browser tracked ${fps.toFixed(1)} frames a second, too slow: the server does it`;
         switchTo("frames");
         return;
       }
@@ -395,6 +432,8 @@ function showMode() {
   $("mode").textContent = (state.mode === "landmarks"
     ? "landmarks (MediaPipe in this browser; the video stays here)" : "frames (MediaPipe on the server)") +
     (state.modeReason ? `: ${state.modeReason}` : ""); // why auto chose it stays, the counts change
+  $("mode").title = state.modeDetail || "";
+  $("mode-select").value = wantedMode(); // the select shows the mode asked for; the line, the one running
   document.body.dataset.mode = state.mode;
 }
 
@@ -447,6 +486,7 @@ async function start() {
     $("stop").disabled = false;
     await connect(); // the first frames are not sent into a socket still connecting
     if (state.mode === "landmarks") landmarksLoop(); else framesLoop();
+    $("stop").focus(); // the control that is now the one to use
   } catch (e) {
     setStatus(`could not start: ${e.message}`);
     stopCamera();
@@ -477,8 +517,33 @@ function stopCamera() {
   $("hold").hidden = true;
   $("hands-state").hidden = true;
   $("placeholder").hidden = false;
+  const hadFocus = document.activeElement === $("stop");
   $("start").disabled = false; $("stop").disabled = true;
-  if (state.health) setConnection("connected");
+  if (hadFocus || document.activeElement === document.body) $("start").focus();
+  checkServer();
+}
+
+// The badge is true while the camera is off too: the server is asked every few seconds.
+async function checkServer() {
+  if (state.running) return; // the live socket tells
+  try {
+    const answer = await withTimeout(fetch("/api/health", { cache: "no-store" }), 3000);
+    if (!answer.ok) throw new Error(String(answer.status));
+    if (!state.running) setConnection("connected");
+  } catch (e) {
+    if (!state.running) setConnection("offline", "offline: the server does not answer");
+  }
+}
+setInterval(checkServer, HEALTH_EVERY_MS);
+
+// A new mode chosen while the camera runs applies now.
+async function modeChanged() {
+  if (!state.running) return;
+  try {
+    state.modeReason = ""; state.modeDetail = "";
+    const mode = await chooseMode();
+    if (mode !== state.mode || wantedMode() !== "auto") switchTo(mode); else showMode();
+  } catch (e) { setStatus(`cannot switch: ${e.message}`); }
 }
 
 // -- upload ------------------------------------------------------------------------------
@@ -498,29 +563,41 @@ async function upload(event) {
   button.disabled = true;
   const body = new FormData();
   body.append("video", file);
+  // No page time-out: the server works as long as the clip needs (it refuses what is over its
+  // limits up front) and stops when the page leaves; Cancel stops it here.
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), UPLOAD_TIMEOUT_MS);
+  const cancel = $("cancel-upload"), started = performance.now();
+  cancel.hidden = false;
+  cancel.onclick = () => controller.abort();
+  const ticker = setInterval(() => {
+    out.firstChild.textContent = `recognising… ${Math.round((performance.now() - started) / 1000)} s`;
+  }, 1000);
   let response, result;
   try {
     response = await fetch("/api/predict?annotate=1", { method: "POST", body, signal: controller.signal });
     result = await response.json();
   } catch (e) {
-    uploadError(e.name === "AbortError"
-      ? `no answer from the server in ${UPLOAD_TIMEOUT_MS / 1000} s; try a shorter clip or try again`
-      : "cannot reach the server; check that it is running and try again");
+    uploadError(e.name === "AbortError" ? "cancelled" : "cannot reach the server; check that it is running and try again");
     return;
   } finally {
-    clearTimeout(timer);
+    clearInterval(ticker);
+    cancel.hidden = true;
     button.disabled = false;
   }
-  if (!response.ok) { uploadError(result.error || response.statusText); announce(result.error || "upload failed"); return; }
+  if (!response.ok) {
+    const said = result.error ? plain(result.error) : response.statusText;
+    const text = response.status === 400 && /empty/.test(said) ? "this file is empty: choose a video" : said;
+    uploadError(text); announce(text); $("upload-result").focus();
+    return;
+  }
   const list = document.createElement("ol");
   list.className = "bars"; list.id = "upload-top";
   list.append(...bars(result.top));
   const summary = document.createElement("p");
   summary.className = "note";
   summary.textContent = result.status === "ok"
-    ? `${result.frames} frames, hands in ${(100 * result.hands_share).toFixed(0)}%, ${result.timing.total.toFixed(2)} s`
+    ? `${result.frames} frames, hands seen in ${(100 * result.hands_share).toFixed(0)}% of them, processed in ` +
+      `${result.timing.total.toFixed(1)} s`
     : result.message;
   const signs = result.transcript ? result.transcript.signs : [];
   if (signs.length > 1) {
@@ -531,9 +608,8 @@ async function upload(event) {
     transcript.id = "upload-transcript"; transcript.className = "transcript"; transcript.dir = state.rtl ? "rtl" : "ltr";
     transcript.append(...signs.map((s) => {
       const li = document.createElement("li");
-      const name = Object.assign(document.createElement("span"), { dir: "auto", textContent: s.sign });
-      const time = Object.assign(document.createElement("time"), { textContent: `${clock(s.start)}–${clock(s.end)}` });
-      li.append(name, " ", time);
+      const time = Object.assign(document.createElement("time"), { dir: "ltr", textContent: `${clock(s.start)}–${clock(s.end)}` });
+      li.append(nameSpan(s.sign), " ", time);
       return li;
     }));
     const add = Object.assign(document.createElement("button"), { type: "button", textContent: "Add to the sentence" });
@@ -549,6 +625,7 @@ async function upload(event) {
     announce(result.status === "ok" ? `the clip: ${result.top[0].sign}` : result.message);
   }
   if (result.annotated_url) { video.src = result.annotated_url; video.hidden = false; }
+  $("upload-result").focus(); // the result is where the person looks next
 }
 
 // -- wiring ------------------------------------------------------------------------------
@@ -567,6 +644,7 @@ $("undo").addEventListener("click", () => {
 });
 $("clear").addEventListener("click", () => { state.sentence = []; renderSentence(); });
 $("upload-form").addEventListener("submit", upload);
+$("mode-select").addEventListener("change", modeChanged);
 const forced = new URLSearchParams(location.search).get("mode");
 if (forced) $("mode-select").value = forced;
 // For tests and extensions: feed the page a server message as if it came from the WebSocket.
