@@ -1,7 +1,9 @@
-"""The web app against hostile and careless clients (the probes' D13-D21, D30, D38, on their
-own reproductions): bodies counted and timed before a MediaPipe slot is taken, frames and
-messages bounded, other sites refused, graphs never shared by two threads nor lost, and a
-bounded soak of many clients that come and go."""
+"""The web app against hostile and careless clients, each on its own reproduction (the
+probes' D13-D21, D30, D38, and round two's N1, N2, N4, N5, N8, N13, D15): bodies counted
+and timed before a MediaPipe slot is taken, uploads bounded by frame side and decoded
+pixels, frames and messages bounded, other sites refused, a full disk the server's
+problem, Ctrl+C within seconds, graphs never shared by two threads nor lost, and a bounded
+soak of many clients that come and go."""
 
 from __future__ import annotations
 
