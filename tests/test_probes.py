@@ -438,7 +438,7 @@ def test_d37_a_resume_that_only_writes_the_weights_reports_a_real_epoch(tmp_path
 
 
 def test_d29_a_metrics_file_that_is_no_object_costs_the_accuracy_line_only(tmp_path):
-    from signpose.serve.app import _measured_accuracy
+    from signpose.serve.server import _measured_accuracy
 
     (tmp_path / "metrics.json").write_text("[0.9]")
     assert _measured_accuracy(tmp_path, tmp_path / "no dataset") is None

@@ -1,0 +1,227 @@
+"""What the app holds: the run, the MediaPipe pool and its slots, the temporary folder,
+and the work of one upload (bounded by frames, frame side and decoded pixels)."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import queue
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from ..data.dataset import read_meta
+from ..data.video import open_frames
+from ..errors import SignposeError
+from ..extract.holistic import HolisticExtractor
+from ..recognise.annotate import annotate_video
+from ..recognise.recognizer import Recognizer
+from ..recognise.transcribe import transcribe_sequence
+from .api import ApiError
+from .config import ServeConfig
+
+KEEP_ANNOTATED = 20  # annotated videos kept for playback; older ones are deleted
+
+
+class Extractors:
+    """MediaPipe graphs, built when first needed and reused: an upload holds one for its
+    video, a frames-mode stream for its connection (tracking runs across its frames)."""
+
+    def __init__(self, recognizer: Recognizer):
+        self.config = recognizer.extraction
+        self.free: queue.Queue[HolisticExtractor] = queue.Queue()
+        self.made = 0
+        self.lock = threading.Lock()
+
+    def take(self) -> HolisticExtractor:
+        try:
+            return self.free.get_nowait()
+        except queue.Empty:
+            with self.lock:
+                self.made += 1
+            return HolisticExtractor(self.config)
+
+    def give(self, extractor: HolisticExtractor) -> None:
+        extractor.forget_tracking()  # the next user starts from a fresh detection
+        self.free.put(extractor)
+
+    def close(self) -> None:
+        while not self.free.empty():
+            self.free.get_nowait().close()
+
+
+class UploadBudget:
+    """An upload's limits: frames (--max-upload-frames), frame side (--max-frame-side, the
+    same as frames mode's) and decoded pixels (--max-upload-megapixels); 413 past any."""
+
+    def __init__(self, config: ServeConfig):
+        self.config, self.frames = config, 0
+
+    def frame(self, width: int, height: int, count: int = 1) -> None:
+        side, frames = self.config.max_frame_side, self.config.max_upload_frames
+        budget = self.config.max_upload_megapixels * 1e6
+        if max(width, height) > side:
+            raise ApiError(
+                413,
+                f"the video's frames are {width}x{height}, larger than {side} pixels a side "
+                "(--max-frame-side); send a smaller video",
+            )
+        if count > frames:
+            raise ApiError(413, f"the video is longer than {frames} frames (--max-upload-frames); send a shorter one")
+        if count * width * height > budget:
+            raise ApiError(
+                413,
+                f"the video holds {count * width * height / 1e6:,.0f} megapixels in {count} frames, more than "
+                f"{budget / 1e6:,.0f} (--max-upload-megapixels); send a shorter or smaller video",
+            )
+
+    def decoded(self, frame: np.ndarray) -> None:
+        """One more decoded frame, checked with the count so far."""
+        self.frames += 1
+        self.frame(frame.shape[1], frame.shape[0], self.frames)
+
+
+class Server:
+    """What the app holds: the run, the MediaPipe pool and the temporary folder."""
+
+    def __init__(self, run: str | Path, config: ServeConfig):
+        import torch
+
+        torch.set_num_threads(1)  # one request's classification is small; many run side by side
+        self.config = config
+        self.recognizer = Recognizer(run, backend=config.backend)
+        self.pool = ThreadPoolExecutor(config.workers, thread_name_prefix="mediapipe")
+        self.slots = config.workers  # free MediaPipe slots (uploads and frames-mode frames)
+        self.slot_lock = threading.Lock()
+        self.extractors = Extractors(self.recognizer)
+        self.pool.submit(lambda: self.extractors.give(self.extractors.take()))  # one graph ready early
+        self.frame_streams = 0
+        self.tmp = Path(tempfile.mkdtemp(prefix="signpose-serve-"))
+        atexit.register(shutil.rmtree, self.tmp, True)  # also when the process ends without a clean shutdown
+        self.annotated: OrderedDict[str, Path] = OrderedDict()
+        self.live_clients = 0
+        self.accuracy = _measured_accuracy(Path(run), self.recognizer.info.dataset_path(Path(run)))
+        self.cancels: set[threading.Event] = set()  # one per upload in MediaPipe: set when it should stop
+        self.closing = False  # Ctrl+C or SIGTERM came: uploads in MediaPipe stop at their next frame
+
+    def workdir(self) -> Path:
+        """A fresh folder for one upload; the server's temp folder is made again if something
+        deleted it (a /tmp cleaner), instead of failing every upload from then on."""
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=self.tmp))
+
+    def try_slot(self) -> bool:
+        with self.slot_lock:
+            if self.slots == 0:
+                return False
+            self.slots -= 1
+            return True
+
+    def free_slot(self) -> None:
+        with self.slot_lock:
+            self.slots += 1
+
+    def stop_work(self) -> None:
+        """The process is asked to end: every upload in MediaPipe stops at its next frame
+        and answers 503 (waiting for a whole video would hold the exit for minutes)."""
+        self.closing = True
+        for cancel in list(self.cancels):
+            cancel.set()
+
+    def close(self) -> None:
+        """Shut down without waiting for uploads in MediaPipe: they stop at their next frame."""
+        self.stop_work()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.extractors.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- uploads ---------------------------------------------------------------------------
+
+    def predict_file(self, path: Path, annotate: bool, cancel: threading.Event) -> dict:
+        """Runs in the pool: the sign in one uploaded video, at most `max_upload_frames`
+        frames long; stops at the next frame once `cancel` is set (the client left)."""
+        import cv2
+
+        unreadable = ApiError(415, "the upload is not a video this server can decode (no frame could be read)")
+        try:
+            source = open_frames(path, fps=self.recognizer.extraction.fps)
+        except SignposeError:
+            raise unreadable from None
+        # What the container declares is checked before a single frame is decoded: a 3 MB
+        # file can declare 16000x16000 frames, gigabytes once decoded.
+        check = UploadBudget(self.config)
+        check.frame(source.width, source.height, source.frame_count)
+        capture = cv2.VideoCapture(str(path))
+        readable = capture.isOpened() and capture.read()[0]
+        capture.release()
+        if not readable:
+            raise unreadable
+
+        def frames():
+            for frame in source:
+                if cancel.is_set():
+                    if self.closing:
+                        raise ApiError(503, "the server is shutting down; send the video again when it is back")
+                    raise ApiError(499, "the client left before the result")
+                check.decoded(frame)  # a container that declared less than it holds
+                yield frame
+
+        extractor = self.extractors.take()
+        try:
+            start = time.perf_counter()
+            seq = extractor.extract(frames(), source.fps, source.width, source.height)
+            timing = dict(extractor.last_timing)
+        except (SignposeError, ApiError) as e:
+            extractor.close()  # a graph stopped mid-video is not reused
+            if isinstance(e, ApiError):
+                raise
+            raise ApiError(415, str(e).removeprefix(f"{path}: ")) from None
+        else:
+            self.extractors.give(extractor)
+        pred = self.recognizer.predict_sequence(seq, top_k=self.config.top_k)
+        hands = seq.hands_per_frame()
+        transcript = transcribe_sequence(self.recognizer, seq, self.config.live, "upload").as_dict()
+        result = {
+            **pred.as_dict(),
+            # the signs one after another, as `signpose transcribe` reads them
+            "transcript": {k: transcript[k] for k in ("text", "signs", "no_sign", "duration")},
+            "source": "upload",
+            "hands_share": round(float(hands.mean()) if seq.frames else 0.0, 4),
+            "timing": {**{k: round(v, 4) for k, v in {**timing, **pred.timing}.items()}},
+        }
+        if annotate:
+            name = f"{uuid.uuid4().hex}.webm"
+            self.tmp.mkdir(parents=True, exist_ok=True)
+            annotate_video(path, seq, pred.label, self.tmp / name, fps=self.recognizer.extraction.fps)
+            self.annotated[name] = self.tmp / name
+            while len(self.annotated) > KEEP_ANNOTATED:
+                self.annotated.popitem(last=False)[1].unlink(missing_ok=True)
+            result["annotated_url"] = f"/api/annotated/{name}"
+        result["timing"]["total"] = round(time.perf_counter() - start, 4)
+        return result
+
+
+def _measured_accuracy(run: Path, dataset: Path) -> dict | None:
+    """The run's accuracy on its unseen test signer, from metrics.json (None if absent),
+    and what it was measured on: `data` is synthetic (made by `signpose synth`, as the
+    demo's is), recorded, or unknown (the dataset is not where the run says)."""
+    try:
+        metrics = json.loads((run / "metrics.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(metrics, dict):  # damaged: the page just shows no accuracy
+        return None
+    keys = ("accuracy", "accuracy_ci95", "samples", "signer")
+    try:
+        made_by = read_meta(dataset).get("created_by") if dataset.is_dir() else None
+        data = "unknown" if not dataset.is_dir() else "synthetic" if made_by == "synth" else "recorded"
+    except SignposeError:
+        data = "unknown"
+    return {**{k: metrics.get(k) for k in keys}, "data": data}
