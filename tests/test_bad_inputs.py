@@ -286,7 +286,7 @@ CASES = [
     ("garbage onnx", "predict {run-bad-onnx} {clip} --backend onnx", "not a usable ONNX model"),
     ("unknown signer", "evaluate {run} --signer nobody", "signer 'nobody' is not in"),
     ("not a run", "evaluate {ds}", "not a training run (no run.json)"),
-    ("too many test-time views", "evaluate {run} --tta 10", "tta must be between 1 and 9 views, not 10"),
+    ("too many test-time views", "evaluate {run} --tta 10", "setting tta (--tta) must be <= 9, not 10"),
     ("ensemble member not a run", "evaluate {run} --ensemble {ds}", "not a training run (no run.json)"),
     ("ensemble on onnx", "predict {run} {clip} --ensemble {run} --backend onnx", "run on the torch backend"),
     ("serve not a run", "serve {ds}", "not a training run (no run.json)"),

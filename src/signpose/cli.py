@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SignposeError, environment_error, is_environment_error
-from .recognise import BACKENDS
 from .settings import add_flags, build, deep_merge, given, load_json, parser_class
 
 
@@ -241,7 +240,8 @@ def cmd_evaluate(args) -> int:
 
     from .learn.evaluation import evaluate
 
-    result = evaluate(args.run, args.dataset, args.signer, tta=args.tta, ensemble=args.ensemble, out=args.out)
+    rc = _settings(args, "RecognitionConfig")
+    result = evaluate(args.run, args.dataset, args.signer, tta=rc.tta, ensemble=rc.ensemble, out=args.out)
     if args.json:
         print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -276,17 +276,17 @@ def _print_prediction(p) -> None:
 
 def cmd_predict(args) -> int:
     from .data.video import find_samples
-    from .recognise.recognizer import Recognizer
 
     videos = find_samples(args.videos)
     if args.annotate and len(videos) != 1:
         raise SignposeError("--annotate writes one video: pass a single input video")
-    rec = Recognizer.from_run(args.run, backend=args.backend, ensemble=args.ensemble, tta=args.tta)
+    rc = _settings(args, "RecognitionConfig")
+    rec = rc.recognizer(args.run)
     if args.annotate:
-        preds = [rec.predict(videos[0], args.top_k, annotate=args.annotate, force=args.force)]
+        preds = [rec.predict(videos[0], rc.top_k, annotate=args.annotate, force=args.force)]
     else:
         preds = []
-        for p in rec.predict_many(videos, args.top_k, workers=args.workers, progress=not args.json):
+        for p in rec.predict_many(videos, rc.top_k, workers=args.workers, progress=not args.json):
             preds.append(p)
             if not args.json:
                 _print_prediction(p)
@@ -309,12 +309,11 @@ def _print_transcript(t) -> None:
 def cmd_transcribe(args) -> int:
     from .data.video import find_samples
     from .recognise.decoder import LiveConfig
-    from .recognise.recognizer import Recognizer
     from .recognise.transcribe import transcribe_many
 
-    config = LiveConfig.from_given(given(args))
+    config = LiveConfig.from_given(_given(args, LiveConfig))
     sources = find_samples(args.recordings, also=(".pose",))
-    rec = Recognizer.from_run(args.run, backend=args.backend, ensemble=args.ensemble, tta=args.tta)
+    rec = _settings(args, "RecognitionConfig").recognizer(args.run)
     done = []
     for t in transcribe_many(rec, sources, args.out, config, args.annotate, args.workers):
         done.append(t)
@@ -349,10 +348,9 @@ def cmd_serve(args) -> int:
 def cmd_live(args) -> int:
     from .recognise.decoder import LiveConfig
     from .recognise.live import preview_window
-    from .recognise.recognizer import Recognizer
 
-    config = LiveConfig.from_given(given(args))
-    rec = Recognizer.from_run(args.run, backend=args.backend, ensemble=args.ensemble, tta=args.tta)
+    config = LiveConfig.from_given(_given(args, LiveConfig))
+    rec = _settings(args, "RecognitionConfig").recognizer(args.run)
     show = preview_window() if not args.headless and os.environ.get("DISPLAY") else None
     source = int(args.source) if str(args.source).isdigit() else args.source
     session = rec.live(source, config, on_frame=show)
@@ -493,36 +491,33 @@ def _evaluate_args(p) -> None:
     p.add_argument("--signer", help="evaluate on this signer (written into RUN/eval/<signer>/)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--out", help="write the metrics, tables and pictures into this folder instead of the run")
-    _combine_args(p)
 
 
-def _combine_args(p) -> None:
-    p.add_argument(
-        "--ensemble",
-        nargs="+",
-        default=[],
-        metavar="RUN",
-        help="other runs of the same signs; their probabilities are averaged with RUN's",
-    )
-    p.add_argument(
-        "--tta",
-        type=_positive_int,
-        default=1,
-        metavar="N",
-        help="average N views of each sign (small rotations and scalings; 1 = off)",
-    )
+def _recognition_settings(p, exclude: tuple[str, ...] = ()) -> None:
+    from .recognise.config import RecognitionConfig
+
+    add_flags(p, RecognitionConfig, exclude=exclude, title="recognition settings")
+
+
+def _given(args, cls) -> dict:
+    """The flags given that belong to settings class `cls` (a command may take two)."""
+    return {k: v for k, v in given(args).items() if k in cls.model_fields}
+
+
+def _settings(args, name: str):
+    from .recognise import config
+
+    cls = getattr(config, name)
+    return build(cls, _given(args, cls))
 
 
 def _predict_args(p) -> None:
     p.add_argument("run")
     p.add_argument("videos", nargs="+", help="video files, frame folders, or folders of videos")
-    p.add_argument("--top-k", type=_positive_int, default=5)
     p.add_argument("--json", action="store_true")
     p.add_argument("--annotate", help="write the video with landmarks and the sign to this .mp4")
     p.add_argument("--force", action="store_true", help="let --annotate replace an existing file")
-    p.add_argument("--backend", choices=BACKENDS, default="torch")
     p.add_argument("--workers", type=_positive_int, help="extraction processes for many videos")
-    _combine_args(p)
 
 
 def _transcribe_args(p) -> None:
@@ -530,23 +525,20 @@ def _transcribe_args(p) -> None:
     p.add_argument("recordings", nargs="+", help="videos, frame folders, .pose files, or folders of them")
     p.add_argument("--out", required=True, help="folder for NAME.json and NAME.vtt (and NAME.mp4)")
     p.add_argument("--annotate", action="store_true", help="also write each video with the running transcript")
-    p.add_argument("--backend", choices=BACKENDS, default="torch")
     p.add_argument("--workers", type=_positive_int, help="extraction processes for many videos")
-    _combine_args(p)
 
 
 def _live_args(p) -> None:
     p.add_argument("run")
     p.add_argument("--source", default="0", help="camera index, video file or stream URL")
     p.add_argument("--headless", action="store_true", help="print timestamped predictions, no window")
-    p.add_argument("--backend", choices=BACKENDS, default="torch")
-    _combine_args(p)
 
 
 def _live_settings(p) -> None:
     from .recognise.decoder import LiveConfig
 
     add_flags(p, LiveConfig, title="live settings")
+    _recognition_settings(p, exclude=("top_k",))
 
 
 def _serve_args(p) -> None:
@@ -617,14 +609,19 @@ COMMANDS: dict[str, Command] = {
         _train_args,
         _train_settings_flags,
     ),
-    "evaluate": Command("metrics, per-class table and confusion matrix of a run", cmd_evaluate, _evaluate_args),
+    "evaluate": Command(
+        "metrics, per-class table and confusion matrix of a run",
+        cmd_evaluate,
+        _evaluate_args,
+        lambda p: _recognition_settings(p, exclude=("backend", "top_k")),
+    ),
     "cv": Command(
         "signer-independent cross-validation: one run per signer (or --folds groups), mean ± std",
         cmd_cv,
         _cv_args,
         lambda p: _train_settings_flags(p, exclude=("split", "test_signer")),
     ),
-    "predict": Command("recognise the sign in videos", cmd_predict, _predict_args),
+    "predict": Command("recognise the sign in videos", cmd_predict, _predict_args, _recognition_settings),
     "live": Command(
         "recognise continuously from a camera, video file or stream",
         cmd_live,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from .extract.holistic import ExtractionConfig
 from .learn.config import RuntimeConfig, TrainConfig
 from .learn.features import FeatureConfig
+from .recognise.config import RecognitionConfig
 from .recognise.decoder import LiveConfig
 from .serve.config import ServeConfig
 from .settings import Settings, build, markdown_table
@@ -31,7 +32,12 @@ SETTINGS: tuple[tuple[str, str, type[Settings]], ...] = (
         ExtractionConfig,
     ),
     ("Feature settings", "`export-arrays` (for `train` they are the `features.*` run settings)", FeatureConfig),
-    ("Live settings", "`live`, and the live part of `serve`", LiveConfig),
+    (
+        "Recognition settings",
+        "`predict`, `transcribe`, `live`, `evaluate` (tta, ensemble) and `serve`",
+        RecognitionConfig,
+    ),
+    ("Live settings", "`live`, `transcribe`, and the live part of `serve`", LiveConfig),
     ("Server settings", "`serve`", ServeConfig),
 )
 

@@ -157,7 +157,7 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
             "weights": [round(float(w), 4) for w in rec.weights],  # each model's share of the probabilities
             "features": rec.config.features.features,
             "classes": len(rec.classes),
-            "backend": config.backend,
+            "backend": config.recognition.backend,
             "version": __version__,
             "modes": ["landmarks", "frames"] if (HOLISTIC_JS / "holistic.js").is_file() else ["frames"],
             "accuracy": server.accuracy,

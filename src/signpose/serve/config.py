@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
+from ..recognise.config import RecognitionConfig
 from ..recognise.decoder import LiveConfig
 from ..settings import Settings
 
@@ -18,8 +17,7 @@ class ServeConfig(Settings):
         description="address to bind; 127.0.0.1 serves this machine only, 0.0.0.0 every network it is on",
     )
     port: int = Field(8000, ge=1, le=65535, description="TCP port")
-    backend: Literal["torch", "onnx"] = Field("torch", description="classifier backend (onnx needs `signpose export`)")
-    top_k: int = Field(5, ge=1, le=100, description="signs listed per prediction")
+    recognition: RecognitionConfig = Field(default_factory=RecognitionConfig, description="the classifier")
     workers: int = Field(
         2,
         ge=1,

@@ -29,7 +29,7 @@ class LiveConnection:
     def __init__(self, ws: WebSocket, server: Server, mode: str):
         config = server.config
         self.ws, self.server, self.mode = ws, server, mode
-        self.stream = LiveStream(server.recognizer, config.live, config.top_k, CLIENT_FPS[mode])
+        self.stream = LiveStream(server.recognizer, config.live, config.recognition.top_k, CLIENT_FPS[mode])
         self.limit = RateLimit(config.max_live_fps)
         self.counts = {"received": 0, "processed": 0, "dropped": 0, "invalid": 0}
         self.latest: tuple[bytes, float] | None = None  # the frame waiting for MediaPipe
@@ -40,7 +40,7 @@ class LiveConnection:
     async def run(self) -> None:
         config = self.server.config
         await self.ws.send_json(
-            {"type": "hello", "mode": self.mode, "live": config.live.model_dump(), "top_k": config.top_k}
+            {"type": "hello", "mode": self.mode, "live": config.live.model_dump(), "top_k": config.recognition.top_k}
         )
         worker = asyncio.create_task(self.process_frames()) if self.mode == "frames" else None
         try:

@@ -96,7 +96,7 @@ class Server:
 
         torch.set_num_threads(1)  # one request's classification is small; many run side by side
         self.config = config
-        self.recognizer = Recognizer(run, backend=config.backend)
+        self.recognizer = config.recognition.recognizer(run)
         self.pool = ThreadPoolExecutor(config.workers, thread_name_prefix="mediapipe")
         self.slots = config.workers  # free MediaPipe slots (uploads and frames-mode frames)
         self.slot_lock = threading.Lock()
@@ -185,7 +185,7 @@ class Server:
             raise ApiError(415, str(e).removeprefix(f"{path}: ")) from None
         else:
             self.extractors.give(extractor)
-        pred = self.recognizer.predict_sequence(seq, top_k=self.config.top_k)
+        pred = self.recognizer.predict_sequence(seq, top_k=self.config.recognition.top_k)
         hands = seq.hands_per_frame()
         transcript = transcribe_sequence(self.recognizer, seq, self.config.live, "upload").as_dict()
         result = {
