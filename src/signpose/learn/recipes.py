@@ -85,7 +85,10 @@ class Recipe(Preset):
 
 # The seed notebook: Adam, categorical cross-entropy, early stopping on validation
 # accuracy with patience 10, up to 1000 epochs, batch 32.
-Recipe.register("seed", "the notebook's: Adam 1e-4, batch 32, early stopping on val_acc (patience 10)")
+Recipe.register(
+    "seed",
+    "the notebook's: Adam 1e-4, batch 32, up to 1000 epochs, early stopping on validation accuracy (patience 10)",
+)
 # The notebook trains its transformer with a tenth of the learning rate, batch 64, patience 5.
 Recipe.register(
     "seed-transformer",
@@ -108,7 +111,12 @@ _FIXED = {
 }
 # The default since 0.2, chosen by benchmarks/bench_accuracy.py on real unseen signers
 # (README, "Accuracy"): the ISLR winners' optimisation, fixed epochs.
-Recipe.register("islr", "AdamW 1e-3 (decay 1e-2), label smoothing 0.1, fixed 80 epochs, last weights", **_FIXED)
+Recipe.register(
+    "islr",
+    "the default: AdamW 1e-3 with weight decay 1e-2, label smoothing 0.1, a fixed 80 epochs, batch 32, the last "
+    "weights (the ISLR winners' optimisation without early stopping)",
+    **_FIXED,
+)
 # The same with the winners' schedule: linear warm-up, then cosine decay to 0.
 Recipe.register(
     "islr-cosine",
@@ -125,7 +133,8 @@ Recipe.register(
 # is about one epoch at that data set's size, so the average spans one epoch here too).
 Recipe.register(
     "islr-winners",
-    "the islr recipe with late dropout 0.8 after a quarter of the epochs, mixup 0.2, EMA weights over 1 epoch",
+    "the islr recipe with the ISLR winners' regularisation: late dropout 0.8 before the classifier from a quarter "
+    "of the epochs on (1st place), mixup 0.2 in feature space, an average of the weights over the last epoch (EMA)",
     **_FIXED,
     late_dropout=0.8,
     mixup=0.2,
@@ -136,7 +145,8 @@ Recipe.register(
 # on after 15 of its 300 epochs (the same share here).
 Recipe.register(
     "islr-awp",
-    "the islr recipe with adversarial weight perturbation 0.2 from a twentieth of the epochs on",
+    "the islr recipe with adversarial weight perturbation (1st place): each step's gradient taken with every weight "
+    "tensor moved 0.2 up its loss gradient, from a twentieth of the epochs on",
     **_FIXED,
     awp=0.2,
 )
@@ -154,4 +164,8 @@ Recipe.register(
 Recipe.register("cnn", "AdamW 1e-3 (decay 1e-2), label smoothing 0.1, fixed 80 epochs, last weights", **_FIXED)
 # SL-GCN trains with SGD for 250 epochs on a GPU; on CPU cores and a few thousand sequences,
 # the fixed-epoch AdamW values that the other models of this size train with.
-Recipe.register("gcn", "AdamW 1e-3 (decay 1e-2), label smoothing 0.1, fixed 80 epochs, last weights", **_FIXED)
+Recipe.register(
+    "gcn",
+    "the fixed-epoch AdamW values for the graph network (SL-GCN trains with SGD for 250 epochs on a GPU)",
+    **_FIXED,
+)

@@ -11,6 +11,7 @@ from pydantic import Field
 from ..learn.inference import MAX_TTA
 from ..settings import Settings
 from . import BACKENDS
+from .recognizer import Recognizer
 
 
 class RecognitionConfig(Settings):
@@ -25,8 +26,6 @@ class RecognitionConfig(Settings):
     )
     top_k: int = Field(5, ge=1, le=100, description="signs listed per prediction")
 
-    def recognizer(self, run: str | Path):
+    def recognizer(self, run: str | Path) -> Recognizer:
         """The run's Recognizer with these settings."""
-        from .recognizer import Recognizer
-
         return Recognizer(run, backend=self.backend, ensemble=self.ensemble, tta=self.tta)

@@ -43,6 +43,14 @@ class BaselineCNN(nn.Module):
         return self.head(self.head_dropout(masked_mean(y, frame_mask)))
 
 
-@register_model("cnn", "cnn", "plain 1D-CNN baseline: 2 x Conv1d 128 (kernel 5), BN, dropout, average pooling")
+@register_model(
+    "cnn",
+    "cnn",
+    "plain 1D-CNN baseline: 2 x Conv1d 128 (kernel 5), BN, dropout, average pooling",
+    origin=(
+        "the accuracy work's yardstick: a plain 1D-CNN (2 x Conv1d 128, kernel 5, batch norm, dropout 0.2, "
+        "average over the seen frames)"
+    ),
+)
 def build_cnn(in_features: int, n_classes: int, frames: int = 30, **options) -> nn.Module:
     return BaselineCNN(in_features, n_classes, frames, **options)

@@ -147,6 +147,12 @@ class SLGCN(nn.Module):
     "gcn",
     "skeleton graph network after SL-GCN (SAM-SLR): decoupled graph convolutions on 27 joints",
     features="graph27",
+    origin=(
+        "skeleton graph network after SL-GCN (SAM-SLR, winner of the signer-independent AUTSL challenge): "
+        "decoupled spatial graph convolutions with a learned adjacency per channel group on the 27-joint "
+        "graph, attention over joints, separable temporal convolutions (kernel 9), four blocks of 32-32-64-64"
+        ' channels (SL-GCN: ten, to 256; `{"channels": [64, 64, 128, 128]}` widens it)'
+    ),
 )
 def build_gcn(in_features: int, n_classes: int, frames: int = 30, **options) -> nn.Module:
     if isinstance(options.get("channels"), list):  # JSON has lists, the model takes a tuple

@@ -78,7 +78,12 @@ class SeedLSTM(nn.Module):
         return self.head(self.rnn(x))
 
 
-@register_model("lstm", "seed", "the seed's LSTM 64-128-64 (relu) + Dense 64-32")
+@register_model(
+    "lstm",
+    "seed",
+    "the seed's LSTM 64-128-64 (relu) + Dense 64-32",
+    origin="the notebook's LSTM 64-128-64 (relu) + Dense 64-32; matches its Keras summary",
+)
 def build_lstm(in_features: int, n_classes: int, frames: int = 30) -> nn.Module:
     return SeedLSTM(in_features, n_classes, frames)
 
@@ -150,7 +155,12 @@ class SeedTCN(nn.Module):
         return self.head(self.tcn(x))
 
 
-@register_model("tcn", "seed", "the seed's TCN 64-128-64 (keras-tcn) + Dense 64-32")
+@register_model(
+    "tcn",
+    "seed",
+    "the seed's TCN 64-128-64 (keras-tcn) + Dense 64-32",
+    origin="the notebook's three keras-tcn TCNs 64-128-64 + Dense 64-32; matches its summary",
+)
 def build_tcn(in_features: int, n_classes: int, frames: int = 30) -> nn.Module:
     return SeedTCN(in_features, n_classes, frames)
 
@@ -230,6 +240,11 @@ class SeedTransformer(nn.Module):
     "transformer",
     "seed-transformer",
     "the seed's transformer encoder (4 blocks, 9x256 heads, ff 2048)",
+    origin=(
+        "the notebook's encoder: learned positions, 4 blocks, 9 heads x 256, ff 2048 (4,530,076 parameters "
+        "for the notebook's 84 hand features); its `GlobalAveragePooling1D(channels_first)` (pooling over "
+        'features) is kept by default, `model_options: {"pool": "time"}` fixes it'
+    ),
 )
 def build_transformer(in_features: int, n_classes: int, frames: int = 30, **options) -> nn.Module:
     return SeedTransformer(in_features, n_classes, frames, **options)

@@ -20,12 +20,20 @@ class ModelSpec:
     description: str
     features: str | None = None  # the feature set it reads unless told otherwise (None: the default)
     options: dict = field(default_factory=dict)  # its default architecture options (`model_options`)
+    origin: str = ""  # where the design comes from, and how this copy differs (docs/guide.md's table)
 
 
 MODELS: dict[str, ModelSpec] = {}
 
 
-def register_model(name: str, recipe: str, description: str, features: str | None = None, options: dict | None = None):
+def register_model(
+    name: str,
+    recipe: str,
+    description: str,
+    features: str | None = None,
+    options: dict | None = None,
+    origin: str = "",
+):
     """Register an architecture under a name, with the recipe it trains with by default
     (the feature set, for a model that reads only one kind, and default architecture
     options, where the builder's own defaults are not the chosen size)."""
@@ -33,7 +41,7 @@ def register_model(name: str, recipe: str, description: str, features: str | Non
         raise ValueError(f"model {name!r}: unknown recipe {recipe!r}")
 
     def wrap(build):
-        MODELS[name] = ModelSpec(name, build, recipe, description, features, dict(options or {}))
+        MODELS[name] = ModelSpec(name, build, recipe, description, features, dict(options or {}), origin or description)
         return build
 
     return wrap
