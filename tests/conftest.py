@@ -139,6 +139,14 @@ def small_run_config(**changes):
     return TrainConfig(**{**values, **changes})
 
 
+def cnn_run_config(**changes):
+    """A quick run's settings: the 1D-CNN on 16 frames, 4 epochs, signer3 held out."""
+    from signpose.learn.config import TrainConfig
+
+    values = {"model": "cnn", "test_signer": "signer3", "features": {"frames": 16}, "recipe": {"epochs": 4}}
+    return TrainConfig(**{**values, **changes})
+
+
 RUN_FILES = ("config.json", "run.json", "model.pt", "checkpoints/last.ckpt")
 
 
@@ -228,3 +236,18 @@ def read_only(where: Path):
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def slice_npz(path: Path, n: int, **arrays) -> Path:
+    """An .npz of the first `n` real seed-format sequences, with the given arrays beside X."""
+    import numpy as np
+
+    with np.load(shared("keypoints", "mp_data_3recorders_1662.npz")) as z:
+        X = z["X"][:n]
+    np.savez(path, X=X, **{k: np.asarray(v) for k, v in arrays.items()})
+    return path
+
+
+def files_under(root: Path) -> set[str]:
+    """Every file under `root`, as paths relative to it."""
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
