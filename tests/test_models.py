@@ -43,3 +43,34 @@ def test_points_of_another_layout_are_refused_by_name():
     clf = SignClassifier("cnn", pipeline, 3).eval()
     with pytest.raises(SignposeError, match=f"reads {pipeline.n_points} points per frame, not 75"):
         clf(torch.zeros(1, 30, 75, 2), torch.ones(1, 30, 75, dtype=torch.bool))
+
+
+def test_a_registered_model_must_keep_the_model_contract(monkeypatch):
+    """What a model offers is written (SignModel) and checked when it is built: late dropout
+    found `head_dropout` by duck typing, and a model whose last layer is not the classifier
+    would break --init-from and the ONNX export silently."""
+    from torch import nn
+
+    from signpose.learn.models.registry import register_model
+
+    class NoContract(nn.Module):
+        def __init__(self, in_features, n_classes):
+            super().__init__()
+            self.head = nn.Linear(in_features, n_classes)
+            self.extra = nn.Linear(n_classes, 3)  # the last linear layer is not the classifier
+
+        def forward(self, x):  # no frame mask
+            return self.extra(self.head(x.mean(1)))
+
+    monkeypatch.setitem(MODELS, "broken", None)  # removed again after the test
+    register_model("broken", "islr", "breaks the contract")(lambda f, n, t=30, **o: NoContract(f, n))
+    with pytest.raises(SignposeError) as refused:
+        SignClassifier("broken", FeaturePipeline(FeatureConfig()), 5)
+    message = str(refused.value)
+    assert "does not keep the model contract" in message
+    assert "forward must take (x, frame_mask)" in message and "must declare head_dropout" in message
+    assert "last linear layer must be the classifier (5 outputs" in message
+    for name in MODELS:  # every registered model keeps it
+        if name != "broken":
+            features = FeatureConfig(features=MODELS[name].features) if MODELS[name].features else FeatureConfig()
+            SignClassifier(name, FeaturePipeline(features), 7)

@@ -11,7 +11,7 @@ from torch import nn
 
 from ...errors import SignposeError
 from ..features import FeatureConfig, FeaturePipeline
-from .registry import MODELS, count_parameters, model_spec
+from .registry import MODELS, check_model, count_parameters, model_spec
 
 MAX_PARAMETERS = 200_000_000  # about 0.8 GB of weights, far above any sign model; a typo above it
 
@@ -28,7 +28,9 @@ class SignClassifier(nn.Module):
         build = functools.partial(spec.build, pipeline.size, n_classes, pipeline.config.frames, **(options or {}))
         try:
             with torch.device("meta"):  # sized without memory first: one option can ask for gigabytes
-                size = count_parameters(build())
+                sized = build()
+            check_model(model, sized, n_classes)
+            size = count_parameters(sized)
             if size > MAX_PARAMETERS:
                 raise SignposeError(
                     f"model {model!r} with options {options} would have {size:,} parameters, more than "

@@ -65,6 +65,8 @@ class SeedLSTM(nn.Module):
     """The seed notebook's `model_lstm3`: LSTM 64, 128, 64 (relu) + Dense 64, 32, n.
     Origin: Alyami, Luqman & Hammoudeh, ACM TALLIP 23(1), 2024 (the notebook in shared/seed)."""
 
+    head_dropout = None  # no dropout before the classifier: late dropout does not apply
+
     def __init__(self, in_features: int, n_classes: int, frames: int = 30):
         super().__init__()
         self.rnn = nn.Sequential(
@@ -144,6 +146,8 @@ class SeedTCN(nn.Module):
     """The seed notebook's `model_TCN3`: TCN 64, 128, 64 + Dense 64, 32, n.
     Origin: the notebook in shared/seed, built on philipperemy/keras-tcn."""
 
+    head_dropout = None  # no dropout before the classifier: late dropout does not apply
+
     def __init__(self, in_features: int, n_classes: int, frames: int = 30):
         super().__init__()
         self.tcn = nn.Sequential(
@@ -196,6 +200,8 @@ class SeedTransformer(nn.Module):
     which averages over the features and leaves one value per frame (its published
     numbers come from that); pool='time' averages over the visible frames instead.
     """
+
+    head_dropout = None  # no dropout before the classifier: late dropout does not apply
 
     def __init__(
         self,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
+import torch
 from torch import nn
 
 from ...errors import SignposeError
@@ -15,7 +18,7 @@ from ..recipes import Recipe
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    build: Callable[..., nn.Module]  # build(in_features, n_classes, frames, **options)
+    build: Callable[..., nn.Module]  # build(in_features, n_classes, frames, **options) -> a SignModel
     recipe: str  # the training recipe it uses unless told otherwise
     description: str
     features: str | None = None  # the feature set it reads unless told otherwise (None: the default)
@@ -24,6 +27,36 @@ class ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {}
+
+
+class SignModel(Protocol):
+    """What a registered model is (its builder returns one; checked when it is built):
+
+    - `forward(x, frame_mask)`: x (B, T, F) features, frame_mask (B, T) bool (True where a
+      frame was seen) or None -> (B, n_classes) logits;
+    - `head_dropout`: the nn.Dropout before the classifier, which late dropout switches on
+      (`--late-dropout`), or None for a model without one;
+    - its last nn.Linear is the classifier layer, one output a sign (`--init-from` gives a
+      new vocabulary a new one there)."""
+
+    head_dropout: nn.Dropout | None
+
+    def forward(self, x: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor: ...
+
+
+def check_model(name: str, model: nn.Module, n_classes: int) -> None:
+    """The contract above, on a built model (cheap: built on PyTorch's meta device)."""
+    problems = []
+    parameters = list(inspect.signature(model.forward).parameters)
+    if len(parameters) < 2:
+        problems.append("forward must take (x, frame_mask)")
+    if not hasattr(model, "head_dropout") or not isinstance(model.head_dropout, nn.Dropout | None):
+        problems.append("it must declare head_dropout (an nn.Dropout before its classifier, or None)")
+    linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linear or linear[-1].out_features != n_classes:
+        problems.append(f"its last linear layer must be the classifier ({n_classes} outputs, one a sign)")
+    if problems:
+        raise SignposeError(f"model {name!r} does not keep the model contract (SignModel): {'; '.join(problems)}")
 
 
 def register_model(
