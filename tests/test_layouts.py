@@ -248,6 +248,21 @@ FIELD_HINT = {
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("layout", ["lsa64", "include", "asl-citizen"])
+def test_each_layout_goes_through_extract(tmp_path, layout):
+    """The manifest `extract` writes keeps each sample's signer, sign, repetition and the
+    official subset (autsl and wlasl: below, with their names and frame ranges)."""
+    from signpose.data.dataset import Dataset
+    from signpose.extract.pipeline import extract_dataset
+
+    make, expected = FIELD[layout]
+    report = extract_dataset(make(tmp_path / "ds"), tmp_path / "out", layout=layout, workers=2, progress=False)
+    assert report.extracted == len(expected) and not report.failed
+    rows = Dataset(tmp_path / "out").rows
+    assert list(zip(rows.signer, rows.sign_id, rows.subset, rows.repetition, strict=True)) == expected
+
+
+@pytest.mark.slow
 def test_the_field_layouts_extract_with_names_subsets_and_frame_ranges(tmp_path):
     """Through `extract` (MediaPipe on the real clips): names from the layouts' own files,
     the official subsets in the manifest, a WLASL frame range cut from its video."""
