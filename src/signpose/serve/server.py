@@ -4,6 +4,7 @@ and the work of one upload (bounded by frames, frame side and decoded pixels).""
 from __future__ import annotations
 
 import atexit
+import itertools
 import json
 import queue
 import shutil
@@ -147,8 +148,6 @@ class Server:
     def predict_file(self, path: Path, annotate: bool, cancel: threading.Event) -> dict:
         """Runs in the pool: the sign in one uploaded video, at most `max_upload_frames`
         frames long; stops at the next frame once `cancel` is set (the client left)."""
-        import cv2
-
         unreadable = ApiError(415, "the upload is not a video this server can decode (no frame could be read)")
         try:
             source = open_frames(path, fps=self.recognizer.extraction.fps)
@@ -158,14 +157,14 @@ class Server:
         # file can declare 16000x16000 frames, gigabytes once decoded.
         check = UploadBudget(self.config)
         check.frame(source.width, source.height, source.frame_count)
-        capture = cv2.VideoCapture(str(path))
-        readable = capture.isOpened() and capture.read()[0]
-        capture.release()
-        if not readable:
+        decoded = iter(source)
+        first = next(decoded, None)  # one capture, and its first frame decoded once
+        if first is None:
+            decoded.close()
             raise unreadable
 
         def frames():
-            for frame in source:
+            for frame in itertools.chain([first], decoded):
                 if cancel.is_set():
                     if self.closing:
                         raise ApiError(503, "the server is shutting down; send the video again when it is back")
