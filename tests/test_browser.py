@@ -554,7 +554,7 @@ def test_the_page_defects_of_the_web_check(browser, camera_clip, small_run):
         page.route("**/api/predict*", lambda route: route.fulfill(
             status=413, json={"error": "the upload is larger than 50 MB (--max-upload-mb)"}))  # fmt: skip
         page.click("#recognise")
-        page.wait_for_function("document.querySelector('#upload-result .error').textContent.endsWith('50 MB')")
+        page.wait_for_function("(document.querySelector('#upload-result .error') || {}).textContent?.endsWith('50 MB')")
         page.unroute("**/api/predict*")
         # W2: no page time-out; Cancel stops the wait
         page.route("**/api/predict*", lambda route: None)  # a server still working
@@ -585,3 +585,55 @@ def test_a_full_server_is_busy_not_lost(browser, camera_clip, small_run):
         page.click("#stop")
         assert page.evaluate("document.activeElement.id") == "start"
         no_errors(page, allowed=("WebSocket",))
+
+
+def test_the_sentence_is_kept_corrected_and_saved(browser, camera_clip, small_run, tmp_path):
+    """A reload kept nothing; a wrong sign could only be undone with everything after it;
+    the sentence could not be taken away. And the page follows a dark system theme."""
+    with running(small_run) as (base, _):
+        page = browser(camera_clip)
+        page.goto(base)
+        page.wait_for_selector("#vocab li")
+        names = page.evaluate("[...document.querySelectorAll('#vocab li')].map((li) => li.textContent)")
+        receive = "(m) => window.signpose.receive(m)"
+        top = [{"sign_id": "x", "sign": n, "probability": p} for n, p in zip(names[:3], (0.5, 0.3, 0.2), strict=True)]
+        page.evaluate("window.signpose.state.running = true")
+        page.evaluate(receive, {"type": "prediction", "top": top, "hands": True})
+        page.evaluate("window.signpose.state.running = false")
+        page.evaluate(receive, {"type": "commit", "sign": names[0], "start": 1.0, "end": 1.8, "probability": 0.5})
+        page.evaluate(receive, {"type": "commit", "sign": '=cmd|"x"', "start": 2.0, "end": 2.5, "probability": 0.6})
+        page.reload()
+        page.wait_for_selector("#vocab li")
+        assert [w.text_content() for w in page.locator("#sentence .word span").all()] == [names[0], '=cmd|"x"']
+        # correction: the reading's other guesses come first, then every sign
+        page.click("#sentence .word >> nth=0")
+        options = page.evaluate("[...document.querySelectorAll('#correct-choice option')].map((o) => o.value)")
+        assert options[:2] == names[1:3] and set(names[1:]) <= set(options) and names[0] not in options
+        page.select_option("#correct-choice", names[2])
+        page.click("#correct button[value=ok]")
+        page.wait_for_function("(n) => document.querySelector('#sentence .word span').textContent === n", arg=names[2])
+        assert "corrected" in page.text_content("#announce")
+        # saved as text, CSV and WebVTT, with the times; no formula in the CSV
+        saved = {}
+        for kind in ("txt", "csv", "vtt"):
+            with page.expect_download() as download:
+                page.click(f"[data-save={kind}]")
+            path = tmp_path / f"sentence.{kind}"
+            download.value.save_as(path)
+            saved[kind] = path.read_text("utf-8")
+        assert saved["txt"] == f'{names[2]} =cmd|"x"\n'
+        assert saved["csv"].splitlines() == ["start,end,sign", f'1,1.8,"{names[2]}"', '2,2.5,"\'=cmd|""x"""']
+        assert saved["vtt"].startswith("WEBVTT\n\n1\n00:00:01.000 --> 00:00:01.800\n")
+        arabic = any("\u0600" <= c <= "\u06ff" for c in names[2])
+        assert ("\u200f" + names[2] in saved["vtt"]) == arabic  # right to left where the name is Arabic
+        page.click("#clear")
+        page.reload()
+        page.wait_for_selector("#vocab li")
+        assert page.locator("#sentence .word").count() == 0
+        no_errors(page)
+        page.emulate_media(color_scheme="dark")
+        page.reload()
+        page.wait_for_selector("#vocab li")
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(18, 18, 18)", background
+        shot(page, "dark-mode")

@@ -78,6 +78,7 @@ async function loadInfo() {
   $("threshold-value").textContent = Number(health.live.threshold).toFixed(2);
   document.documentElement.style.setProperty("--t", `${(100 * health.live.threshold).toFixed(1)}%`);
   $("vocab-count").textContent = signs.length;
+  state.vocabulary = signs.map((s) => s.sign);
   $("vocab").replaceChildren(...signs.map((s) => {
     const li = document.createElement("li");
     li.append(nameSpan(s.sign));
@@ -191,9 +192,12 @@ function clock(seconds) {
 }
 
 function renderSentence() {
-  $("sentence").replaceChildren(...state.sentence.map((s) => {
-    const span = document.createElement("span");
+  $("sentence").replaceChildren(...state.sentence.map((s, index) => {
+    const span = document.createElement("button"); // a chip: tapped, it offers a correction
+    span.type = "button";
     span.className = "word";
+    span.title = "correct this sign";
+    span.addEventListener("click", () => correct(index));
     span.append(nameSpan(s.sign));
     if (s.start != null) {
       const time = document.createElement("time");
@@ -204,7 +208,79 @@ function renderSentence() {
     return span;
   }));
   $("undo").disabled = $("clear").disabled = state.sentence.length === 0;
+  document.querySelectorAll("[data-save]").forEach((b) => { b.disabled = state.sentence.length === 0; });
   document.body.dataset.commits = String(state.sentence.length);
+  try { localStorage.setItem(SAVED, JSON.stringify(state.sentence)); } catch (e) { /* private mode: not kept */ }
+}
+
+// -- the sentence kept, corrected and saved ----------------------------------------------
+const SAVED = "signpose:sentence"; // kept across reloads, on this device only
+
+function restoreSentence() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(SAVED) || "[]");
+    if (Array.isArray(saved)) state.sentence = saved.filter((s) => s && typeof s.sign === "string");
+  } catch (e) { state.sentence = []; }
+  renderSentence();
+}
+
+// A committed sign replaced by the right one: its other top guesses first, then every sign.
+function correct(index) {
+  const item = state.sentence[index];
+  if (!item) return;
+  const names = [...new Set([...(item.guesses || []), ...state.vocabulary].filter((n) => n !== item.sign))];
+  $("correct-sign").textContent = item.sign;
+  $("correct-choice").replaceChildren(...names.map((n) => Object.assign(document.createElement("option"),
+    { value: n, textContent: n })));
+  const dialog = $("correct");
+  dialog.onclose = () => {
+    if (dialog.returnValue !== "ok" || !$("correct-choice").value) return;
+    const was = item.sign;
+    item.sign = $("correct-choice").value;
+    item.corrected = was;
+    renderSentence();
+    announce(`corrected: ${was} to ${item.sign}`);
+  };
+  dialog.showModal();
+  $("correct-choice").focus();
+}
+
+function vttTime(seconds) {
+  const ms = Math.round(seconds * 1000), h = Math.floor(ms / 3600000), m = Math.floor(ms / 60000) % 60;
+  const s = Math.floor(ms / 1000) % 60;
+  return `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}.${String(ms % 1000).padStart(3, "0")}`;
+}
+
+function csvCell(text) { // quoted, and never a formula in a spreadsheet (as signpose's own CSVs)
+  const value = /^[=+\-@\t\r']/.test(text) && !/^[-+]?\d+(\.\d+)?$/.test(text) ? `'${text}` : String(text);
+  return `"${value.replace(/"/g, '""')}"`;
+}
+
+// The sentence as a file: plain text, CSV (start, end, sign) or WebVTT captions (Arabic with a
+// right-to-left mark, as `signpose transcribe` writes them).
+function sentenceFile(kind) {
+  const items = state.sentence;
+  if (kind === "txt") return items.map((s) => s.sign).join(" ") + "\n";
+  if (kind === "csv") {
+    return "start,end,sign\n" + items.map((s) => [s.start ?? "", s.end ?? "", csvCell(s.sign)].join(",")).join("\n") + "\n";
+  }
+  let t = 0;
+  const cues = items.map((s, i) => {
+    const start = s.start ?? t, end = s.end ?? start + 1;
+    t = end;
+    return `${i + 1}\n${vttTime(start)} --> ${vttTime(end)}\n${RTL.test(s.sign) ? "\u200f" : ""}${s.sign}\n`;
+  });
+  return "WEBVTT\n\n" + cues.join("\n");
+}
+
+function save(kind) {
+  const types = { txt: "text/plain", csv: "text/csv", vtt: "text/vtt" };
+  const blob = new Blob([sentenceFile(kind)], { type: `${types[kind]};charset=utf-8` });
+  const link = Object.assign(document.createElement("a"), { href: URL.createObjectURL(blob), download: `sentence.${kind}` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
 }
 
 function speak(sign) {
@@ -225,7 +301,9 @@ function speak(sign) {
 
 function commit(msg) {
   const sign = msg.sign;
-  state.sentence.push({ sign, start: msg.start, end: msg.end });
+  // the other signs the last reading ranked high: the first offered when correcting it
+  const guesses = (state.lastTop || []).map((t) => t.sign).filter((n) => n !== sign);
+  state.sentence.push({ sign, start: msg.start, end: msg.end, guesses });
   renderSentence();
   const li = document.createElement("li");
   const time = document.createElement("time");
@@ -243,6 +321,7 @@ function onMessage(event) {
   else if (msg.type === "prediction") {
     if (!state.running) return;
     $("topk").replaceChildren(...bars(msg.top));
+    state.lastTop = msg.top;
     showHold(msg.top, msg.hold);
     if (!msg.hands) $("hands-state").hidden = false;
     state.predictions += 1;
@@ -644,10 +723,13 @@ $("undo").addEventListener("click", () => {
 });
 $("clear").addEventListener("click", () => { state.sentence = []; renderSentence(); });
 $("upload-form").addEventListener("submit", upload);
+document.querySelectorAll("[data-save]").forEach((b) => b.addEventListener("click", () => save(b.dataset.save)));
 $("mode-select").addEventListener("change", modeChanged);
 const forced = new URLSearchParams(location.search).get("mode");
 if (forced) $("mode-select").value = forced;
 // For tests and extensions: feed the page a server message as if it came from the WebSocket.
 const PLACEHOLDER = $("placeholder").textContent;
 window.signpose = { receive: (msg) => onMessage({ data: JSON.stringify(msg) }), state };
+state.vocabulary = [];
+restoreSentence();
 loadInfoUntilReachable();
