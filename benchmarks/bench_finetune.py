@@ -8,9 +8,10 @@ FOLDS folds the people are split three ways, by person, never by sample:
   new      NEW_PEOPLE people who record K takes of each word they sign (K = 3, 5, 10:
            their first takes), all nine words: the person training their own recogniser
   test     the rest: people never seen by either model, on the words the new people signed
-Each K trains two models on the new people's takes only, with the same recipe and
-seeds: from scratch, and from the source run (`--init-from`, the classifier layer new for
-the new words, trained alone for FREEZE epochs). Accuracy is per test person (mean over
+Each K trains three models on the new people's takes only, with the same recipe and
+seeds: from scratch; from the source run (`--init-from`, the classifier layer new for the
+new words, trained alone for FREEZE epochs, then everything); and from the source run with
+its body kept as it is (linear probing: `--freeze-epochs` all of them). Accuracy is per test person (mean over
 seeds), the mean over people with a bootstrap 95% interval, and the paired difference
 fine-tuned - scratch over the same people (people resampled, 10,000 draws).
 
@@ -128,11 +129,14 @@ def main() -> None:
         for k in TAKES:
             data = subset(full, f"fold{f}-k{k}", pd.concat([first_takes(new_rows, k), test_rows]))
             for seed in SEEDS:
-                for method, extra in (
-                    ("scratch", {}),
-                    ("fine-tuned", {"init_from": str(source), "freeze_epochs": FREEZE}),
-                ):
-                    run = ROOT / "runs" / f"fold{f}" / f"k{k}-{method}-seed{seed}"
+                methods = {
+                    "scratch": {},
+                    "fine-tuned": {"init_from": str(source), "freeze_epochs": FREEZE},
+                    # linear probing: the body kept as it is, the classifier layer alone trained
+                    "head only": {"init_from": str(source), "freeze_epochs": EPOCHS},
+                }
+                for method, extra in methods.items():
+                    run = ROOT / "runs" / f"fold{f}" / f"k{k}-{method.replace(' ', '-')}-seed{seed}"
                     train(data, run, config(roles["test"], seed, **extra), progress=False)
                     results.setdefault((k, method), []).append(per_person(run, signer_of).rename(f"{f}-{seed}"))
     summarise(results)
@@ -141,20 +145,22 @@ def main() -> None:
 def summarise(results: dict[tuple[int, str], list[pd.Series]]) -> None:
     rng = np.random.default_rng(0)
     lines = []
+    methods = ("scratch", "fine-tuned", "head only")
     for k in TAKES:
         person = {}
-        for method in ("scratch", "fine-tuned"):
+        for method in methods:
             runs = pd.concat(results[(k, method)], axis=1)
             # a person's accuracy: the mean over the seeds of their fold
             person[method] = runs.T.groupby(lambda name: name.split("-")[0]).mean().T.mean(axis=1)
         both = pd.concat(person, axis=1).dropna()
-        diff = (both["fine-tuned"] - both["scratch"]).to_numpy()
         row = {"takes per sign": k, "people": len(both)}
-        for method in ("scratch", "fine-tuned"):
+        for method in methods:
             low, high = bootstrap(both[method].to_numpy(), rng)
             row[method] = f"{both[method].mean():.3f} [{low:.3f}, {high:.3f}]"
-        low, high = bootstrap(diff, rng)
-        row["fine-tuned - scratch"] = f"{diff.mean():+.3f} [{low:+.3f}, {high:+.3f}]"
+        for method in methods[1:]:
+            diff = (both[method] - both["scratch"]).to_numpy()
+            low, high = bootstrap(diff, rng)
+            row[f"{method} - scratch"] = f"{diff.mean():+.3f} [{low:+.3f}, {high:+.3f}]"
         lines.append(row)
     notes = {"seeds": ",".join(map(str, SEEDS)), "folds": FOLDS, "epochs": EPOCHS, "frozen epochs": FREEZE}
     report("finetune", lines, notes)
