@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   ?= demo-output
 
-.PHONY: install web demo test test-fast bench accuracy continuous lint docs clean system-deps
+.PHONY: install web demo test test-fast bench accuracy continuous finetune lint docs clean system-deps
 
 # The interpreter comes first: MediaPipe 0.10.21 needs Python 3.10-3.12 (tools/pick_python.sh
 # finds one when python3 is newer, or stops with one line). A venv of another Python is remade.
@@ -92,3 +92,7 @@ docs: install
 
 clean:
 	rm -rf $(VENV) $(DEMO) bench-output .pytest_cache build $(HOLISTIC_JS)
+
+# Fine-tuning against training from scratch on new people's first takes (about an hour of CPU).
+finetune: install
+	$(BIN)/python benchmarks/bench_finetune.py
