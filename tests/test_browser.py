@@ -637,3 +637,25 @@ def test_the_sentence_is_kept_corrected_and_saved(browser, camera_clip, small_ru
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert background == "rgb(18, 18, 18)", background
         shot(page, "dark-mode")
+
+
+def test_a_server_of_several_runs_offers_a_choice(browser, camera_clip, small_run, wlasl_run):
+    with running([small_run, wlasl_run]) as (base, _):
+        page = browser(camera_clip)
+        page.goto(base)
+        page.wait_for_selector("#vocab li")
+        assert page.is_visible("#run-select") and page.input_value("#run-select") == small_run.name
+        assert page.text_content("#vocab-count") == "5"
+        sent = []
+        page.route(
+            "**/api/predict*",
+            lambda route: (sent.append(route.request.url), route.fulfill(status=503, json={"error": "busy"})),
+        )
+        page.select_option("#run-select", wlasl_run.name)
+        page.wait_for_function("document.getElementById('vocab-count').textContent === '2'")
+        assert page.text_content("#model-line").startswith("Recognises 2 signs")
+        page.set_input_files("#file", {"name": "a.mp4", "mimeType": "video/mp4", "buffer": b"x"})
+        page.click("#recognise")
+        page.wait_for_selector("#upload-result .error")
+        assert sent and f"run={wlasl_run.name}" in sent[0]  # the upload goes to the chosen run
+        no_errors(page, allowed=("503",))

@@ -327,3 +327,24 @@ def test_every_error_has_one_shape_and_the_api_documents_itself_offline(small_ru
         assert set(protocol["client"]) >= {"landmarks", "frame", "config", "reset"}
         assert set(protocol["server"]) >= {"hello", "prediction", "commit", "error"}
         assert protocol["client"]["landmarks"]["parts"]["left_hand"].startswith("63 numbers")
+
+
+def test_several_runs_are_served_and_each_request_picks_one(small_run, wlasl_run):
+    """`serve RUN1 RUN2`: /api/health lists them, ?run= picks one on every route (the first
+    is the default), and a run not served is a 404 in the one error shape."""
+    with running([small_run, wlasl_run]) as (base, _):
+        health = httpx.get(f"{base}/api/health").json()
+        assert health["runs"] == [small_run.name, wlasl_run.name] and health["run"] == small_run.name
+        other = httpx.get(f"{base}/api/health", params={"run": wlasl_run.name}).json()
+        assert other["run"] == wlasl_run.name and other["classes"] == 2 and health["classes"] == 5
+        signs = httpx.get(f"{base}/api/signs", params={"run": wlasl_run.name}).json()
+        assert [s["sign"] for s in signs] == ["brother", "mother"]
+        files = {"video": ("clip.mp4", clip("mother", 1).read_bytes(), "video/mp4")}
+        answer = httpx.post(f"{base}/api/predict", params={"run": wlasl_run.name}, files=files, timeout=120)
+        assert answer.status_code == 200 and {t["sign"] for t in answer.json()["top"]} <= {"brother", "mother"}
+        missing = httpx.get(f"{base}/api/signs", params={"run": "nope"})
+        assert missing.status_code == 404 and "runs: " in missing.json()["error"]
+        with ws_client.connect(base.replace("http", "ws") + f"/ws/live?run={wlasl_run.name}") as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+        with ws_client.connect(base.replace("http", "ws") + "/ws/live?run=nope") as ws:
+            assert "no run 'nope'" in json.loads(ws.recv(timeout=10))["message"]

@@ -339,7 +339,7 @@ def cmd_serve(args) -> int:
             if config.host in ("127.0.0.1", "localhost", "::1")
             else f"every machine that can reach {config.host}"
         )
-        print(f"signpose: serving {args.run} to {where}; Ctrl+C stops", file=sys.stderr, flush=True)
+        print(f"signpose: serving {', '.join(args.run)} to {where}; Ctrl+C stops", file=sys.stderr, flush=True)
 
     serve(args.run, config, announce)
     return 0
@@ -542,7 +542,7 @@ def _live_settings(p) -> None:
 
 
 def _serve_args(p) -> None:
-    p.add_argument("run")
+    p.add_argument("run", nargs="+", help="one or more runs (one MediaPipe extraction); the page offers a choice")
 
 
 def _serve_settings(p) -> None:

@@ -80,8 +80,9 @@ def make_server(app: FastAPI, config: ServeConfig):
     return Server(server_config(app, config))
 
 
-def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
-    """The FastAPI app serving `run` (loaded once, here)."""
+def create_app(run: str | Path | list[str | Path], config: ServeConfig | None = None) -> FastAPI:
+    """The FastAPI app serving `run`, or several runs (loaded once, here; the first is the
+    default, and `?run=NAME` picks another on every route)."""
     config = config or ServeConfig()
     server = Server(run, config)
 
@@ -145,13 +146,14 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
         return FileResponse(font_path(), media_type="font/ttf")
 
     @app.get("/api/health")
-    async def health():
-        """The run served (model, features, signs, measured accuracy), the live settings and how
-        busy the MediaPipe workers are."""
-        rec = server.recognizer
+    async def health(run: str | None = None):
+        """The run served (model, features, signs, measured accuracy; `?run=` another of the
+        runs served), the live settings and how busy the MediaPipe workers are."""
+        name, rec = server.pick(run)
         return {
             "status": "ok",
-            "run": rec.run.name,
+            "run": name,
+            "runs": list(server.recognizers),  # the runs this server offers (the first is the default)
             "model": rec.config.model,
             "models": len(rec.models),  # more than 1: an ensemble (train --seeds) or fused streams
             "weights": [round(float(w), 4) for w in rec.weights],  # each model's share of the probabilities
@@ -160,7 +162,7 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
             "backend": config.recognition.backend,
             "version": __version__,
             "modes": ["landmarks", "frames"] if (HOLISTIC_JS / "holistic.js").is_file() else ["frames"],
-            "accuracy": server.accuracy,
+            "accuracy": server.accuracies[name],
             "live": config.live.model_dump(),
             "extraction": rec.extraction.model_dump(),
             "workers": config.workers,
@@ -171,18 +173,19 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
         }
 
     @app.get("/api/signs")
-    async def signs():
+    async def signs(run: str | None = None):
         """The signs the model knows, in class order, with their names (Arabic kept as UTF-8)."""
-        rec = server.recognizer
+        rec = server.pick(run)[1]
         return [{"sign_id": i, "sign": n} for i, n in zip(rec.classes, rec.names, strict=True)]
 
     # documented, not enforced: the reply is built by predict_file (the docs showed "string")
     @app.post("/api/predict", openapi_extra=PREDICT_BODY, responses={200: {"model": PredictReply}, **ERRORS})
-    async def predict(request: Request, annotate: bool = False):
+    async def predict(request: Request, annotate: bool = False, run: str | None = None):
         """The sign in one uploaded video (multipart field `video`), with its signs one after
         another (`transcript`); `?annotate=1` adds the URL of the video with the landmarks drawn."""
         # The body is read first, counted and timed (a chunked body has no declared length,
         # a slow client must not hold a MediaPipe slot); only then is a slot taken.
+        recognizer = server.pick(run)[1]
         limit = int(config.max_upload_mb * 1024 * 1024)
         too_large = ApiError(413, f"the upload is larger than {config.max_upload_mb:g} MB (--max-upload-mb)")
         declared = request.headers.get("content-length", "")
@@ -223,7 +226,9 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
             server.cancels.add(cancel)
             try:
                 work = asyncio.ensure_future(
-                    asyncio.get_running_loop().run_in_executor(server.pool, server.predict_file, path, annotate, cancel)
+                    asyncio.get_running_loop().run_in_executor(
+                        server.pool, server.predict_file, path, annotate, cancel, recognizer
+                    )
                 )
                 while not (await asyncio.wait({work}, timeout=0.5))[0]:
                     if await request.is_disconnected():  # nobody waits for the answer: stop the work
@@ -256,8 +261,14 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
         return FileResponse(path, media_type="video/webm")
 
     @app.websocket("/ws/live")
-    async def live(ws: WebSocket, mode: str = "landmarks"):
+    async def live(ws: WebSocket, mode: str = "landmarks", run: str | None = None):
         await ws.accept()
+        try:
+            recognizer = server.pick(run)[1]
+        except ApiError as e:
+            await ws.send_json({"type": "error", "message": e.message})
+            await ws.close(code=1008)
+            return
         if mode not in ("landmarks", "frames"):
             await ws.send_json({"type": "error", "message": "mode must be landmarks or frames"})
             await ws.close(code=1008)
@@ -270,7 +281,7 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
         server.live_clients += 1
         server.frame_streams += mode == "frames"
         try:
-            await LiveConnection(ws, server, mode).run()
+            await LiveConnection(ws, server, mode, recognizer).run()
         except WebSocketDisconnect:
             pass
         finally:
@@ -284,7 +295,7 @@ def create_app(run: str | Path, config: ServeConfig | None = None) -> FastAPI:
     return app
 
 
-def serve(run: str | Path, config: ServeConfig | None = None, announce=print) -> None:
+def serve(run: str | Path | list[str | Path], config: ServeConfig | None = None, announce=print) -> None:
     """Run the app with uvicorn until interrupted; `announce` gets the address once the
     run is loaded and the port is free."""
     import socket

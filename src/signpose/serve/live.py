@@ -26,10 +26,11 @@ class LiveConnection:
     the frame waiting for MediaPipe and its own MediaPipe graph (tracking runs across its
     frames)."""
 
-    def __init__(self, ws: WebSocket, server: Server, mode: str):
+    def __init__(self, ws: WebSocket, server: Server, mode: str, recognizer=None):
         config = server.config
         self.ws, self.server, self.mode = ws, server, mode
-        self.stream = LiveStream(server.recognizer, config.live, config.recognition.top_k, CLIENT_FPS[mode])
+        rec = recognizer or server.recognizer
+        self.stream = LiveStream(rec, config.live, config.recognition.top_k, CLIENT_FPS[mode])
         self.limit = RateLimit(config.max_live_fps)
         self.counts = {"received": 0, "processed": 0, "dropped": 0, "invalid": 0}
         self.latest: tuple[bytes, float] | None = None  # the frame waiting for MediaPipe

@@ -90,14 +90,32 @@ class UploadBudget:
 
 
 class Server:
-    """What the app holds: the run, the MediaPipe pool and the temporary folder."""
+    """What the app holds: the runs (the first is the default), the MediaPipe pool and the
+    temporary folder."""
 
-    def __init__(self, run: str | Path, config: ServeConfig):
+    def __init__(self, runs: str | Path | list[str | Path], config: ServeConfig):
         import torch
 
         torch.set_num_threads(1)  # one request's classification is small; many run side by side
         self.config = config
-        self.recognizer = config.recognition.recognizer(run)
+        runs = [runs] if isinstance(runs, str | Path) else list(runs)
+        self.recognizers: dict[str, Recognizer] = {}
+        self.accuracies: dict[str, dict | None] = {}
+        for run in runs:
+            name, base, k = Path(run).resolve().name, Path(run).resolve().name, 1
+            while name in self.recognizers:  # two runs of one folder name: run, run~2
+                k += 1
+                name = f"{base}~{k}"
+            rec = config.recognition.recognizer(run)
+            if self.recognizers and rec.extraction != next(iter(self.recognizers.values())).extraction:
+                raise SignposeError(
+                    f"{run}: its keypoints were extracted with other MediaPipe settings than {runs[0]}; "
+                    "serve runs of one extraction together (one MediaPipe pool serves them all)"
+                )
+            self.recognizers[name] = rec
+            self.accuracies[name] = _measured_accuracy(Path(run), rec.info.dataset_path(Path(run)))
+        self.default = next(iter(self.recognizers))
+        self.recognizer = self.recognizers[self.default]
         self.pool = ThreadPoolExecutor(config.workers, thread_name_prefix="mediapipe")
         self.slots = config.workers  # free MediaPipe slots (uploads and frames-mode frames)
         self.slot_lock = threading.Lock()
@@ -108,9 +126,17 @@ class Server:
         atexit.register(shutil.rmtree, self.tmp, True)  # also when the process ends without a clean shutdown
         self.annotated: OrderedDict[str, Path] = OrderedDict()
         self.live_clients = 0
-        self.accuracy = _measured_accuracy(Path(run), self.recognizer.info.dataset_path(Path(run)))
+        self.accuracy = self.accuracies[self.default]
         self.cancels: set[threading.Event] = set()  # one per upload in MediaPipe: set when it should stop
         self.closing = False  # Ctrl+C or SIGTERM came: uploads in MediaPipe stop at their next frame
+
+    def pick(self, name: str | None) -> tuple[str, Recognizer]:
+        """The run a request names (?run=), or the default; 404 for a run not served."""
+        if name is None or name == "":
+            return self.default, self.recognizer
+        if name not in self.recognizers:
+            raise ApiError(404, f"no run {name!r} is served here; runs: {', '.join(self.recognizers)}")
+        return name, self.recognizers[name]
 
     def workdir(self) -> Path:
         """A fresh folder for one upload; the server's temp folder is made again if something
@@ -145,12 +171,13 @@ class Server:
 
     # -- uploads ---------------------------------------------------------------------------
 
-    def predict_file(self, path: Path, annotate: bool, cancel: threading.Event) -> dict:
+    def predict_file(self, path: Path, annotate: bool, cancel: threading.Event, recognizer=None) -> dict:
         """Runs in the pool: the sign in one uploaded video, at most `max_upload_frames`
         frames long; stops at the next frame once `cancel` is set (the client left)."""
+        rec = recognizer or self.recognizer
         unreadable = ApiError(415, "the upload is not a video this server can decode (no frame could be read)")
         try:
-            source = open_frames(path, fps=self.recognizer.extraction.fps)
+            source = open_frames(path, fps=rec.extraction.fps)
         except SignposeError:
             raise unreadable from None
         # What the container declares is checked before a single frame is decoded: a 3 MB
@@ -184,9 +211,9 @@ class Server:
             raise ApiError(415, str(e).removeprefix(f"{path}: ")) from None
         else:
             self.extractors.give(extractor)
-        pred = self.recognizer.predict_sequence(seq, top_k=self.config.recognition.top_k)
+        pred = rec.predict_sequence(seq, top_k=self.config.recognition.top_k)
         hands = seq.hands_per_frame()
-        transcript = transcribe_sequence(self.recognizer, seq, self.config.live, "upload").as_dict()
+        transcript = transcribe_sequence(rec, seq, self.config.live, "upload").as_dict()
         result = {
             **pred.as_dict(),
             # the signs one after another, as `signpose transcribe` reads them
@@ -198,7 +225,7 @@ class Server:
         if annotate:
             name = f"{uuid.uuid4().hex}.webm"
             self.tmp.mkdir(parents=True, exist_ok=True)
-            annotate_video(path, seq, pred.label, self.tmp / name, fps=self.recognizer.extraction.fps)
+            annotate_video(path, seq, pred.label, self.tmp / name, fps=rec.extraction.fps)
             self.annotated[name] = self.tmp / name
             while len(self.annotated) > KEEP_ANNOTATED:
                 self.annotated.popitem(last=False)[1].unlink(missing_ok=True)

@@ -60,10 +60,21 @@ function accuracyNote(acc) {
     `${(100 * acc.accuracy_ci95[1]).toFixed(0)}%). Expect less on people and cameras unlike those.`;
 }
 
+// ?run=NAME of the run chosen, where the server offers several ("" for its default)
+function runQuery(sep = "?") { return state.run ? `${sep}run=${encodeURIComponent(state.run)}` : ""; }
+
 async function loadInfo() {
-  const health = await (await fetch("/api/health")).json();
+  const health = await (await fetch(`/api/health${runQuery()}`)).json();
   state.health = health;
-  const signs = await (await fetch("/api/signs")).json();
+  const signs = await (await fetch(`/api/signs${runQuery()}`)).json();
+  if (health.runs && health.runs.length > 1) { // a choice of models
+    $("run-choice").hidden = false;
+    if ($("run-select").options.length !== health.runs.length) {
+      $("run-select").replaceChildren(...health.runs.map((r) => Object.assign(document.createElement("option"),
+        { value: r, textContent: r })));
+    }
+    $("run-select").value = health.run;
+  }
   state.rtl = signs.some((s) => RTL.test(s.sign));
   // the sentence reads in the names' own direction: the first sign at the reading start
   $("sentence").dir = state.rtl ? "rtl" : "ltr";
@@ -344,7 +355,7 @@ function onMessage(event) {
 // Resolves once the socket is open (or has closed, and a retry is scheduled).
 function connect() {
   const proto = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${proto}://${location.host}/ws/live?mode=${state.mode}`);
+  const ws = new WebSocket(`${proto}://${location.host}/ws/live?mode=${state.mode}${runQuery("&")}`);
   state.ws = ws;
   ws.onmessage = onMessage;
   let settle;
@@ -653,7 +664,7 @@ async function upload(event) {
   }, 1000);
   let response, result;
   try {
-    response = await fetch("/api/predict?annotate=1", { method: "POST", body, signal: controller.signal });
+    response = await fetch(`/api/predict?annotate=1${runQuery("&")}`, { method: "POST", body, signal: controller.signal });
     result = await response.json();
   } catch (e) {
     uploadError(e.name === "AbortError" ? "cancelled" : "cannot reach the server; check that it is running and try again");
@@ -725,6 +736,13 @@ $("clear").addEventListener("click", () => { state.sentence = []; renderSentence
 $("upload-form").addEventListener("submit", upload);
 document.querySelectorAll("[data-save]").forEach((b) => b.addEventListener("click", () => save(b.dataset.save)));
 $("mode-select").addEventListener("change", modeChanged);
+// Another model: its signs and accuracy shown, and a running camera reconnected to it.
+$("run-select").addEventListener("change", async () => {
+  state.run = $("run-select").value;
+  await loadInfo();
+  announce(`model ${state.run}: ${$("model-line").textContent}`);
+  if (state.running) switchTo(state.mode);
+});
 const forced = new URLSearchParams(location.search).get("mode");
 if (forced) $("mode-select").value = forced;
 // For tests and extensions: feed the page a server message as if it came from the WebSocket.
