@@ -240,7 +240,7 @@ def cmd_evaluate(args) -> int:
 
     from .learn.evaluation import evaluate
 
-    rc = _settings(args, "RecognitionConfig")
+    rc = _recognition(args)
     result = evaluate(args.run, args.dataset, args.signer, tta=rc.tta, ensemble=rc.ensemble, out=args.out)
     if args.json:
         print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
@@ -280,7 +280,7 @@ def cmd_predict(args) -> int:
     videos = find_samples(args.videos)
     if args.annotate and len(videos) != 1:
         raise SignposeError("--annotate writes one video: pass a single input video")
-    rc = _settings(args, "RecognitionConfig")
+    rc = _recognition(args)
     rec = rc.recognizer(args.run)
     if args.annotate:
         preds = [rec.predict(videos[0], rc.top_k, annotate=args.annotate, force=args.force)]
@@ -313,7 +313,7 @@ def cmd_transcribe(args) -> int:
 
     config = LiveConfig.from_given(_given(args, LiveConfig))
     sources = find_samples(args.recordings, also=(".pose",))
-    rec = _settings(args, "RecognitionConfig").recognizer(args.run)
+    rec = _recognition(args).recognizer(args.run)
     done = []
     for t in transcribe_many(rec, sources, args.out, config, args.annotate, args.workers):
         done.append(t)
@@ -350,7 +350,7 @@ def cmd_live(args) -> int:
     from .recognise.live import preview_window
 
     config = LiveConfig.from_given(_given(args, LiveConfig))
-    rec = _settings(args, "RecognitionConfig").recognizer(args.run)
+    rec = _recognition(args).recognizer(args.run)
     show = preview_window() if not args.headless and os.environ.get("DISPLAY") else None
     source = int(args.source) if str(args.source).isdigit() else args.source
     session = rec.live(source, config, on_frame=show)
@@ -504,11 +504,11 @@ def _given(args, cls) -> dict:
     return {k: v for k, v in given(args).items() if k in cls.model_fields}
 
 
-def _settings(args, name: str):
-    from .recognise import config
+def _recognition(args):
+    """The recognition settings given as flags (backend, tta, ensemble, top_k)."""
+    from .recognise.config import RecognitionConfig
 
-    cls = getattr(config, name)
-    return build(cls, _given(args, cls))
+    return build(RecognitionConfig, _given(args, RecognitionConfig))
 
 
 def _predict_args(p) -> None:

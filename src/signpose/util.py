@@ -77,11 +77,12 @@ def _remove_orphans(folder: Path) -> None:
         return
     for name in names:
         match = _TEMP_NAME.match(name)
-        if match and not _alive(int(match.group(1))):
+        if match and not process_alive(int(match.group(1))):
             (folder / name).unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine runs under `pid` (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import SignposeError
-from ..util import atomic_write_json, check_output_folder, natural_sorted
+from ..util import atomic_write_json, check_output_folder, natural_sorted, process_alive
 from .dataset import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -233,14 +233,12 @@ class DatasetWriter:
     def _number_repetitions(self) -> None:
         """Rows without a repetition number get their position among the same signer's
         samples of the same sign."""
-        groups: dict[tuple[str, str], list[ManifestRow]] = {}
-        for r in self.rows.values():
-            groups.setdefault((r.signer, r.sign_id), []).append(r)
-        unnumbered = [r for group in groups.values() if any(r.repetition == 0 for r in group) for r in group]
-        for r, n in zip(
-            unnumbered, number_repetitions([(r.signer, r.sign_id, r.sample) for r in unnumbered]), strict=True
-        ):
-            r.repetition = n
+        rows = list(self.rows.values())
+        numbers = number_repetitions([(r.signer, r.sign_id, r.sample) for r in rows])
+        unnumbered = {(r.signer, r.sign_id) for r in rows if r.repetition == 0}
+        for r, n in zip(rows, numbers, strict=True):
+            if (r.signer, r.sign_id) in unnumbered:  # a group with any sample unnumbered is numbered anew
+                r.repetition = n
 
     def __enter__(self) -> DatasetWriter:
         return self
@@ -305,15 +303,8 @@ class FolderLock:
     @staticmethod
     def _dead(owner: tuple[int, str]) -> bool:
         pid, host = owner
-        if host != socket.gethostname():
-            return False  # cannot tell for another machine: assume it is alive
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
+        # another machine's process cannot be asked: assumed alive
+        return host == socket.gethostname() and not process_alive(pid)
 
     def live_owner(self) -> tuple[int, str] | None:
         """The process (pid, host) holding the lock now, if another one does."""

@@ -13,19 +13,17 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from torch import nn
 
 from ..errors import SignposeError
 from .models.classifier import SignClassifier
+from .models.registry import classifier_layer
 from .runs import load_classifier
 
 
 def head_name(classifier: SignClassifier) -> str:
-    """The classifier layer: the model's last linear layer (its output is one logit a sign)."""
-    linear = [name for name, module in classifier.model.named_modules() if isinstance(module, nn.Linear)]
-    if not linear:
-        raise SignposeError("this model has no linear classifier layer to replace; --init-from cannot be used")
-    return f"model.{linear[-1]}"
+    """The classifier layer's name in the classifier's state (the model contract guarantees
+    one: checked when the model was built)."""
+    return f"model.{classifier_layer(classifier.model)[0]}"
 
 
 def init_from_run(classifier: SignClassifier, run: str | Path, classes: list[str], config) -> str:

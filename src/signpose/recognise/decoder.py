@@ -167,7 +167,7 @@ class Committer:
         above = [p for p in self._streak[-self.config.hold :] if p >= self.config.threshold]
         return {
             "sign": self._name if self._sign else None,
-            "held": len(above) if above else 0,
+            "held": len(above),
             "need": self.config.hold,
             "repeat": self._sign is not None and self._sign == self._last and not self._released,
         }

@@ -44,6 +44,11 @@ class SignModel(Protocol):
     def forward(self, x: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor: ...
 
 
+def classifier_layer(model: nn.Module) -> tuple[str, nn.Linear] | None:
+    """The model's classifier layer by the contract: its last nn.Linear (name, layer)."""
+    return next(((n, m) for n, m in reversed(list(model.named_modules())) if isinstance(m, nn.Linear)), None)
+
+
 def check_model(name: str, model: nn.Module, n_classes: int) -> None:
     """The contract above, on a built model (cheap: built on PyTorch's meta device)."""
     problems = []
@@ -52,8 +57,8 @@ def check_model(name: str, model: nn.Module, n_classes: int) -> None:
         problems.append("forward must take (x, frame_mask)")
     if not hasattr(model, "head_dropout") or not isinstance(model.head_dropout, nn.Dropout | None):
         problems.append("it must declare head_dropout (an nn.Dropout before its classifier, or None)")
-    linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if not linear or linear[-1].out_features != n_classes:
+    head = classifier_layer(model)
+    if head is None or head[1].out_features != n_classes:
         problems.append(f"its last linear layer must be the classifier ({n_classes} outputs, one a sign)")
     if problems:
         raise SignposeError(f"model {name!r} does not keep the model contract (SignModel): {'; '.join(problems)}")
