@@ -290,6 +290,19 @@ def test_the_field_layouts_extract_with_names_subsets_and_frame_ranges(tmp_path)
     assert set(rows.signer) == {"12", "40"} and set(rows.sign) == {"brother", "mother"}
 
 
+def test_a_wlasl_video_id_cannot_reach_outside_its_videos(tmp_path):
+    import json
+
+    root = make_wlasl(tmp_path / "ds")
+    glosses = json.loads((root / "WLASL_v0.3.json").read_text())
+    glosses[0]["instances"][0]["video_id"] = "../../outside"
+    (root / "WLASL_v0.3.json").write_text(json.dumps(glosses))
+    with pytest.raises(
+        SignposeError, match=r"video_id '../../outside' must be a file name inside .*without '/' or '..'"
+    ):
+        discover(root, "wlasl")
+
+
 def test_auto_refuses_a_folder_two_layouts_claim(tmp_path):
     from signpose.data.layouts import detect_layout
 

@@ -52,7 +52,12 @@ def find(root: Path, signer: str | None) -> list[SampleSpec]:
     folder = root / "videos"
     specs, missing = [], 0
     for gloss, instance in entries:
-        video = _video(folder, str(instance["video_id"]))
+        video_id = str(instance["video_id"])
+        if not video_id or video_id in (".", "..") or "/" in video_id or "\\" in video_id:
+            raise SignposeError(
+                f"{index}: video_id {video_id!r} must be a file name inside {folder}, without '/' or '..'"
+            )
+        video = _video(folder, video_id)
         if video is None:  # WLASL's videos come from the web; many are gone: reported, not fatal
             missing += 1
             continue
