@@ -12,6 +12,7 @@ from signpose.learn.augmentation import AugmentConfig, Augmenter
 from signpose.learn.features import FeatureConfig, FeaturePipeline, PointData, feature_set
 from signpose.learn.lightning import Collate, PointBatches
 from signpose.learn.splits import mixed_split, signer_folds, signer_split
+from signpose.settings import build
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from seed_reference import seed_augment_rotation, seed_augment_scale  # noqa: E402  (the notebook's loops)
@@ -137,6 +138,30 @@ def test_affine_is_about_the_body_centre_and_seed_transforms_match_the_notebook(
     scaled = seed_augment_scale(x, np.random.default_rng(0))
     ratios = scaled[:, 0, 0] / x[:, 0, 0]
     assert (ratios >= 0).all() and (ratios < 1).all()
+
+
+def test_body_and_camera_variation_keeps_wrists_and_centre(real_batch):
+    """Camera aspect scales x and y apart about the body centre, area kept; hand scaling
+    moves a hand's points about its own wrist only, each hand by its own factor."""
+    pts, mask, _ = real_batch
+    fs = feature_set("pose_hands")
+    p, m = torch.from_numpy(pts), torch.from_numpy(mask)
+    aspect, _ = Augmenter(only(aspect_p=1.0, aspect_range=(0.5, 2.0)), fs, seed=0)(p, m)
+    spread = lambda x: (x - x[m].mean(0)).abs()[m].mean(0)  # noqa: E731
+    ratio = spread(aspect) / spread(p)
+    assert not torch.allclose(ratio, torch.ones(2), atol=0.01)  # the axes were scaled apart
+    hands, _ = Augmenter(only(hand_scale_p=1.0, hand_scale=(0.5, 0.6)), fs, seed=0)(p, m)
+    groups = fs.hand_groups()
+    body = np.setdiff1d(np.arange(fs.n_points), np.concatenate(groups))
+    torch.testing.assert_close(hands[:, :, body], p[:, :, body])  # nothing outside the hands moves
+    for idx in groups:
+        seen = m[:, :, idx[0]]
+        torch.testing.assert_close(hands[:, :, idx[0]][seen], p[:, :, idx[0]][seen])  # the wrist stays
+        size = lambda x: (x[:, :, idx] - x[:, :, idx[:1]]).norm(dim=-1)[seen]  # noqa: E731, B023
+        shrink = size(hands).sum() / size(p).sum()
+        assert 0.5 <= shrink <= 0.6
+    with pytest.raises(SignposeError, match="low <= high"):
+        build(AugmentConfig, {"hand_scale": [1.2, 0.8]})
 
 
 def test_augmentation_presets_and_checks():

@@ -40,6 +40,10 @@ class AugmentConfig(Preset):
     shear: float = Field(0.15, ge=0, le=1, description="largest shear")
     shift_p: float = _p(0.0, "a shift")
     shift: float = Field(0.1, ge=0, le=2, description="largest shift, shoulder widths")
+    aspect_p: float = _p(0.0, "a camera change: x and y scaled apart (a camera turned, or another frame shape)")
+    aspect_range: tuple[float, float] = Field((0.8, 1.25), description="range of the x:y scale ratio")
+    hand_scale_p: float = _p(0.0, "each hand resized about its wrist (another person's hand size)")
+    hand_scale: tuple[float, float] = Field((0.8, 1.2), description="hand size factor range, drawn per hand")
     time_warp_p: float = _p(0.0, "a change of speed")
     time_warp: tuple[float, float] = Field((0.7, 1.3), description="speed factor range")
     crop_p: float = _p(0.0, "a crop in time")
@@ -61,7 +65,7 @@ class AugmentConfig(Preset):
 
     @model_validator(mode="after")
     def _ranges(self) -> AugmentConfig:
-        for name in ("scale_range", "time_warp"):
+        for name in ("scale_range", "aspect_range", "hand_scale", "time_warp"):
             low, high = getattr(self, name)
             if not 0 < low <= high:
                 raise ValueError(f"{name} must be two numbers 0 < low <= high, not {low} {high}")
@@ -147,6 +151,25 @@ def affine(pts, mask, ctx: Context):
     bias = centre + shift.view(b, 1, 2) - centre @ matrix.transpose(1, 2)
     out = torch.baddbmm(bias, pts.reshape(b, -1, 2), matrix.transpose(1, 2))
     return out.view_as(pts), mask
+
+
+@register("body")
+def body_and_camera(pts, mask, ctx: Context):
+    """People and cameras unlike the training ones: x and y scaled apart (the ratio drawn
+    log-uniformly, area kept), and each hand resized about its wrist by its own factor."""
+    c = ctx.config
+    b = pts.shape[0]
+    lo, hi = (torch.log(torch.tensor(v)) for v in c.aspect_range)
+    ratio = torch.exp(ctx.uniform(float(lo), float(hi), b)) * ctx.chosen(c.aspect_p, b)
+    ratio = torch.where(ratio > 0, ratio, torch.ones(b))
+    centre = _centre(pts, mask).view(b, 1, 1, 2)
+    axes = torch.stack([ratio.sqrt(), 1 / ratio.sqrt()], -1).view(b, 1, 1, 2)
+    out = (pts - centre) * axes + centre
+    for idx in ctx.hands:
+        grow = torch.where(ctx.chosen(c.hand_scale_p, b), ctx.uniform(*c.hand_scale, b), torch.ones(b))
+        wrist = out[:, :, idx[:1]]  # (B, T, 1, 2): the hand's first point is its wrist
+        out[:, :, idx] = (out[:, :, idx] - wrist) * grow.view(b, 1, 1, 1) + wrist
+    return out, mask
 
 
 @register("time")
@@ -237,7 +260,7 @@ def seed_transforms(pts, mask, ctx: Context):
     return out * factor.view(b, 1, 1, 1), mask
 
 
-ORDER = ("seed", "mirror", "affine", "time", "dropout")
+ORDER = ("seed", "mirror", "affine", "body", "time", "dropout")
 
 
 class Augmenter:
@@ -252,6 +275,7 @@ class Augmenter:
             "seed": c.seed_rotation_p > 0 or c.seed_scale_p > 0,
             "mirror": c.mirror_p > 0,
             "affine": max(c.rotate_p, c.scale_p, c.shear_p, c.shift_p) > 0,
+            "body": max(c.aspect_p, c.hand_scale_p) > 0,
             "time": max(c.time_warp_p, c.crop_p) > 0,
             "dropout": max(c.frame_drop_p, c.point_drop_p, c.hand_drop_p) > 0,
         }
