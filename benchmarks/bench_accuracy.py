@@ -33,9 +33,9 @@ from common import OUT, report, require_shared  # noqa: E402
 
 from signpose.data.importers import import_kaggle, import_npz  # noqa: E402
 from signpose.data.synth import synth_dataset  # noqa: E402
-from signpose.learn.config import TrainConfig  # noqa: E402
 from signpose.learn.evaluation import evaluate
 from signpose.learn.training import cross_validate  # noqa: E402
+from signpose.model.config import TrainConfig  # noqa: E402
 from signpose.settings import build, deep_merge, load_json  # noqa: E402
 
 EPOCHS = int(os.environ.get("BENCH_EPOCHS", 80))

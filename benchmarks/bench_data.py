@@ -31,9 +31,9 @@ from signpose.data.schema import to_seed_vectors  # noqa: E402
 from signpose.data.synth import synth_dataset  # noqa: E402
 from signpose.data.writer import DatasetWriter  # noqa: E402
 from signpose.learn.augmentation import AugmentConfig, Augmenter  # noqa: E402
-from signpose.learn.features import FeatureConfig, FeaturePipeline, feature_set  # noqa: E402
-from signpose.learn.lightning import Collate, PointBatches  # noqa: E402
-from signpose.learn.models import SignClassifier  # noqa: E402
+from signpose.learn.batches import Collate, PointBatches  # noqa: E402
+from signpose.model.architectures import SignClassifier  # noqa: E402
+from signpose.model.features import FeatureConfig, FeaturePipeline, feature_set  # noqa: E402
 
 SIGNERS, SIGNS, REPS, FRAMES = (
     1,

@@ -35,9 +35,9 @@ from to_markdown import table  # noqa: E402
 
 from signpose.data.dataset import Dataset  # noqa: E402
 from signpose.data.importers import import_npz  # noqa: E402
-from signpose.learn.config import TrainConfig  # noqa: E402
 from signpose.learn.evaluation import evaluate  # noqa: E402
 from signpose.learn.training import train  # noqa: E402
+from signpose.model.config import TrainConfig  # noqa: E402
 
 ROOT = OUT / "finetune"
 SEEDS = [int(s) for s in os.environ.get("BENCH_SEEDS", "0,1,2").split(",")]

@@ -63,9 +63,9 @@ from to_markdown import table  # noqa: E402
 
 from signpose.data.dataset import Dataset  # noqa: E402
 from signpose.data.importers import import_kaggle, import_npz  # noqa: E402
-from signpose.learn.config import TrainConfig  # noqa: E402
 from signpose.learn.evaluation import evaluate  # noqa: E402
 from signpose.learn.training import cross_validate  # noqa: E402
+from signpose.model.config import TrainConfig  # noqa: E402
 from signpose.settings import build  # noqa: E402
 
 # The study: 1 is every run made before the last weights were the last epoch's (Lightning
@@ -266,8 +266,8 @@ def estimate_minutes(todo: list[tuple[str, str, TrainConfig]], sets: dict[str, P
     update) of its model on a real batch of 32, times its steps."""
     import torch
 
-    from signpose.learn.features import FeaturePipeline
-    from signpose.learn.models import SignClassifier
+    from signpose.model.architectures import SignClassifier
+    from signpose.model.features import FeaturePipeline
 
     minutes, timed = [], {}
     for set_name, _, config in todo:

@@ -24,10 +24,10 @@ from common import report, require_shared  # noqa: E402
 from signpose.data.synth import synth_dataset  # noqa: E402
 from signpose.data.video import open_frames  # noqa: E402
 from signpose.extract.holistic import HolisticExtractor  # noqa: E402
-from signpose.learn.config import TrainConfig  # noqa: E402
-from signpose.learn.features import STREAMS, FeatureConfig, FeaturePipeline  # noqa: E402
-from signpose.learn.models import MODELS, SignClassifier, count_parameters  # noqa: E402
 from signpose.learn.training import train  # noqa: E402
+from signpose.model.architectures import MODELS, SignClassifier, count_parameters  # noqa: E402
+from signpose.model.config import TrainConfig  # noqa: E402
+from signpose.model.features import STREAMS, FeatureConfig, FeaturePipeline  # noqa: E402
 from signpose.recognise.decoder import LiveConfig  # noqa: E402
 from signpose.recognise.onnx import OnnxClassifier, export_onnx  # noqa: E402
 from signpose.recognise.recognizer import Recognizer  # noqa: E402

@@ -36,8 +36,8 @@ from common import OUT, report, require_shared  # noqa: E402
 
 from signpose.data.dataset import Dataset  # noqa: E402
 from signpose.extract.pipeline import extract_dataset  # noqa: E402
-from signpose.learn.config import TrainConfig  # noqa: E402
 from signpose.learn.training import train  # noqa: E402
+from signpose.model.config import TrainConfig  # noqa: E402
 from signpose.serve.stream import landmark_messages  # noqa: E402
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", 30))

@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import report  # noqa: E402
 
 from signpose.learn.augmentation import AugmentConfig, Augmenter  # noqa: E402
-from signpose.learn.features import FeatureConfig, FeaturePipeline  # noqa: E402
-from signpose.learn.models import MODELS, SignClassifier  # noqa: E402
-from signpose.learn.recipes import Recipe  # noqa: E402
+from signpose.model.architectures import MODELS, SignClassifier  # noqa: E402
+from signpose.model.features import FeatureConfig, FeaturePipeline  # noqa: E402
+from signpose.model.recipes import Recipe  # noqa: E402
 
 TRAIN_SEQUENCES = 12_000
 

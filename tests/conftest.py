@@ -127,7 +127,7 @@ def small_run(tmp_path_factory, synth_small) -> Path:
 
 def small_run_config(**changes):
     """The small run's settings (a small ISLR model, 6 epochs), with changes."""
-    from signpose.learn.config import TrainConfig
+    from signpose.model.config import TrainConfig
 
     values = {
         "model": "islr",
@@ -141,7 +141,7 @@ def small_run_config(**changes):
 
 def cnn_run_config(**changes):
     """A quick run's settings: the 1D-CNN on 16 frames, 4 epochs, signer3 held out."""
-    from signpose.learn.config import TrainConfig
+    from signpose.model.config import TrainConfig
 
     values = {"model": "cnn", "test_signer": "signer3", "features": {"frames": 16}, "recipe": {"epochs": 4}}
     return TrainConfig(**{**values, **changes})
@@ -161,8 +161,8 @@ def copy_run(run: Path, to: Path, files: tuple[str, ...] = RUN_FILES) -> Path:
 @pytest.fixture(scope="session")
 def wlasl_run(tmp_path_factory, wlasl_extracted) -> Path:
     """A small ISLR model on the six real WLASL clips (brother, mother; signer-dependent)."""
-    from signpose.learn.config import TrainConfig
     from signpose.learn.training import train
+    from signpose.model.config import TrainConfig
 
     out = tmp_path_factory.mktemp("wlasl-run") / "run"
     config = TrainConfig(

@@ -24,8 +24,8 @@ LAYERS = [
     },
     {"signpose.data"},
     {"signpose.extract"},
-    {"signpose.learn"},
-    {"signpose.recognise"},
+    {"signpose.model"},  # what a trained model is and how it reads points
+    {"signpose.learn", "signpose.recognise"},  # training and recognition, side by side on model
     {"signpose.serve"},
     {"signpose.demo", "signpose.reference", "signpose.cli"},
 ]
@@ -89,6 +89,20 @@ def test_layers_point_one_way():
     graph, _ = _imports()
     upward = [(m, t) for m, targets in graph.items() for t in targets if _layer(t) > _layer(m)]
     assert not upward, f"upward imports: {upward}"
+
+
+def test_training_and_recognition_stand_apart():
+    """learn (the trainer) and recognise both stand on model; neither imports the other,
+    so recognition never loads Lightning by construction, not by care."""
+    graph, _ = _imports()
+    crossing = [
+        (m, t)
+        for m, targets in graph.items()
+        for t in targets
+        for a, b in (("signpose.learn", "signpose.recognise"), ("signpose.recognise", "signpose.learn"))
+        if m.startswith(a) and t.startswith(b)
+    ]
+    assert not crossing, f"learn and recognise import each other: {crossing}"
 
 
 def test_no_import_cycles():

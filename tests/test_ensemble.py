@@ -12,10 +12,10 @@ from conftest import cli, running, small_run_config
 from signpose.data.dataset import Dataset
 from signpose.errors import SignposeError
 from signpose.learn.evaluation import evaluate
-from signpose.learn.features import FeaturePipeline
-from signpose.learn.inference import predict_points
-from signpose.learn.runs import load_classifier, load_run_info
 from signpose.learn.training import train
+from signpose.model.features import FeaturePipeline
+from signpose.model.inference import predict_points
+from signpose.model.runs import load_classifier, load_run_info
 from signpose.recognise.recognizer import Recognizer
 
 SETTINGS = small_run_config(seeds=2, recipe={"epochs": 3, "batch_size": 32, "lr": 2e-3})

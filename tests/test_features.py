@@ -5,7 +5,7 @@ from conftest import shared
 from signpose.data.importers import seed_vectors_to_sequence
 from signpose.data.keypoints import KeypointSequence
 from signpose.data.schema import LEFT_HAND, LEFT_SHOULDER, RIGHT_HAND, RIGHT_SHOULDER, mirror_permutation
-from signpose.learn.features import (
+from signpose.model.features import (
     FEATURE_SETS,
     FeatureConfig,
     FeaturePipeline,
@@ -156,7 +156,7 @@ def test_the_frames_shape_is_read_from_the_face_on_real_clips(wlasl_extracted, k
     """Real clips of 16:9, 4:3 and 852x480 frames, their size forgotten: the face gives it
     back within 8%."""
     from signpose.data.dataset import Dataset
-    from signpose.learn.features import frame_aspect
+    from signpose.model.features import frame_aspect
 
     shapes = set()
     for root in (wlasl_extracted, karsl_extracted):

@@ -16,9 +16,9 @@ from signpose.data.graph import SAM_SLR_27
 from signpose.data.keypoints import KeypointSequence
 from signpose.data.schema import LEFT_HAND, N_POINTS, RIGHT_HAND, point
 from signpose.errors import SignposeError
-from signpose.learn.config import TrainConfig
-from signpose.learn.features import FeatureConfig, FeaturePipeline
-from signpose.learn.models import SignClassifier
+from signpose.model.architectures import SignClassifier
+from signpose.model.config import TrainConfig
+from signpose.model.features import FeatureConfig, FeaturePipeline
 from signpose.settings import build
 
 
@@ -144,7 +144,7 @@ def test_fitted_fusion_weights_are_the_least_log_loss_on_the_simplex():
 
 
 def test_a_run_record_with_fusion_weights_that_do_not_fit_is_damaged(tmp_path):
-    from signpose.learn.runs import RunInfo, load_run_info
+    from signpose.model.runs import RunInfo, load_run_info
 
     record = {"dataset": "d", "classes": ["a", "b"], "names": ["a", "b"], "split": "s", "train_signers": ["x"]}
     good = RunInfo(**record, members=["joint", "bone"], fusion_weights=[0.25, 0.75])
@@ -181,9 +181,9 @@ def test_fitted_fusion_is_refused_before_training_without_validation_people(synt
 def test_fused_streams_learn_real_people_and_export_as_one_graph(asl_signs):
     from signpose.learn.evaluation import evaluate, evaluate_members
     from signpose.learn.fusion import fit_weights
-    from signpose.learn.inference import predict_points
     from signpose.learn.splits import make_split
     from signpose.learn.training import train
+    from signpose.model.inference import predict_points
     from signpose.recognise.recognizer import Recognizer
 
     run = asl_signs.parent / "gcn"

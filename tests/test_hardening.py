@@ -23,9 +23,9 @@ from signpose.data.writer import DatasetWriter
 from signpose.errors import SignposeError
 from signpose.extract.holistic import ExtractionConfig
 from signpose.extract.pipeline import extract_dataset
-from signpose.learn.config import TrainConfig
 from signpose.learn.evaluation import evaluate
 from signpose.learn.training import train
+from signpose.model.config import TrainConfig
 
 TINY = {"dim": 32, "groups": 1, "conv_blocks": 1}
 

@@ -9,7 +9,7 @@ from signpose.data.labels import read_labels
 from signpose.data.schema import LEFT_HAND, POSE, RIGHT_HAND, to_seed_vectors
 from signpose.errors import SignposeError
 from signpose.learn.arrays import export_arrays
-from signpose.learn.features import FeatureConfig, FeaturePipeline
+from signpose.model.features import FeatureConfig, FeaturePipeline
 
 RIGHT_HAND_SEED = slice(1662 - 63, 1662)  # the last 63 floats of a seed vector
 
@@ -184,9 +184,9 @@ def test_names_from_data_are_no_formulas_in_any_csv_and_read_back_as_given(tmp_p
     and a NUL cut "a\\x00b" to "a" in some files and not in others."""
     import csv
 
-    from signpose.learn.config import TrainConfig
     from signpose.learn.evaluation import evaluate
     from signpose.learn.training import train
+    from signpose.model.config import TrainConfig
 
     labels = ["=cmd|' /C calc'!A0", '+HYPERLINK("http://x")', "a\x00b", "ok", "'quoted", "-0.5"]
     signers = ["@SUM(1)", "-2+3"]

@@ -274,9 +274,9 @@ def test_the_field_layouts_extract_with_names_subsets_and_frame_ranges(tmp_path)
     ds = Dataset(tmp_path / "a")
     assert ds.sign_names == {"0": "sister (abla)", "1": "mother (anne)"}
     assert sorted(ds.rows.subset) == ["test", "train", "train", "val"]
-    from signpose.learn.config import TrainConfig
     from signpose.learn.evaluation import evaluate
     from signpose.learn.training import train
+    from signpose.model.config import TrainConfig
 
     config = TrainConfig(model="cnn", split="official", recipe={"epochs": 1}, features={"frames": 16})
     info = train(tmp_path / "a", tmp_path / "run", config, progress=False)

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from signpose.errors import SignposeError
-from signpose.learn.features import FeatureConfig, FeaturePipeline
-from signpose.learn.models import MODELS, SignClassifier, count_parameters, describe_models
+from signpose.model.architectures import MODELS, SignClassifier, count_parameters, describe_models
+from signpose.model.features import FeatureConfig, FeaturePipeline
 
 
 def test_reproductions_match_the_notebook_summaries():
@@ -51,7 +51,7 @@ def test_a_registered_model_must_keep_the_model_contract(monkeypatch):
     would break --init-from and the ONNX export silently."""
     from torch import nn
 
-    from signpose.learn.models.registry import register_model
+    from signpose.model.architectures.registry import register_model
 
     class NoContract(nn.Module):
         def __init__(self, in_features, n_classes):

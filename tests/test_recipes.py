@@ -10,9 +10,9 @@ from conftest import copy_run, small_run_config
 from signpose.errors import SignposeError
 from signpose.learn.evaluation import evaluate
 from signpose.learn.lightning import LateDropout, LitSignClassifier, ema_decay
-from signpose.learn.recipes import Recipe
-from signpose.learn.runs import load_classifier
 from signpose.learn.training import train
+from signpose.model.recipes import Recipe
+from signpose.model.runs import load_classifier
 from signpose.settings import build
 
 

@@ -16,8 +16,8 @@ from conftest import cli, shared
 from signpose.data.dataset import Dataset
 from signpose.data.keypoints import read_pose
 from signpose.extract.pipeline import extract_dataset
-from signpose.learn.features import FeatureConfig, FeaturePipeline
-from signpose.learn.runs import load_classifier
+from signpose.model.features import FeatureConfig, FeaturePipeline
+from signpose.model.runs import load_classifier
 
 
 def _clips(tmp_path, n):

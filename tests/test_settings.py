@@ -12,8 +12,9 @@ import pytest
 
 from signpose.cli import _train_settings, build_parser
 from signpose.errors import SignposeError
-from signpose.learn.config import RuntimeConfig, TrainConfig
-from signpose.learn.recipes import Recipe
+from signpose.learn.runtime import RuntimeConfig
+from signpose.model.config import TrainConfig
+from signpose.model.recipes import Recipe
 from signpose.settings import Settings, build
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -142,8 +143,8 @@ def test_docs_settings_is_generated_from_every_declaration():
         classes |= {f.annotation for f in cls.model_fields.values() if isinstance(f.annotation, type)}
     stages = (
         "extract.holistic",
-        "learn.config",
-        "learn.features",
+        "model.config",
+        "model.features",
         "learn.augmentation",
         "recognise.live",
         "serve.config",
@@ -159,8 +160,8 @@ def test_docs_settings_is_generated_from_every_declaration():
 
 
 def test_guide_model_table_counts_what_the_models_have():
-    from signpose.learn.features import FeatureConfig
-    from signpose.learn.models import describe_models
+    from signpose.model.architectures import describe_models
+    from signpose.model.features import FeatureConfig
 
     text = DOCS.joinpath("guide.md").read_text("utf-8")
     table = dict(re.findall(r"^\| `(\w+)`(?: \(default\))? \| ([\d,]+)", text, re.M))
@@ -184,8 +185,8 @@ def test_validation_people_are_held_out_only_where_they_choose_something():
 
 
 def test_a_model_trains_at_its_own_default_size_and_old_runs_keep_theirs():
-    from signpose.learn.features import FeaturePipeline
-    from signpose.learn.models import MODELS, SignClassifier, count_parameters
+    from signpose.model.architectures import MODELS, SignClassifier, count_parameters
+    from signpose.model.features import FeaturePipeline
 
     config = TrainConfig()
     assert config.model_options == MODELS["islr"].options == {"dim": 96, "groups": 1}
@@ -201,8 +202,8 @@ def test_a_model_trains_at_its_own_default_size_and_old_runs_keep_theirs():
 def test_the_guides_tables_are_generated_from_the_registries():
     """Regenerate with: make docs (tools/docs_settings.py)."""
     from signpose.data.layouts import LAYOUTS
-    from signpose.learn.models import MODELS
-    from signpose.learn.recipes import Recipe
+    from signpose.model.architectures import MODELS
+    from signpose.model.recipes import Recipe
     from signpose.reference import generated_tables
 
     text = DOCS.joinpath("guide.md").read_text("utf-8")

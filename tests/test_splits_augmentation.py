@@ -9,9 +9,9 @@ from conftest import ROOT, shared
 from signpose.data.importers import seed_vectors_to_sequence
 from signpose.errors import SignposeError
 from signpose.learn.augmentation import AugmentConfig, Augmenter
-from signpose.learn.features import FeatureConfig, FeaturePipeline, PointData, feature_set
-from signpose.learn.lightning import Collate, PointBatches
+from signpose.learn.batches import Collate, PointBatches
 from signpose.learn.splits import mixed_split, signer_folds, signer_split
+from signpose.model.features import FeatureConfig, FeaturePipeline, PointData, feature_set
 from signpose.settings import build
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -173,7 +173,7 @@ def test_augmentation_presets_and_checks():
 
     with pytest.raises(SignposeError, match=r"augment.mirror_p \(--mirror\) must be <= 1"):
         build(
-            __import__("signpose.learn.config", fromlist=["TrainConfig"]).TrainConfig,
+            __import__("signpose.model.config", fromlist=["TrainConfig"]).TrainConfig,
             {"augment": {"mirror_p": 2}},
         )
     with pytest.raises(SignposeError, match="low <= high"):

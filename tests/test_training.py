@@ -11,10 +11,11 @@ import pytest
 from conftest import cli, copy_run, small_run_config
 
 from signpose.errors import SignposeError
-from signpose.learn.config import RuntimeConfig, TrainConfig
 from signpose.learn.evaluation import evaluate
-from signpose.learn.runs import load_classifier, load_config
+from signpose.learn.runtime import RuntimeConfig
 from signpose.learn.training import cross_validate, train
+from signpose.model.config import TrainConfig
+from signpose.model.runs import load_classifier, load_config
 from signpose.settings import build
 
 
@@ -190,8 +191,8 @@ def test_wilson_interval_is_honest_about_few_samples():
 @pytest.mark.slow
 def test_test_time_views_and_ensembles_are_written_apart_and_average_probabilities(small_run, tmp_path, synth_small):
     from signpose.data.dataset import Dataset
-    from signpose.learn.features import FeaturePipeline
-    from signpose.learn.inference import predict_points
+    from signpose.model.features import FeaturePipeline
+    from signpose.model.inference import predict_points
     from signpose.recognise.recognizer import Recognizer
 
     own = (small_run / "metrics.json").read_bytes()
@@ -300,7 +301,7 @@ def test_a_run_started_from_another_keeps_its_body_and_the_rows_of_signs_both_kn
     import torch
 
     from signpose.learn.finetune import head_name
-    from signpose.learn.runs import load_classifier
+    from signpose.model.runs import load_classifier
 
     ds = tmp_path / "fewer-signs"  # signs 3-5 only, and one that the source never saw
     shutil.copytree(synth_small, ds)
@@ -319,9 +320,9 @@ def test_a_run_started_from_another_keeps_its_body_and_the_rows_of_signs_both_kn
     assert info.classes == ["3", "4", "new"]
     weight, known = f"{head}.weight", [source_info.classes.index(c) for c in ("3", "4")]
     assert not torch.equal(ours[weight][:2], theirs[weight][known])  # the layer alone trained
-    from signpose.learn.features import FeaturePipeline
     from signpose.learn.finetune import init_from_run
-    from signpose.learn.models import SignClassifier
+    from signpose.model.architectures import SignClassifier
+    from signpose.model.features import FeaturePipeline
 
     fresh = SignClassifier(config.model, FeaturePipeline(config.features), 3, config.model_options)
     note = init_from_run(fresh, small_run, ["3", "4", "new"], config)

@@ -15,12 +15,12 @@ from conftest import cnn_run_config, copy_run
 from signpose.data.dataset import Dataset
 from signpose.data.writer import FolderLock
 from signpose.errors import SignposeError
-from signpose.learn.config import RuntimeConfig
 from signpose.learn.evaluation import evaluate
-from signpose.learn.features import FeatureConfig, FeaturePipeline
 from signpose.learn.lightning import StopOnNonFiniteLoss
 from signpose.learn.plots import plot_curves
+from signpose.learn.runtime import RuntimeConfig
 from signpose.learn.training import train
+from signpose.model.features import FeatureConfig, FeaturePipeline
 from signpose.recognise.recognizer import Recognizer
 
 

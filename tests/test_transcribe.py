@@ -25,8 +25,8 @@ FPS = 15.0  # KArSL's release kept 18 of each clip's ~24-47 frames at 30 fps
 def karsl(tmp_path_factory):
     """(dataset, run): the 7 real KArSL-100 signs, a small model trained on signer 02 only."""
     from signpose.data.importers import import_npz
-    from signpose.learn.config import TrainConfig
     from signpose.learn.training import train
+    from signpose.model.config import TrainConfig
 
     root = tmp_path_factory.mktemp("karsl")
     import_npz(shared("karsl", "karsl7_signers02_03_258.npz"), root / "data", fps=FPS, progress=False)

@@ -119,7 +119,7 @@ def cmd_import(args) -> int:
 
 def cmd_export_arrays(args) -> int:
     from .learn.arrays import export_arrays
-    from .learn.features import FeatureConfig
+    from .model.features import FeatureConfig
 
     result = export_arrays(args.dataset, args.out, build(FeatureConfig, given(args)))
     print(f"X.npy {result['X']}, {result['classes']} classes -> {result['out']}")
@@ -127,8 +127,8 @@ def cmd_export_arrays(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from .learn.features import FEATURE_SETS, FeatureConfig
-    from .learn.models import describe_models
+    from .model.architectures import describe_models
+    from .model.features import FEATURE_SETS, FeatureConfig
 
     features = build(FeatureConfig, given(args))
     rows = describe_models(features, n_classes=args.classes)
@@ -154,7 +154,7 @@ def cmd_layouts(args) -> int:
 
 
 def cmd_recipes(args) -> int:
-    from .learn.recipes import Recipe
+    from .model.recipes import Recipe
 
     for name, description in Recipe.DESCRIPTIONS.items():
         values = Recipe.preset(name).model_dump(exclude={"name"})
@@ -172,7 +172,8 @@ def cmd_settings(args) -> int:
 
 def _train_settings(args, **fixed):
     """TrainConfig from --config (if any) with the flags over it, and the runtime settings."""
-    from .learn.config import RuntimeConfig, TrainConfig
+    from .learn.runtime import RuntimeConfig
+    from .model.config import TrainConfig
 
     values = given(args)
     runtime = {k: values.pop(k) for k in list(values) if k in RuntimeConfig.model_fields}
@@ -181,7 +182,7 @@ def _train_settings(args, **fixed):
 
 
 def _split_words(run) -> str:
-    from .learn.runs import load_run_info
+    from .model.runs import load_run_info
 
     split = load_run_info(run).split
     return "official test split" if split == "official" else "mixed split (signer-dependent)"
@@ -448,7 +449,7 @@ def _import_args(p) -> None:
 
 
 def _features_settings(p) -> None:
-    from .learn.features import FeatureConfig
+    from .model.features import FeatureConfig
 
     add_flags(p, FeatureConfig, title="feature settings")
 
@@ -479,7 +480,8 @@ def _cv_args(p) -> None:
 
 
 def _train_settings_flags(p, exclude: tuple[str, ...] = ()) -> None:
-    from .learn.config import RuntimeConfig, TrainConfig
+    from .learn.runtime import RuntimeConfig
+    from .model.config import TrainConfig
 
     add_flags(p, TrainConfig, defaults=build(TrainConfig), exclude=exclude, title="run settings")
     add_flags(p, RuntimeConfig, title="runtime settings (not part of the run: free to change on resume)")

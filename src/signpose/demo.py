@@ -12,9 +12,9 @@ from pathlib import Path
 
 from .data.dataset import Dataset
 from .data.synth import synth_dataset
-from .learn.config import TrainConfig
 from .learn.evaluation import evaluate
 from .learn.training import train
+from .model.config import TrainConfig
 from .recognise.recognizer import Recognizer
 from .settings import build
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from .data.layouts import layout_table
 from .extract.holistic import ExtractionConfig
-from .learn.config import RuntimeConfig, TrainConfig
-from .learn.features import FEATURE_SETS, FeatureConfig
-from .learn.models import MODELS, describe_models
-from .learn.recipes import Recipe
+from .learn.runtime import RuntimeConfig
+from .model.architectures import MODELS, describe_models
+from .model.config import TrainConfig
+from .model.features import FEATURE_SETS, FeatureConfig
+from .model.recipes import Recipe
 from .recognise.config import RecognitionConfig
 from .recognise.decoder import LiveConfig
 from .serve.config import ServeConfig

@@ -137,7 +137,7 @@ def check_output(
     return path
 
 
-# What makes a folder a signpose dataset or a run (data/dataset.py, learn/runs.py).
+# What makes a folder a signpose dataset or a run (data/dataset.py, model/runs.py).
 FOLDER_MARKERS = {"dataset": "manifest.csv", "run": "run.json"}
 
 

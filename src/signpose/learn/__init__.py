@@ -1,3 +1,3 @@
-"""Stage 3, learning: features (`features`), augmentation, splits, models and training
-recipes (registries), the run settings (`config`), training (Lightning), evaluation,
-and the run folder as later stages read it (`runs`)."""
+"""Stage 3b, learning: how a model is trained. Splits by signer, augmentation transforms,
+the Lightning module and loop (`lightning`, `training`), fine-tuning, fusion weights,
+evaluation and its plots, and array export. Stands on `model`; recognition never imports it."""

@@ -12,8 +12,8 @@ import torch
 from ..data.dataset import Dataset, write_table
 from ..data.writer import check_not_being_written
 from ..errors import SignposeError
+from ..model.features import FeatureConfig, FeaturePipeline
 from ..util import atomic_save_npy, check_output_folder
-from .features import FeatureConfig, FeaturePipeline
 
 
 def export_arrays(dataset_path: str | Path, out: str | Path, features: FeatureConfig | None = None) -> dict:

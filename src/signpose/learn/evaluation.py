@@ -17,11 +17,10 @@ import pandas as pd
 
 from ..data.dataset import Dataset, write_table
 from ..errors import SignposeError, is_environment_error
+from ..model.inference import ensemble_probabilities
+from ..model.runs import load_ensemble, load_run_info
 from ..util import atomic_write_json, check_output_folder, natural_sorted
-from .features import FeaturePipeline
-from .inference import ensemble_probabilities
 from .plots import plot_confusion, plot_curves
-from .runs import load_ensemble, load_run_info
 from .splits import test_signers
 
 
@@ -107,7 +106,7 @@ def evaluate(
     dataset_path = Path(dataset_path) if dataset_path is not None else own_dataset
     own = signer is None and dataset_path.resolve() == own_dataset.resolve()
     dataset = Dataset(dataset_path)
-    pipeline = FeaturePipeline(config.features)
+    pipeline = members[0].pipeline
     data = pipeline.load(dataset)
     rows = data.rows
     signers = natural_sorted(set(rows.signer))
@@ -145,8 +144,8 @@ def evaluate(
     chosen = check_output_folder(out, "--out", (dataset_path,)) if out is not None else None
     out = chosen or (run if own and not combined else run / "eval" / name)
     views = [(classifier, data.points[selected], data.mask[selected])]
-    for member, _, member_config in members[1:]:
-        member_pipeline = FeaturePipeline(member_config.features)  # streams differ only inside the model
+    for member, _, _ in members[1:]:
+        member_pipeline = member.pipeline  # streams differ only inside the model
         member_data = data if member_pipeline.same_points(pipeline) else member_pipeline.load(dataset)
         if list(member_data.rows["sample"]) != list(rows["sample"]):
             raise SignposeError(f"the ensemble's runs read {dataset_path} differently; rerun `signpose extract`")

@@ -15,9 +15,9 @@ import lightning as L
 import torch
 
 from ..errors import SignposeError
-from .models.classifier import SignClassifier
-from .models.registry import classifier_layer
-from .runs import load_classifier
+from ..model.architectures.classifier import SignClassifier
+from ..model.architectures.registry import classifier_layer
+from ..model.runs import load_classifier
 
 
 def head_name(classifier: SignClassifier) -> str:

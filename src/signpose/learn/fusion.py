@@ -17,10 +17,10 @@ from scipy.optimize import minimize
 
 from ..data.dataset import Dataset
 from ..errors import SignposeError
-from .config import TrainConfig
-from .features import FeaturePipeline
-from .inference import predict_points
-from .runs import load_classifier
+from ..model.config import TrainConfig
+from ..model.features import FeaturePipeline
+from ..model.inference import predict_points
+from ..model.runs import load_classifier
 from .splits import make_split
 
 

@@ -1,7 +1,7 @@
-"""The Lightning side of training: batches (gathered and augmented in one call), the
-module with its loss and the recipe's optimizer and schedule, the callbacks (late dropout,
-progress, atomic checkpoints, a stop on a NaN loss), the trainer, and the CSV log kept
-across a resume. `training` uses these to fit one run."""
+"""The Lightning side of training: the module with its loss and the recipe's optimizer
+and schedule, the callbacks (late dropout, progress, atomic checkpoints, a stop on a NaN
+loss), the trainer, and the CSV log kept across a resume. `training` uses these (and
+`batches`) to fit one run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import math
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import pandas as pd
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
@@ -19,65 +18,11 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, EMAWeightAverag
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from ..errors import SignposeError
+from ..model.architectures import SignClassifier
+from ..model.recipes import Recipe
 from ..progress import bar
 from ..util import atomic_write_bytes
-from .augmentation import Augmenter
-from .config import RuntimeConfig
-from .features import PointData
-from .models import SignClassifier
-from .recipes import Recipe
-
-
-class PointBatches(torch.utils.data.Dataset):
-    """Indices into prepared points; batches are gathered and augmented in `collate`."""
-
-    def __init__(self, data: PointData, labels: np.ndarray, indices: np.ndarray):
-        self.points = torch.from_numpy(np.ascontiguousarray(data.points))
-        self.mask = torch.from_numpy(np.ascontiguousarray(data.mask))
-        self.labels = torch.from_numpy(labels.astype(np.int64))
-        self.indices = torch.from_numpy(np.asarray(indices, dtype=np.int64))
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, i: int) -> int:
-        return int(self.indices[i])
-
-
-class Collate:
-    """Gathers a batch by index and augments it in one vectorised call."""
-
-    def __init__(self, source: PointBatches, augmenter: Augmenter | None):
-        self.source = source
-        self.augmenter = augmenter
-
-    def __call__(self, idx: list[int]):
-        idx_t = torch.tensor(idx)
-        pts, mask = self.source.points[idx_t], self.source.mask[idx_t]
-        if self.augmenter is not None:
-            pts, mask = self.augmenter(pts, mask)
-        return pts, mask, self.source.labels[idx_t]
-
-
-def make_loader(
-    source: PointBatches,
-    batch_size: int,
-    augmenter: Augmenter | None,
-    shuffle: bool,
-    seed: int,
-    num_workers: int = 0,
-) -> torch.utils.data.DataLoader:
-    gen = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(
-        source,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        generator=gen,
-        collate_fn=Collate(source, augmenter),
-        num_workers=num_workers,
-        persistent_workers=num_workers > 0,
-    )
-
+from .runtime import RuntimeConfig
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "radam": torch.optim.RAdam}
 

@@ -1,6 +1,6 @@
 """Training runs: one model (check, then fit, then record), an ensemble of seeds or
 streams, and signer-independent cross-validation, each into run folders (the layout is in
-`signpose.learn.runs`). The recipe (`signpose.learn.recipes`) says how; the Lightning
+`signpose.model.runs`). The recipe (`signpose.model.recipes`) says how; the Lightning
 module, callbacks and trainer are in `signpose.learn.lightning`."""
 
 from __future__ import annotations
@@ -21,28 +21,28 @@ import torch
 from ..data.dataset import Dataset, write_table
 from ..data.writer import FolderLock, check_not_being_written
 from ..errors import SignposeError
+from ..model.architectures import SignClassifier, count_parameters
+from ..model.config import TrainConfig
+from ..model.features import FeaturePipeline, PointData
+from ..model.runs import RunInfo, load_config, load_run_info, load_weights
 from ..settings import build, save_json
 from ..util import atomic_write_bytes, atomic_write_json, available_cpus, check_output_folder, natural_sorted
 from .augmentation import Augmenter
-from .config import RuntimeConfig, TrainConfig
+from .batches import PointBatches, make_loader
 from .evaluation import EvalResult, evaluate, mean_std_table
-from .features import FeaturePipeline, PointData
 from .finetune import FreezeBody, head_name, init_from_run
 from .fusion import fit_run_weights, validation_people
 from .lightning import (
     LitSignClassifier,
-    PointBatches,
     check_recipe,
     early_stopped,
     make_callbacks,
-    make_loader,
     make_trainer,
     restore_log,
     set_log_aside,
 )
-from .models import SignClassifier, count_parameters
 from .plots import plot_curves
-from .runs import RunInfo, load_config, load_run_info, load_weights
+from .runtime import RuntimeConfig
 from .splits import Split, make_split, signer_folds
 
 # Lightning's own use of a deprecated torch API; nothing a user can act on.

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..learn.inference import MAX_TTA
+from ..model.inference import MAX_TTA
 from ..settings import Settings
 from . import BACKENDS
 from .recognizer import Recognizer

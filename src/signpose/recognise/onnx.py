@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..errors import SignposeError
-from ..learn.features import FeaturePipeline
+from ..model.features import FeaturePipeline
 from ..util import atomic_write_bytes
 
 

@@ -19,9 +19,8 @@ from ..data.keypoints import KeypointSequence
 from ..errors import SignposeError
 from ..extract.holistic import ExtractionConfig, HolisticExtractor
 from ..extract.pipeline import extract_many
-from ..learn.features import FeaturePipeline
-from ..learn.inference import check_tta, ensemble_probabilities, predict_points
-from ..learn.runs import load_ensemble, load_run_info
+from ..model.inference import check_tta, ensemble_probabilities, predict_points
+from ..model.runs import load_ensemble, load_run_info
 from ..progress import bar
 from ..settings import build, load_json
 from ..util import atomic_write_json, check_output
@@ -82,12 +81,12 @@ class Recognizer:
         self.info = load_run_info(self.run)
         members, self.weights = load_ensemble([self.run, *ensemble])
         self.classifier, _, self.config = members[0]
-        self.pipeline = FeaturePipeline(self.config.features)
+        self.pipeline = members[0].pipeline
         self.tta = tta
         self.models = [classifier for classifier, _, _ in members]  # all whose probabilities are averaged
         # Exported, a run's own models (--seeds) are one graph that averages them.
         others = members[1:] if backend == "torch" else []
-        self._others = [(classifier, FeaturePipeline(config.features)) for classifier, _, config in others]
+        self._others = [(member.classifier, member.pipeline) for member in others]
         self.extraction = build(ExtractionConfig, self.info.extraction or {})
         self.classes: list[str] = self.info.classes
         self.names: list[str] = self.info.names

@@ -22,7 +22,7 @@ import os
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -32,9 +32,9 @@ from .. import __version__
 from ..errors import SignposeError
 from ..settings import build, load_json
 from ..util import atomic_write_json
+from .architectures import SignClassifier
 from .config import TrainConfig
 from .features import FeaturePipeline
-from .models import SignClassifier
 
 RUN_FORMAT = 1
 
@@ -141,7 +141,20 @@ def load_config(run: str | Path) -> TrainConfig:
         raise SignposeError(f"{path}: {e}") from None
 
 
-def load_classifier(run: str | Path) -> tuple[SignClassifier, RunInfo, TrainConfig]:
+class LoadedRun(NamedTuple):
+    """A trained model as a run folder holds it: the classifier (which carries its feature
+    pipeline), the run's record and its settings."""
+
+    classifier: SignClassifier
+    info: RunInfo
+    config: TrainConfig
+
+    @property
+    def pipeline(self) -> FeaturePipeline:
+        return self.classifier.pipeline
+
+
+def load_classifier(run: str | Path) -> LoadedRun:
     """The trained classifier of a run folder (weights only: nothing is unpickled)."""
     run = Path(run)
     info = load_run_info(run)
@@ -157,7 +170,7 @@ def load_classifier(run: str | Path) -> tuple[SignClassifier, RunInfo, TrainConf
         first = str(e).strip().splitlines()[0][:200]
         raise SignposeError(f"{weights}: the weights do not fit the model in config.json ({first}); retrain") from None
     classifier.eval()
-    return classifier, info, config
+    return LoadedRun(classifier, info, config)
 
 
 def load_weights(path: Path) -> dict:
@@ -177,7 +190,7 @@ def load_weights(path: Path) -> dict:
         raise SignposeError(f"{path}: cannot load these weights ({reason}); retrain the run") from None
 
 
-def load_ensemble(runs: list[str | Path]) -> tuple[list[tuple[SignClassifier, RunInfo, TrainConfig]], np.ndarray]:
+def load_ensemble(runs: list[str | Path]) -> tuple[list[LoadedRun], np.ndarray]:
     """The models of several runs that recognise the same signs, to average their
     probabilities, and each model's weight in that average: a run trained with --seeds N
     or --streams gives its models; each run counts as many models as it has, and within a

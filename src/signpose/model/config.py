@@ -1,6 +1,6 @@
 """The settings of a training run: what the run is (`TrainConfig`, saved as config.json and
-compared when a run is resumed) and how this process runs it (`RuntimeConfig`, free to
-change between a run and its resumption: devices, data loader workers, time limit)."""
+compared when a run is resumed). How one process runs it (devices, workers, time limit)
+is `learn.runtime.RuntimeConfig`, free to change between a run and its resumption."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..settings import Settings, unknown
+from .architectures import MODELS
 from .augmentation import AugmentConfig
 from .features import FEATURE_SETS, STREAMS, FeatureConfig
-from .models import MODELS
 from .recipes import Recipe
 
 
@@ -172,24 +172,3 @@ def _default_val_fraction(data: dict) -> float:
     except ValueError:
         return 0.2  # the recipe's own error is reported where it is checked
     return 0.2 if recipe.needs_validation else 0.0
-
-
-class RuntimeConfig(Settings):
-    """How this process trains: not part of the run's identity."""
-
-    accelerator: str = Field("auto", description="passed to Lightning: cpu, gpu, auto")
-    devices: str = Field("auto", description="passed to Lightning: a count, a list or auto")
-    strategy: str = Field("auto", description="passed to Lightning: auto, ddp, ...")
-    num_workers: int = Field(0, ge=0, le=256, description="data loader processes")
-    max_minutes: float | None = Field(None, gt=0, description="stop training after this many minutes")
-
-    @field_validator("devices")
-    @classmethod
-    def _devices(cls, value: str) -> str:
-        if value.isdigit() and int(value) < 1:
-            raise ValueError("devices must be at least 1 (or auto)")
-        return value
-
-    @property
-    def lightning_devices(self) -> int | str:
-        return int(self.devices) if self.devices.isdigit() else self.devices

@@ -24,6 +24,7 @@ class SignClassifier(nn.Module):
         super().__init__()
         spec = model_spec(model)
         options = spec.options if options is None else options
+        self.pipeline = pipeline  # stage 1 (numpy), which the loaded model reads its points through
         self.features = pipeline.head()
         build = functools.partial(spec.build, pipeline.size, n_classes, pipeline.config.frames, **(options or {}))
         try:
