@@ -40,12 +40,24 @@ $(SWAGGER_UI)/swagger-ui-bundle.js:
 		build/npm-swagger/package/favicon-32x32.png build/npm-swagger/package/LICENSE $(SWAGGER_UI)/
 	chmod -R a+rX $(SWAGGER_UI)
 
-web: $(HOLISTIC_JS)/holistic.js $(SWAGGER_UI)/swagger-ui-bundle.js
+# ONNX Runtime Web (the page classifying on the signer's device, and `export --web`): its
+# single-threaded WebAssembly build only, likewise from npm, served from the site itself.
+ORT_WEB_VERSION := 1.31.1
+ORT_WEB := src/signpose/serve/static/vendor/ort
+$(ORT_WEB)/ort.wasm.min.js:
+	@command -v npm >/dev/null || { echo "installing npm"; apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
+	rm -rf build/npm-ort && mkdir -p build/npm-ort $(ORT_WEB)
+	cd build/npm-ort && npm pack --silent onnxruntime-web@$(ORT_WEB_VERSION) >/dev/null && tar xzf onnxruntime-web-$(ORT_WEB_VERSION).tgz
+	cp build/npm-ort/package/dist/ort-wasm-simd-threaded.wasm build/npm-ort/package/dist/ort-wasm-simd-threaded.mjs \
+		build/npm-ort/package/dist/ort.wasm.min.js $(ORT_WEB)/
+	chmod -R a+rX $(ORT_WEB)
+
+web: $(HOLISTIC_JS)/holistic.js $(SWAGGER_UI)/swagger-ui-bundle.js $(ORT_WEB)/ort.wasm.min.js
 
 # A venv whose editable install points elsewhere (a moved checkout) is repaired, not trusted.
 # The lite and heavy pose models (--model-complexity 0 and 2) from the npm package, by checksum,
 # into mediapipe's folder: its wheel ships only `full`, and would download the others at run time.
-install: $(STAMP) $(HOLISTIC_JS)/holistic.js $(SWAGGER_UI)/swagger-ui-bundle.js
+install: $(STAMP) $(HOLISTIC_JS)/holistic.js $(SWAGGER_UI)/swagger-ui-bundle.js $(ORT_WEB)/ort.wasm.min.js
 	@$(BIN)/python -c "import signpose" 2>/dev/null || { rm -f $(STAMP); $(MAKE) --no-print-directory $(STAMP); }
 	@$(BIN)/python -m signpose.extract.pose_models $(HOLISTIC_JS) >/dev/null
 

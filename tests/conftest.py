@@ -4,7 +4,9 @@ when that folder is absent (a user's machine); CI has it."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -251,3 +253,52 @@ def slice_npz(path: Path, n: int, **arrays) -> Path:
 def files_under(root: Path) -> set[str]:
     """Every file under `root`, as paths relative to it."""
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def _chromium() -> str:
+    """The system chromium; installed with apt where missing (root only), else skipped."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        steps = "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium"
+        subprocess.run(["bash", "-c", steps], capture_output=True, timeout=1200)
+        found = shutil.which("chromium")
+    if not found:
+        pytest.skip("chromium is not installed and could not be installed with apt (needs root and Debian)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """launch(video=None, allow_camera=True) -> a new page in headless chromium whose fake
+    camera plays `video` (a .y4m); the page's console errors are kept in page.errors."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = _chromium()
+    with sync_api.sync_playwright() as p:
+        launched = []
+
+        def launch(video: Path | None = None, allow_camera: bool = True):
+            b = p.chromium.launch(
+                executable_path=executable,
+                args=[
+                    *(["--use-fake-ui-for-media-stream"] if allow_camera else []),
+                    "--use-fake-device-for-media-stream",
+                    *([f"--use-file-for-fake-video-capture={video}"] if video else []),
+                    # WebGL 2 in software, for MediaPipe's GPU path
+                    "--use-gl=angle",
+                    "--use-angle=swiftshader",
+                    "--enable-unsafe-swiftshader",
+                    "--no-sandbox",
+                ],
+            )
+            launched.append(b)
+            page = b.new_page(viewport={"width": 1100, "height": 900})
+            page.errors = []  # the page's own console errors and uncaught exceptions
+            page.on("console", lambda m, page=page: m.type == "error" and page.errors.append(m.text))
+            page.on("pageerror", lambda e, page=page: page.errors.append(str(e)))
+            return page
+
+        yield launch
+        for b in launched:
+            b.close()

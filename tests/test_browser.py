@@ -6,10 +6,8 @@ Screenshots of each state go to test-output/browser/."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import cv2
@@ -29,52 +27,6 @@ from signpose.serve.app import HOLISTIC_JS  # noqa: E402
 SHOTS = ROOT / "test-output" / "browser"
 LIVE = {"mode": "hold", "window": 8, "stride": 2, "hold": 1, "threshold": 0.0}  # a sign within a few slow frames
 WAIT_MS = 300_000
-
-
-def _chromium() -> str:
-    """The system chromium; installed with apt where missing (root only), else skipped."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        steps = "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium"
-        subprocess.run(["bash", "-c", steps], capture_output=True, timeout=1200)
-        found = shutil.which("chromium")
-    if not found:
-        pytest.skip("chromium is not installed and could not be installed with apt (needs root and Debian)")
-    return found
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = _chromium()
-    with sync_api.sync_playwright() as p:
-        launched = []
-
-        def launch(video: Path, allow_camera: bool = True):
-            b = p.chromium.launch(
-                executable_path=executable,
-                args=[
-                    *(["--use-fake-ui-for-media-stream"] if allow_camera else []),
-                    "--use-fake-device-for-media-stream",
-                    f"--use-file-for-fake-video-capture={video}",
-                    # WebGL 2 in software, for MediaPipe's GPU path
-                    "--use-gl=angle",
-                    "--use-angle=swiftshader",
-                    "--enable-unsafe-swiftshader",
-                    "--no-sandbox",
-                ],
-            )
-            launched.append(b)
-            page = b.new_page(viewport={"width": 1100, "height": 900})
-            page.errors = []  # the page's own console errors and uncaught exceptions
-            page.on("console", lambda m, page=page: m.type == "error" and page.errors.append(m.text))
-            page.on("pageerror", lambda e, page=page: page.errors.append(str(e)))
-            return page
-
-        yield launch
-        for b in launched:
-            b.close()
 
 
 def write_y4m(frames: list[np.ndarray], path: Path, fps: int = 25) -> Path:

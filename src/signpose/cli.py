@@ -366,8 +366,24 @@ def cmd_live(args) -> int:
 
 
 def cmd_export(args) -> int:
+    from .recognise.decoder import LiveConfig
+
+    live = _given(args, LiveConfig)
+    if args.web:
+        from .serve.site import export_site
+
+        if args.out or args.force:
+            raise SignposeError("--web writes a whole site; drop --out and --force (a re-export replaces the site)")
+        site = export_site(args.run, args.web, LiveConfig.from_given(live))
+        print(
+            f"web site: {site['out']} ({site['files']} files, {site['bytes'] / 1e6:.1f} MB, {site['signs']} signs); "
+            f"host it with any static file server, e.g. python -m http.server -d {site['out']}"
+        )
+        return 0
     from .recognise.recognizer import Recognizer
 
+    if live:
+        raise SignposeError("live settings are for --web (the site's stream decoder); drop them or add --web DIR")
     path = Recognizer.from_run(args.run).export_onnx(args.out, force=args.force)
     print(f"ONNX model: {path} (feature settings in the .features.json / features.json beside it)")
     return 0
@@ -557,6 +573,18 @@ def _export_args(p) -> None:
     p.add_argument("run")
     p.add_argument("--out", help="the .onnx file to write (default RUN/model.onnx)")
     p.add_argument("--force", action="store_true", help="let --out replace an existing file")
+    p.add_argument(
+        "--web",
+        metavar="DIR",
+        help="write a static web site instead: the page, MediaPipe, ONNX Runtime Web and the model, classifying "
+        "on the visitor's device with no server (installable, works offline)",
+    )
+
+
+def _export_settings(p) -> None:
+    from .recognise.decoder import LiveConfig
+
+    add_flags(p, LiveConfig, title="live settings (--web: the site's stream decoder)")
 
 
 def _demo_args(p) -> None:
@@ -636,7 +664,12 @@ COMMANDS: dict[str, Command] = {
         _transcribe_args,
         _live_settings,
     ),
-    "export": Command("export a run's model for deployment", cmd_export, _export_args),
+    "export": Command(
+        "export a run's model for deployment: ONNX, or a static web site that runs on the device",
+        cmd_export,
+        _export_args,
+        _export_settings,
+    ),
     "serve": Command(
         "the web app: recognise from the camera or an uploaded video in the browser, and an HTTP API",
         cmd_serve,

@@ -64,15 +64,14 @@ class Averaged(torch.nn.Module):
         return torch.log(probs.clamp_min(1e-12))
 
 
-def export_onnx(
+def onnx_bytes(
     classifiers: list[torch.nn.Module],
     pipeline: FeaturePipeline,
-    path: Path,
     weights: Sequence[float] | None = None,
-) -> Path:
-    """SignClassifiers of one feature pipeline as ONNX (several: their average, weighted by
-    `weights` when given), with a dynamic batch axis (the legacy exporter, which works
-    beside MediaPipe's protobuf < 5)."""
+) -> bytes:
+    """SignClassifiers of one feature pipeline as an ONNX graph (several: their average,
+    weighted by `weights` when given), with a dynamic batch axis (the legacy exporter,
+    which works beside MediaPipe's protobuf < 5)."""
     n = len(classifiers)
     classifier = classifiers[0] if n == 1 else Averaged(classifiers, [1 / n] * n if weights is None else weights)
     pts = torch.zeros(1, pipeline.config.frames, pipeline.n_points, 2)
@@ -90,5 +89,15 @@ def export_onnx(
             dynamo=False,
             dynamic_axes={"points": {0: "batch"}, "mask": {0: "batch"}, "logits": {0: "batch"}},
         )
-    atomic_write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def export_onnx(
+    classifiers: list[torch.nn.Module],
+    pipeline: FeaturePipeline,
+    path: Path,
+    weights: Sequence[float] | None = None,
+) -> Path:
+    """`onnx_bytes` written to `path` (whole or not at all)."""
+    atomic_write_bytes(path, onnx_bytes(classifiers, pipeline, weights))
     return path

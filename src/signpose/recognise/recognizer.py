@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from ..data.keypoints import KeypointSequence
+from ..data.schema import LEFT_HAND, LEFT_SHOULDER, PARTS, RIGHT_HAND, RIGHT_SHOULDER, mirror_permutation
 from ..errors import SignposeError
 from ..extract.holistic import ExtractionConfig, HolisticExtractor
 from ..extract.pipeline import extract_many
@@ -28,7 +29,7 @@ from . import BACKENDS
 from .annotate import annotate_video
 from .decoder import LiveConfig, StreamDecoder
 from .live import LiveSession
-from .onnx import OnnxClassifier, export_onnx
+from .onnx import OnnxClassifier, export_onnx, onnx_bytes
 
 NO_SIGN = "no sign recognised"
 
@@ -223,11 +224,26 @@ class Recognizer:
         sidecar_path = path.with_name(
             "features.json" if path.resolve() == own.resolve() else f"{path.stem}.features.json"
         )
+        self._check_one_pipeline()
+        export_onnx(self.models, self.pipeline, path, self.weights)
+        atomic_write_json(sidecar_path, self.model_description())
+        return path
+
+    def _check_one_pipeline(self) -> None:
         if any(not pipeline.same_points(self.pipeline) for _, pipeline in self._others):
             raise SignposeError(f"{self.run}: the ensemble's models read different points; export them one by one")
-        export_onnx(self.models, self.pipeline, path, self.weights)
+
+    def onnx_bytes(self) -> bytes:
+        """The exported graph (this run's models as one), for a page that classifies on the device."""
+        self._check_one_pipeline()
+        return onnx_bytes(self.models, self.pipeline, self.weights)
+
+    def model_description(self) -> dict:
+        """What a client needs to feed the exported graph: the first feature stage's settings
+        and points, the signs, and the 543 points' layout (parts, shoulders, hands, the
+        left/right mirror) that the page's own stage 1 and stream decoder read."""
         t, p = self.pipeline.config.frames, self.pipeline.n_points
-        sidecar = {
+        return {
             "features": self.pipeline.config.model_dump(),
             "points": [int(i) for i in self.pipeline.set.points],
             "classes": self.classes,
@@ -236,6 +252,10 @@ class Recognizer:
             "weights": [round(float(w), 6) for w in self.weights],
             "extraction": self.extraction.model_dump(),
             "inputs": {"points": ["batch", t, p, 2], "mask": ["batch", t, p]},
+            "layout": {
+                "parts": [[part.name, part.start, part.size] for part in PARTS],
+                "hands": [[hand.start, hand.size] for hand in (LEFT_HAND, RIGHT_HAND)],
+                "shoulders": [LEFT_SHOULDER, RIGHT_SHOULDER],
+                "mirror": [int(i) for i in mirror_permutation()],
+            },
         }
-        atomic_write_json(sidecar_path, sidecar)
-        return path

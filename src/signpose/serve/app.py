@@ -4,6 +4,8 @@
     GET  /api/health       status, run, model, classes, backend, version, modes, accuracy
     GET  /api/signs        [{sign_id, sign}] (Arabic names intact, UTF-8)
     GET  /api/protocol     the live WebSocket's messages, both ways
+    GET  /api/device       what a page needs to classify on its own device (features, signs, layout)
+    GET  /api/model.onnx   the run's models as one ONNX graph, for ONNX Runtime Web
     GET  /docs             the API in Swagger UI (served from the package: works offline)
     POST /api/predict      a video (multipart field `video`) -> top-k, frames, hands share,
                            timings; ?annotate=1 adds the URL of the annotated video
@@ -18,7 +20,8 @@ it full gets 503 with Retry-After, a live frame that finds its stream busy is dr
 nothing queues up behind a slow machine.
 
 One job a file: this one the routes; `server` the run, the MediaPipe pool and an upload's
-work; `live` one live client; `guards` who may call and how much; `api` the replies' shapes.
+work; `live` one live client; `guards` who may call and how much; `api` the replies' shapes;
+`site` the page on the device (its model description, and the page as a static site).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -45,7 +48,8 @@ from .config import ServeConfig
 from .guards import WS_MAX_BYTES, SameOrigin, bounded
 from .live import LiveConnection
 from .server import Server
-from .stream import PROTOCOL
+from .site import ORT_WEB, device_description
+from .stream import CLIENT_FPS, PROTOCOL
 
 STATIC = Path(__file__).parent / "static"
 HOLISTIC_JS = STATIC / "vendor" / "holistic"  # installed by `make` from npm (@mediapipe/holistic)
@@ -172,6 +176,30 @@ def create_app(run: str | Path | list[str | Path], config: ServeConfig | None = 
             "protocol": "/api/protocol",  # the live WebSocket's messages
         }
 
+    models: dict[str, asyncio.Future] = {}  # each run's ONNX graph, exported once when first asked for
+
+    @app.get("/api/device")
+    async def device(run: str | None = None):
+        """What a page needs to classify on its own device: the first feature stage's settings
+        and points, the signs, the 543 points' layout and the live settings
+        (the graph itself: /api/model.onnx)."""
+        name, rec = server.pick(run)
+        return device_description(rec, name, config.live, server.accuracies[name]) | {"fps": CLIENT_FPS["landmarks"]}
+
+    @app.get("/api/model.onnx", responses={200: {"content": {"application/octet-stream": {}}}})
+    async def model_onnx(run: str | None = None):
+        """The run's models as one ONNX graph (prepared points in, logits out), for ONNX
+        Runtime Web on the signer's device: exported once, then served from memory."""
+        name, rec = server.pick(run)
+        if name not in models:
+            models[name] = asyncio.ensure_future(asyncio.to_thread(rec.onnx_bytes))
+        try:
+            data = await asyncio.shield(models[name])
+        except SignposeError as e:
+            models.pop(name, None)
+            raise ApiError(409, str(e)) from None
+        return Response(data, media_type="application/octet-stream", headers={"Cache-Control": "no-cache"})
+
     @app.get("/api/signs")
     async def signs(run: str | None = None):
         """The signs the model knows, in class order, with their names (Arabic kept as UTF-8)."""
@@ -292,6 +320,8 @@ def create_app(run: str | Path | list[str | Path], config: ServeConfig | None = 
         app.mount("/vendor/holistic", StaticFiles(directory=HOLISTIC_JS), name="holistic")
     if SWAGGER_UI.is_dir():
         app.mount("/vendor/swagger-ui", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
+    if ORT_WEB.is_dir():
+        app.mount("/vendor/ort", StaticFiles(directory=ORT_WEB), name="ort")
     return app
 
 

@@ -1,5 +1,8 @@
 // signpose web app: live recognition from the camera (landmarks or frames mode), clip
-// upload, vocabulary. No build step and no CDN: everything comes from this server.
+// upload, vocabulary. No build step and no CDN: everything comes from this server, or, as
+// a static site (`signpose export RUN --web DIR`), from the site itself with no server.
+// Signs are classified on this device (device.js, ONNX Runtime Web) when the model can run
+// here, on the server otherwise. URLs are relative: the site works at any path.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -13,11 +16,15 @@ const AUTO_BUDGET_MS = 10000; // auto mode: MediaPipe in the browser must be run
 const USABLE_FPS = 3; // and at least this fast, or frames mode takes over
 const HEALTH_EVERY_MS = 5000; // the badge checks the server this often while the camera is off
 const OVERLAY_FADE_MS = 500; // points older than this are cleared: no frozen skeleton over a moving video
+// An exported site: no server at all (classification here, no uploads, no frames mode).
+const STATIC_SITE = !!document.querySelector('meta[name="signpose-site"]');
+const DEVICE_FPS = 30; // the camera's rate in landmarks mode, as the server assumes for it
 
 const state = {
   health: null, mode: null, ws: null, stream: null, holistic: null, running: false, starting: false,
   inflight: 0, drawn: 0, sentence: [], timer: null, retry: 0, reconnect: null, rtl: false,
   hold: { sign: null, count: 0 }, landmarkTimes: [], predictions: 0,
+  device: {}, local: null, // the on-device classifier per run (a promise), and this stream's decoder
 };
 document.body.dataset.drawn = "0";
 document.body.dataset.commits = "0";
@@ -45,7 +52,7 @@ function setConnection(kind, text) {
   const el = $("conn");
   el.dataset.state = kind;
   el.textContent = text || { connected: "connected", reconnecting: "reconnecting…", offline: "offline",
-    connecting: "connecting…" }[kind];
+    connecting: "connecting…", device: "on this device" }[kind];
   document.body.dataset.connection = kind;
 }
 
@@ -63,10 +70,25 @@ function accuracyNote(acc) {
 // ?run=NAME of the run chosen, where the server offers several ("" for its default)
 function runQuery(sep = "?") { return state.run ? `${sep}run=${encodeURIComponent(state.run)}` : ""; }
 
+// An exported site's model.json in the server's reply shapes (no server to ask).
+async function siteInfo() {
+  const spec = await (await fetch("model.json")).json();
+  state.spec = spec;
+  const health = { run: spec.run, runs: [spec.run], model: spec.model, features: spec.feature_set,
+    backend: "this device", modes: ["landmarks"], accuracy: spec.accuracy, live: spec.live,
+    extraction: spec.extraction };
+  const signs = spec.classes.map((id, i) => ({ sign_id: id, sign: spec.names[i] }));
+  return [health, signs];
+}
+
 async function loadInfo() {
-  const health = await (await fetch(`/api/health${runQuery()}`)).json();
+  let health, signs;
+  if (STATIC_SITE) [health, signs] = await siteInfo();
+  else {
+    health = await (await fetch(`api/health${runQuery()}`)).json();
+    signs = await (await fetch(`api/signs${runQuery()}`)).json();
+  }
   state.health = health;
-  const signs = await (await fetch(`/api/signs${runQuery()}`)).json();
   if (health.runs && health.runs.length > 1) { // a choice of models
     $("run-choice").hidden = false;
     if ($("run-select").options.length !== health.runs.length) {
@@ -96,7 +118,7 @@ async function loadInfo() {
     li.dataset.signId = s.sign_id;
     return li;
   }));
-  setConnection("connected");
+  setConnection(STATIC_SITE ? "device" : "connected");
 }
 
 async function loadInfoUntilReachable() {
@@ -326,8 +348,9 @@ function commit(msg) {
   speak(sign);
 }
 
-function onMessage(event) {
-  const msg = JSON.parse(event.data);
+function onMessage(event) { handleMessage(JSON.parse(event.data)); }
+
+function handleMessage(msg) {
   if (msg.type === "landmarks") { state.inflight = Math.max(0, state.inflight - 1); drawParts(msg.parts); }
   else if (msg.type === "prediction") {
     if (!state.running) return;
@@ -354,6 +377,13 @@ function onMessage(event) {
 // -- the WebSocket, reconnected with backoff while the camera runs ------------------------
 // Resolves once the socket is open (or has closed, and a retry is scheduled).
 function connect() {
+  if (state.mode === "landmarks" && state.deviceReady) { // no socket: this device decodes
+    const { signs, spec } = state.deviceReady;
+    state.local = new window.SignposeDevice.DeviceStream(signs, { ...spec,
+      live: { ...spec.live, threshold: Number($("threshold").value) } }, DEVICE_FPS);
+    setConnection("device");
+    return Promise.resolve();
+  }
   const proto = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${proto}://${location.host}/ws/live?mode=${state.mode}${runQuery("&")}`);
   state.ws = ws;
@@ -445,13 +475,39 @@ function loadScript(src) {
   });
 }
 
+// -- classifying on this device -----------------------------------------------------------
+// The run's model through ONNX Runtime Web, loaded once per run; rejected where it cannot run.
+function loadDevice() {
+  const key = state.run || "";
+  if (!state.device[key]) {
+    state.device[key] = (async () => {
+      if (typeof WebAssembly !== "object") throw new Error("this browser has no WebAssembly");
+      await loadScript("vendor/ort/ort.wasm.min.js");
+      const spec = STATIC_SITE ? state.spec : await (await fetch(`api/device${runQuery()}`)).json();
+      const model = STATIC_SITE ? "model.onnx" : `api/model.onnx${runQuery()}`;
+      const signs = await window.SignposeDevice.OnnxSigns.create(model, spec, new URL("vendor/ort/", location.href).href);
+      return { signs, spec };
+    })();
+    state.device[key].catch(() => { delete state.device[key]; }); // a later start tries again
+  }
+  return state.device[key];
+}
+
+function wantsDevice() { return STATIC_SITE || $("on-device").checked; }
+
+// Events from this device's decoder are handled as the server's would be.
+function deviceEvents(events) {
+  for (const msg of events) handleMessage(msg);
+  if (state.local) setCounts(`${state.local.processed} frames tracked, ${state.predictions} readings (on this device)`);
+}
+
 let holisticLoading = null;
 function loadHolistic() {
   if (!holisticLoading) {
     holisticLoading = (async () => {
       setStatus("loading MediaPipe Holistic in the browser…");
-      await loadScript("/vendor/holistic/holistic.js");
-      const holistic = new window.Holistic({ locateFile: (file) => `/vendor/holistic/${file}` });
+      await loadScript("vendor/holistic/holistic.js");
+      const holistic = new window.Holistic({ locateFile: (file) => `vendor/holistic/${file}` });
       const x = state.health.extraction;
       holistic.setOptions({
         modelComplexity: x.model_complexity, smoothLandmarks: true, refineFaceLandmarks: false,
@@ -476,7 +532,8 @@ function onResults(results) {
   drawParts(parts);
   state.landmarkTimes.push(performance.now());
   const video = $("video");
-  send(JSON.stringify({ type: "landmarks", w: video.videoWidth, h: video.videoHeight, parts }));
+  if (state.local) state.local.push(parts, video.videoWidth, video.videoHeight).then(deviceEvents);
+  else send(JSON.stringify({ type: "landmarks", w: video.videoWidth, h: video.videoHeight, parts }));
 }
 
 async function landmarksLoop() {
@@ -518,17 +575,36 @@ function framesLoop() {
   }, 1000 / 15);
 }
 
+// Landmarks mode with the switch on: the model runs here, or the server classifies (said why).
+async function prepareDevice() {
+  state.deviceReady = null;
+  if (state.mode !== "landmarks" || !wantsDevice()) return;
+  try {
+    setStatus("loading the model into this browser…");
+    state.deviceReady = await loadDevice();
+    setStatus("");
+  } catch (e) {
+    if (STATIC_SITE) throw new Error(`the model cannot run in this browser (${e.message})`);
+    state.modeReason = `the model cannot run in this browser (${e.message}): the server classifies`;
+  }
+}
+
 function showMode() {
   $("mode").textContent = (state.mode === "landmarks"
-    ? "landmarks (MediaPipe in this browser; the video stays here)" : "frames (MediaPipe on the server)") +
+    ? (state.deviceReady ? "landmarks, classified on this device (nothing leaves it)"
+      : "landmarks (MediaPipe in this browser; the video stays here)")
+    : "frames (MediaPipe on the server)") +
     (state.modeReason ? `: ${state.modeReason}` : ""); // why auto chose it stays, the counts change
   $("mode").title = state.modeDetail || "";
   $("mode-select").value = wantedMode(); // the select shows the mode asked for; the line, the one running
   document.body.dataset.mode = state.mode;
 }
 
-function switchTo(mode) {
+async function switchTo(mode) {
   state.mode = mode;
+  if (state.local) deviceEvents(await state.local.finish());
+  state.local = null;
+  await prepareDevice();
   showMode();
   const old = state.ws;
   state.ws = null;
@@ -571,6 +647,7 @@ async function start() {
     $("placeholder").hidden = true;
     if (!state.health) await loadInfo();
     try { state.mode = await chooseMode(); } catch (e) { setStatus(`${e.message}`); stopCamera(); return; }
+    await prepareDevice();
     showMode();
     state.running = true;
     $("stop").disabled = false;
@@ -592,6 +669,11 @@ function stopCamera() {
   clearTimeout(state.reconnect);
   const ws = state.ws;
   state.ws = null;
+  if (state.local) { // the sign still being signed is decided here too
+    const local = state.local;
+    state.local = null;
+    local.finish().then((events) => { deviceEvents(events); $("hold").hidden = true; });
+  }
   if (ws && ws.readyState === WebSocket.OPEN) {
     // the sign still being signed is decided (the server answers end) before the socket closes
     const close = () => { if (state.ending === close) state.ending = null; ws.close(); };
@@ -615,9 +697,9 @@ function stopCamera() {
 
 // The badge is true while the camera is off too: the server is asked every few seconds.
 async function checkServer() {
-  if (state.running) return; // the live socket tells
+  if (state.running || STATIC_SITE) return; // the live socket tells; a static site has no server
   try {
-    const answer = await withTimeout(fetch("/api/health", { cache: "no-store" }), 3000);
+    const answer = await withTimeout(fetch("api/health", { cache: "no-store" }), 3000);
     if (!answer.ok) throw new Error(String(answer.status));
     if (!state.running) setConnection("connected");
   } catch (e) {
@@ -664,7 +746,7 @@ async function upload(event) {
   }, 1000);
   let response, result;
   try {
-    response = await fetch(`/api/predict?annotate=1${runQuery("&")}`, { method: "POST", body, signal: controller.signal });
+    response = await fetch(`api/predict?annotate=1${runQuery("&")}`, { method: "POST", body, signal: controller.signal });
     result = await response.json();
   } catch (e) {
     uploadError(e.name === "AbortError" ? "cancelled" : "cannot reach the server; check that it is running and try again");
@@ -725,6 +807,7 @@ $("threshold").addEventListener("input", () => {
   const value = Number($("threshold").value);
   $("threshold-value").textContent = value.toFixed(2);
   document.documentElement.style.setProperty("--t", `${(100 * value).toFixed(1)}%`);
+  if (state.local) state.local.decoder.setThreshold(value);
   send(JSON.stringify({ type: "config", threshold: value }));
 });
 $("undo").addEventListener("click", () => {
@@ -736,6 +819,7 @@ $("clear").addEventListener("click", () => { state.sentence = []; renderSentence
 $("upload-form").addEventListener("submit", upload);
 document.querySelectorAll("[data-save]").forEach((b) => b.addEventListener("click", () => save(b.dataset.save)));
 $("mode-select").addEventListener("change", modeChanged);
+$("on-device").addEventListener("change", () => { if (state.running) switchTo(state.mode); });
 // Another model: its signs and accuracy shown, and a running camera reconnected to it.
 $("run-select").addEventListener("change", async () => {
   state.run = $("run-select").value;
@@ -747,7 +831,18 @@ const forced = new URLSearchParams(location.search).get("mode");
 if (forced) $("mode-select").value = forced;
 // For tests and extensions: feed the page a server message as if it came from the WebSocket.
 const PLACEHOLDER = $("placeholder").textContent;
-window.signpose = { receive: (msg) => onMessage({ data: JSON.stringify(msg) }), state };
+window.signpose = { receive: (msg) => onMessage({ data: JSON.stringify(msg) }), state, loadDevice };
 state.vocabulary = [];
+if (STATIC_SITE) {
+  // No server: no uploads, no frames mode; the site installs and works offline (sw.js).
+  document.body.dataset.site = "static";
+  $("upload").hidden = true;
+  $("device-choice").hidden = true;
+  $("mode-select").querySelector('option[value="frames"]').remove();
+  $("api-link").hidden = true;
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("sw.js").catch((e) => setStatus(`offline use is not available: ${e.message}`));
+  }
+}
 restoreSentence();
 loadInfoUntilReachable();
