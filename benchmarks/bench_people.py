@@ -159,6 +159,14 @@ CANDIDATES: dict[str, dict] = {
 }
 
 
+# Trained as another configuration, evaluated differently: (whose runs, evaluate's options).
+# AdaBN (Li et al. 2016): each test person's batch-norm statistics re-estimated on their own
+# recordings before they are recognised, no labels used; nothing is trained for it.
+EVALUATED: dict[str, tuple[str, dict]] = {
+    "default + AdaBN: each test person's batch statistics (no labels)": (DEFAULT, {"adapt": "batchnorm"}),
+}
+
+
 def datasets() -> dict[str, Path]:
     root = OUT / "people" / "data"
     sets = {"people22": root / "people22", "asl-signs": root / "asl-signs"}
@@ -243,6 +251,16 @@ def member_runs(folder: Path, member: str) -> list[Path]:
         if not (path / "predictions.csv").is_file():
             evaluate(path)
         runs.append(path)
+    return runs
+
+
+def evaluated_runs(folder: Path, options: dict) -> list[Path]:
+    """Each fold run evaluated with these options (once: later calls read the files)."""
+    suffix = "-adabn" if options.get("adapt") == "batchnorm" else ""
+    runs = []
+    for fold in fold_runs(folder):
+        made = sorted(fold.glob(f"eval/*{suffix}/predictions.csv"))
+        runs.append(made[0].parent if made else Path(evaluate(fold, **options).out))
     return runs
 
 
@@ -480,6 +498,10 @@ def summarise(sets: dict[str, Path], signer_of: dict[str, str]) -> None:
             add(f"{name}: {stream} stream alone", {s: [member_runs(f[0], stream)] for s, f in found.items()}, 1)
         if seeds >= 3:
             add(f"{name}, ensemble of {seeds} seeds", {s: [ensemble_runs(f)] for s, f in found.items()}, seeds)
+        for label, (base, options) in EVALUATED.items():
+            if base == name:
+                runs = {s: [evaluated_runs(f, options) for f in folders] for s, folders in found.items()}
+                add(label, runs, seeds)
     if DEFAULT not in people:  # the default on one set only: what is there, against it
         default_rows = [r["_acc"] for r in partial if r["configuration"] == DEFAULT]
         if not default_rows:

@@ -57,6 +57,7 @@ def python_events(run: Path, messages: list[dict], live: LiveConfig) -> list[dic
 @contextmanager
 def static_server(root: Path):
     """Any static file server: Python's own, as the README suggests."""
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args) -> None:
             pass

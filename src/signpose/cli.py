@@ -239,10 +239,13 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
 
-    from .learn.evaluation import evaluate
+    from .learn.evaluation import EvaluationConfig, evaluate
 
     rc = _recognition(args)
-    result = evaluate(args.run, args.dataset, args.signer, tta=rc.tta, ensemble=rc.ensemble, out=args.out)
+    ec = build(EvaluationConfig, _given(args, EvaluationConfig))
+    result = evaluate(
+        args.run, args.dataset, args.signer, tta=rc.tta, ensemble=rc.ensemble, out=args.out, adapt=ec.adapt
+    )
     if args.json:
         print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -522,6 +525,13 @@ def _given(args, cls) -> dict:
     return {k: v for k, v in given(args).items() if k in cls.model_fields}
 
 
+def _evaluate_settings(p) -> None:
+    from .learn.evaluation import EvaluationConfig
+
+    _recognition_settings(p, exclude=("backend", "top_k"))
+    add_flags(p, EvaluationConfig, title="evaluation settings")
+
+
 def _recognition(args):
     """The recognition settings given as flags (backend, tta, ensemble, top_k)."""
     from .recognise.config import RecognitionConfig
@@ -643,7 +653,7 @@ COMMANDS: dict[str, Command] = {
         "metrics, per-class table and confusion matrix of a run",
         cmd_evaluate,
         _evaluate_args,
-        lambda p: _recognition_settings(p, exclude=("backend", "top_k")),
+        _evaluate_settings,
     ),
     "cv": Command(
         "signer-independent cross-validation: one run per signer (or --folds groups), mean ± std",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .data.layouts import layout_table
 from .extract.holistic import ExtractionConfig
+from .learn.evaluation import EvaluationConfig
 from .learn.runtime import RuntimeConfig
 from .model.architectures import MODELS, describe_models
 from .model.config import TrainConfig
@@ -41,7 +42,8 @@ SETTINGS: tuple[tuple[str, str, type[Settings]], ...] = (
         "`predict`, `transcribe`, `live`, `evaluate` (tta, ensemble) and `serve`",
         RecognitionConfig,
     ),
-    ("Live settings", "`live`, `transcribe`, and the live part of `serve`", LiveConfig),
+    ("Evaluation settings", "`evaluate`", EvaluationConfig),
+    ("Live settings", "`live`, `transcribe`, the live part of `serve`, and `export --web`", LiveConfig),
     ("Server settings", "`serve`", ServeConfig),
 )
 

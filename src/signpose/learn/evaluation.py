@@ -11,17 +11,31 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from ..data.dataset import Dataset, write_table
 from ..errors import SignposeError, is_environment_error
+from ..model.adapt import ADAPTATIONS, adapt_batchnorm
 from ..model.inference import ensemble_probabilities
 from ..model.runs import load_ensemble, load_run_info
+from ..settings import Settings
 from ..util import atomic_write_json, check_output_folder, natural_sorted
 from .plots import plot_confusion, plot_curves
 from .splits import test_signers
+
+
+class EvaluationConfig(Settings):
+    """How `evaluate` treats the people it tests (beyond the recognition settings)."""
+
+    adapt: Literal[ADAPTATIONS] = Field(
+        "none",
+        description="batchnorm: each tested person's batch-norm statistics re-estimated on their own samples "
+        "first, without their labels (AdaBN, Li et al. 2016); none: the model as trained",
+    )
 
 
 @dataclass
@@ -89,6 +103,7 @@ def evaluate(
     tta: int = 1,
     ensemble: list[str | Path] = (),
     out: str | Path | None = None,
+    adapt: str = "none",
 ) -> EvalResult:
     """Evaluate a run on its test signer, or on another signer / dataset (into RUN/eval/).
 
@@ -97,7 +112,11 @@ def evaluate(
     the signer tested). Either writes into RUN/eval/<signer>-tta<N>-ensemble<M>/.
     `out` writes the files there instead; without it, a run that cannot be written to (a
     read-only copy) still gets its metrics, with a warning that they were not saved.
+    `adapt="batchnorm"`: each tested person's batch statistics re-estimated on their own
+    samples first, without their labels (AdaBN, `model.adapt`), into RUN/eval/...-adabn/.
     """
+    if adapt not in ADAPTATIONS:
+        raise SignposeError(f"unknown adaptation {adapt!r}; choose from {', '.join(ADAPTATIONS)}")
     run = Path(run)
     info = load_run_info(run)
     members, weights = load_ensemble([run, *ensemble])
@@ -141,6 +160,8 @@ def evaluate(
     combined = tta > 1 or bool(ensemble)  # a run's own models (--seeds) are the run itself
     name = (signer or "test") if dataset_path == own_dataset else f"{dataset_path.name}-{signer}"
     name += (f"-tta{tta}" if tta > 1 else "") + (f"-ensemble{len(members)}" if ensemble else "")
+    name += "-adabn" if adapt == "batchnorm" else ""
+    combined = combined or adapt != "none"
     chosen = check_output_folder(out, "--out", (dataset_path,)) if out is not None else None
     out = chosen or (run if own and not combined else run / "eval" / name)
     views = [(classifier, data.points[selected], data.mask[selected])]
@@ -150,7 +171,15 @@ def evaluate(
         if list(member_data.rows["sample"]) != list(rows["sample"]):
             raise SignposeError(f"the ensemble's runs read {dataset_path} differently; rerun `signpose extract`")
         views.append((member, member_data.points[selected], member_data.mask[selected]))
-    probs = ensemble_probabilities(views, tta, weights)
+    if adapt == "none":
+        probs = ensemble_probabilities(views, tta, weights)
+    else:  # one person at a time: each adapts the models to themselves alone
+        who = rows.signer.to_numpy()[selected]
+        probs = np.zeros((int(selected.sum()), len(info.classes)))
+        for person in natural_sorted(set(who)):
+            here = who == person
+            adapted = [(adapt_batchnorm(m, p[here], k[here]), p[here], k[here]) for m, p, k in views]
+            probs[here] = ensemble_probabilities(adapted, tta, weights)
     scores, table = metrics(y[selected], probs, info.names)
     table.insert(0, "sign_id", info.classes)
     correct = int(round(scores["accuracy"] * scores["samples"]))
