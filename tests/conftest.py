@@ -13,6 +13,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -302,3 +303,55 @@ def browser():
         yield launch
         for b in launched:
             b.close()
+
+
+def write_y4m(frames: list[np.ndarray], path: Path, fps: int = 25) -> Path:
+    """Frames (BGR) as the raw YUV4MPEG2 file Chromium's fake camera plays in a loop."""
+    import cv2
+
+    h, w = frames[0].shape[:2]
+    with path.open("wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for bgr in frames:
+            f.write(b"FRAME\n" + cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path
+
+
+def clip_frames(path: Path) -> list[np.ndarray]:
+    """A clip's frames, cropped to even sides (YUV 4:2:0 halves them)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            return frames
+        h, w = frame.shape[:2]
+        frames.append(frame[: h // 2 * 2, : w // 2 * 2])
+
+
+@pytest.fixture(scope="module")
+def camera_clip(tmp_path_factory) -> Path:
+    video = shared("videos", "wlasl_mini", "mother", "mother_1.mp4")
+    return write_y4m(clip_frames(video), tmp_path_factory.mktemp("camera") / "mother_1.y4m")
+
+
+SHOTS = ROOT / "test-output" / "browser"  # screenshots of each browser test's states
+LIVE_QUICK = {"mode": "hold", "window": 8, "stride": 2, "hold": 1, "threshold": 0.0}  # a sign within a few slow frames
+WAIT_MS = 300_000
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, timeout=180_000)
+
+
+def wait_count(page, key: str, at_least: int) -> None:
+    page.wait_for_function(f"Number(document.body.dataset.{key}) >= {at_least}", timeout=WAIT_MS)
+
+
+def no_errors(page, allowed: tuple[str, ...] = ()) -> None:
+    """Nothing went wrong in the page (errors the browser itself logs for what is allowed aside)."""
+    errors = [e for e in page.errors if not any(a in e for a in allowed)]
+    assert not errors, errors

@@ -8,12 +8,21 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from conftest import ROOT, running, shared
+from conftest import (
+    LIVE_QUICK,
+    SHOTS,
+    WAIT_MS,
+    clip_frames,
+    no_errors,
+    running,
+    shared,
+    shot,
+    wait_count,
+    write_y4m,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -24,77 +33,41 @@ from signpose.data.schema import FACE, LEFT_HAND, POSE, RIGHT_HAND  # noqa: E402
 from signpose.extract.holistic import HolisticExtractor  # noqa: E402
 from signpose.serve.app import HOLISTIC_JS  # noqa: E402
 
-SHOTS = ROOT / "test-output" / "browser"
-LIVE = {"mode": "hold", "window": 8, "stride": 2, "hold": 1, "threshold": 0.0}  # a sign within a few slow frames
-WAIT_MS = 300_000
+LIVE = LIVE_QUICK
 
 
-def write_y4m(frames: list[np.ndarray], path: Path, fps: int = 25) -> Path:
-    """Frames (BGR) as the raw YUV4MPEG2 file Chromium's fake camera plays in a loop."""
-    h, w = frames[0].shape[:2]
-    with path.open("wb") as f:
-        f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for bgr in frames:
-            f.write(b"FRAME\n" + cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420).tobytes())
-    return path
-
-
-def clip_frames(path: Path) -> list[np.ndarray]:
-    """A clip's frames, cropped to even sides (YUV 4:2:0 halves them)."""
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            return frames
-        h, w = frame.shape[:2]
-        frames.append(frame[: h // 2 * 2, : w // 2 * 2])
-
-
-@pytest.fixture(scope="module")
-def camera_clip(tmp_path_factory) -> Path:
-    video = shared("videos", "wlasl_mini", "mother", "mother_1.mp4")
-    return write_y4m(clip_frames(video), tmp_path_factory.mktemp("camera") / "mother_1.y4m")
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, timeout=180_000)
-
-
-def wait_count(page, key: str, at_least: int) -> None:
-    page.wait_for_function(f"Number(document.body.dataset.{key}) >= {at_least}", timeout=WAIT_MS)
-
-
-def no_errors(page, allowed: tuple[str, ...] = ()) -> None:
-    """Nothing went wrong in the page (errors the browser itself logs for what is allowed aside)."""
-    errors = [e for e in page.errors if not any(a in e for a in allowed)]
-    assert not errors, errors
-
-
-@pytest.mark.parametrize("mode", ["landmarks", "frames"])
+@pytest.mark.parametrize("mode", ["landmarks", "landmarks-on-the-server", "frames"])
 def test_the_page_recognises_a_sign_from_the_camera(mode, browser, camera_clip, wlasl_run):
+    """Landmarks mode classifies on the device by default (no socket: device.js and ONNX
+    Runtime Web); with the switch off, or in frames mode, the server classifies."""
+    on_device = mode == "landmarks"
+    mode, _, _ = mode.partition("-")
     if mode == "landmarks" and not (HOLISTIC_JS / "holistic.js").is_file():
         pytest.skip("MediaPipe for the browser is not installed (make web)")
     with running(wlasl_run, **LIVE) as (base, server):
         page = browser(camera_clip)
         page.goto(f"{base}/?mode={mode}")
         page.wait_for_selector("#vocab li")
+        if not on_device:
+            page.uncheck("#on-device")
         page.click("#start")
         wait_count(page, "drawn", 3)  # the skeleton is drawn over the live video
         assert page.evaluate("document.body.dataset.mode") == mode
+        local = page.evaluate("[window.signpose.state.local !== null, window.signpose.state.ws === null]")
+        assert local == [on_device, on_device]
+        assert ("classified on this device" in page.text_content("#mode")) == on_device
         painted = page.evaluate(
             "(() => { const c = document.getElementById('overlay');"
             " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
             " let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; })()"
         )
         assert painted > 100, "no landmarks drawn on the overlay"
-        shot(page, f"{mode}-landmarks-drawn")
+        shot(page, f"{mode}{'-device' * on_device}-landmarks-drawn")
         wait_count(page, "commits", 1)  # a sign was committed to the sentence bar
         assert page.text_content("#sentence .word span").strip() in ("brother", "mother")
         assert re.fullmatch(r"\d+:\d\d\.\d", page.text_content("#sentence .word time"))  # the sign's time
         assert page.locator("#topk li").count() == 2
-        shot(page, f"{mode}-sign-recognised")
+        shot(page, f"{mode}{'-device' * on_device}-sign-recognised")
         page.click("#stop")
         page.wait_for_function("document.getElementById('start').disabled === false", timeout=30_000)
         page.click("#undo")
@@ -167,6 +140,7 @@ def test_browser_landmarks_match_extraction(browser, tmp_path, wlasl_run):
             page.on("websocket", lambda ws, sent=sent: ws.on("framesent", lambda payload: sent.append(payload)))
             page.goto(f"{base}/?mode=landmarks")
             page.wait_for_selector("#vocab li")
+            page.uncheck("#on-device")  # the points go to the server, where they are read here
             page.click("#start")
             wait_count(page, "drawn", 4)
             messages = [m for m in map(json.loads, sent) if m.get("type") == "landmarks"][1:]

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from conftest import running, shared, video_frames
 
@@ -58,11 +59,40 @@ def test_health_signs_and_page(small_run):
         assert "مرحبا hello".encode() in response.content  # UTF-8 on the wire, not \\u escapes
         assert response.json()[0] == {"sign_id": "1", "sign": "مرحبا hello"}
         page = httpx.get(f"{base}/")
-        assert page.status_code == 200 and 'id="start"' in page.text and "/static/app.js" in page.text
-        for asset in ("/static/app.js", "/static/style.css", "/font.ttf"):
+        # relative URLs: the same page works at any path (and as an exported static site)
+        assert page.status_code == 200 and 'id="start"' in page.text and 'src="static/app.js"' in page.text
+        for asset in ("/static/app.js", "/static/device.js", "/static/style.css", "/font.ttf"):
             assert httpx.get(f"{base}{asset}").status_code == 200, asset
         if "landmarks" in health["modes"]:  # MediaPipe for the browser, served here, not from a CDN
             assert httpx.get(f"{base}/vendor/holistic/holistic.js").status_code == 200
+
+
+def test_the_page_gets_what_it_needs_to_classify_on_the_device(small_run):
+    """/api/device describes the first stage and the signs; /api/model.onnx is the run's
+    graph (ONNX Runtime gives the run's probabilities); ONNX Runtime Web is served here."""
+    import onnxruntime as ort
+
+    from signpose.recognise.recognizer import Recognizer
+    from signpose.serve.site import ORT_WEB
+
+    rec = Recognizer.from_run(small_run)
+    with running(small_run, threshold=0.4) as (base, _):
+        spec = httpx.get(f"{base}/api/device").json()
+        assert spec["classes"] == rec.classes and spec["names"][0] == "مرحبا hello"
+        assert spec["live"]["threshold"] == 0.4 and spec["fps"] == 30
+        assert spec["features"]["frames"] == rec.pipeline.config.frames and len(spec["layout"]["mirror"]) == 543
+        model = httpx.get(f"{base}/api/model.onnx", timeout=120)
+        assert model.status_code == 200 and model.headers["content-type"] == "application/octet-stream"
+        assert httpx.get(f"{base}/api/model.onnx").content == model.content  # exported once
+        assert httpx.get(f"{base}/api/device?run=nope").status_code == 404
+        if (ORT_WEB / "ort.wasm.min.js").is_file():
+            assert httpx.get(f"{base}/vendor/ort/ort.wasm.min.js").status_code == 200
+    session = ort.InferenceSession(model.content)
+    pts = np.random.default_rng(1).normal(size=(2, *spec["inputs"]["points"][1:])).astype(np.float32)
+    mask = np.ones(pts.shape[:3], bool)
+    (logits,) = session.run(None, {"points": pts, "mask": mask})
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    np.testing.assert_allclose(probs / probs.sum(1, keepdims=True), rec.probabilities(pts, mask), atol=1e-5)
 
 
 def test_predict_an_uploaded_real_video_and_its_annotated_playback(wlasl_run):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import cli, copy_run, free_port
+from conftest import LIVE_QUICK, cli, copy_run, free_port, no_errors, shot, wait_count
 
 from signpose.data.dataset import Dataset
 from signpose.data.keypoints import KeypointSequence
@@ -198,3 +198,30 @@ def test_the_pages_first_stage_and_probabilities_equal_pythons(browser, site, wl
             np.testing.assert_allclose(np.array(got["points"]).reshape(pts.shape), pts, atol=1e-5)
             expected = rec.probabilities(pts[None], mask[None])[0]
             np.testing.assert_allclose(got["probs"], expected, atol=1e-4)
+
+
+@pytest.mark.browser
+def test_the_exported_site_recognises_from_the_camera_with_no_server_then_offline(
+    browser, wlasl_run, camera_clip, tmp_path
+):
+    """The site on a plain static file server: the camera's signs are committed with no
+    signpose server; after the first visit the service worker serves it with the network
+    off, and it still recognises."""
+    root = Path(export_site(wlasl_run, tmp_path / "site", LiveConfig(**LIVE_QUICK))["out"])
+    with static_server(root) as base:
+        page = browser(camera_clip)
+        page.goto(f"{base}/?mode=landmarks")
+        page.wait_for_selector("#vocab li")
+        assert page.is_hidden("#upload") and page.text_content("#conn") == "on this device"
+        # the worker has cached the whole site (MediaPipe, ONNX Runtime, the model)
+        page.wait_for_function("navigator.serviceWorker.controller !== null || (location.reload(), false)",
+                               timeout=120_000)  # fmt: skip
+        page.context.set_offline(True)
+    page.reload()
+    page.wait_for_selector("#vocab li")
+    page.click("#start")
+    wait_count(page, "commits", 1)
+    assert page.text_content("#sentence .word span").strip() in ("brother", "mother")
+    assert "classified on this device" in page.text_content("#mode")
+    shot(page, "site-offline-sign-recognised")
+    no_errors(page)
