@@ -52,12 +52,20 @@ $(ORT_WEB)/ort.wasm.min.js:
 		build/npm-ort/package/dist/ort.wasm.min.js $(ORT_WEB)/
 	chmod -R a+rX $(ORT_WEB)
 
+# axe-core, for the tests' accessibility scan of the page (not served), likewise from npm.
+AXE_VERSION := 4.11.0
+AXE := build/npm-axe/package/axe.min.js
+$(AXE):
+	@command -v npm >/dev/null || { echo "installing npm"; apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
+	rm -rf build/npm-axe && mkdir -p build/npm-axe
+	cd build/npm-axe && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && tar xzf axe-core-$(AXE_VERSION).tgz
+
 web: $(HOLISTIC_JS)/holistic.js $(SWAGGER_UI)/swagger-ui-bundle.js $(ORT_WEB)/ort.wasm.min.js
 
 # A venv whose editable install points elsewhere (a moved checkout) is repaired, not trusted.
 # The lite and heavy pose models (--model-complexity 0 and 2) from the npm package, by checksum,
 # into mediapipe's folder: its wheel ships only `full`, and would download the others at run time.
-install: $(STAMP) $(HOLISTIC_JS)/holistic.js $(SWAGGER_UI)/swagger-ui-bundle.js $(ORT_WEB)/ort.wasm.min.js
+install: $(STAMP) $(HOLISTIC_JS)/holistic.js $(SWAGGER_UI)/swagger-ui-bundle.js $(ORT_WEB)/ort.wasm.min.js $(AXE)
 	@$(BIN)/python -c "import signpose" 2>/dev/null || { rm -f $(STAMP); $(MAKE) --no-print-directory $(STAMP); }
 	@$(BIN)/python -m signpose.extract.pose_models $(HOLISTIC_JS) >/dev/null
 

@@ -272,14 +272,15 @@ def _chromium() -> str:
 
 @pytest.fixture(scope="module")
 def browser():
-    """launch(video=None, allow_camera=True) -> a new page in headless chromium whose fake
-    camera plays `video` (a .y4m); the page's console errors are kept in page.errors."""
+    """launch(video=None, allow_camera=True, locale=None) -> a new page in headless chromium
+    whose fake camera plays `video` (a .y4m), in that browser language; the page's console
+    errors are kept in page.errors."""
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = _chromium()
     with sync_api.sync_playwright() as p:
         launched = []
 
-        def launch(video: Path | None = None, allow_camera: bool = True):
+        def launch(video: Path | None = None, allow_camera: bool = True, locale: str | None = None):
             b = p.chromium.launch(
                 executable_path=executable,
                 args=[
@@ -294,7 +295,7 @@ def browser():
                 ],
             )
             launched.append(b)
-            page = b.new_page(viewport={"width": 1100, "height": 900})
+            page = b.new_page(viewport={"width": 1100, "height": 900}, **({"locale": locale} if locale else {}))
             page.errors = []  # the page's own console errors and uncaught exceptions
             page.on("console", lambda m, page=page: m.type == "error" and page.errors.append(m.text))
             page.on("pageerror", lambda e, page=page: page.errors.append(str(e)))

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from conftest import (
     LIVE_QUICK,
+    ROOT,
     SHOTS,
     WAIT_MS,
     clip_frames,
@@ -585,3 +586,48 @@ def test_a_server_of_several_runs_offers_a_choice(browser, camera_clip, small_ru
         page.wait_for_selector("#upload-result .error")
         assert sent and f"run={wlasl_run.name}" in sent[0]  # the upload goes to the chosen run
         no_errors(page, allowed=("503",))
+
+
+AXE = ROOT / "build" / "npm-axe" / "package" / "axe.min.js"  # from npm at build time (make install)
+SERIOUS = """axe.run(document, { resultTypes: ["violations"] }).then((r) => r.violations
+  .filter((v) => v.impact === "serious" || v.impact === "critical")
+  .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`))"""
+
+
+@pytest.mark.parametrize("locale", ["en-US", "ar-SA"])
+def test_the_page_speaks_the_browsers_language_with_a_switch_and_passes_an_accessibility_scan(
+    browser, small_run, locale
+):
+    """Arabic browsers get the page in Arabic, right to left, every marked text translated;
+    the switch changes it and is kept across a reload; axe-core finds no serious or
+    critical violation in either language."""
+    arabic = locale.startswith("ar")
+    with running(small_run) as (base, _):
+        page = browser(locale=locale)
+        page.goto(f"{base}/")
+        page.wait_for_selector("#vocab li")
+        direction = "[document.documentElement.lang, document.documentElement.dir]"
+        assert page.evaluate(direction) == (["ar", "rtl"] if arabic else ["en", "ltr"])
+        assert page.text_content("#start") == ("تشغيل الكاميرا" if arabic else "Start camera")
+        assert ("يتعرّف على 5 إشارة" in page.text_content("#model-line")) == arabic
+        untranslated = page.evaluate(
+            "[...document.querySelectorAll('[data-t]')].filter((e) => e.textContent === e.dataset.en)"
+            ".map((e) => e.dataset.en)"
+        )
+        if arabic:
+            assert untranslated == []
+        if AXE.is_file():
+            page.add_script_tag(path=str(AXE))
+            assert page.evaluate(SERIOUS) == []
+        shot(page, f"page-{locale}")
+        page.select_option("#lang-select", "en" if arabic else "ar")
+        flipped = ["en", "ltr"] if arabic else ["ar", "rtl"]
+        assert page.evaluate(direction) == flipped
+        assert page.text_content("#start") == ("Start camera" if arabic else "تشغيل الكاميرا")
+        page.reload()
+        page.wait_for_selector("#vocab li")
+        assert page.evaluate(direction) == flipped and page.input_value("#lang-select") in ("en", "ar")
+        if AXE.is_file():
+            page.add_script_tag(path=str(AXE))
+            assert page.evaluate(SERIOUS) == []
+        no_errors(page)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import shutil
 import subprocess
 import threading
 from contextlib import contextmanager
@@ -225,3 +226,38 @@ def test_the_exported_site_recognises_from_the_camera_with_no_server_then_offlin
     assert "classified on this device" in page.text_content("#mode")
     shot(page, "site-offline-sign-recognised")
     no_errors(page)
+
+
+@pytest.mark.browser
+def test_the_site_works_from_a_sub_path_and_a_missing_or_damaged_model_is_said_in_words(browser, site, tmp_path):
+    _, root = site
+    www = tmp_path / "www"
+    here = www / "apps" / "signs"
+    shutil.copytree(root, here)
+    classes = len(json.loads((root / "model.json").read_text("utf-8"))["classes"])
+    load = "window.signpose.loadDevice().then((d) => d.spec.classes.length, (e) => e.message)"
+    with static_server(www) as base:
+        page = browser()
+        page.goto(f"{base}/apps/signs/")
+        page.wait_for_selector("#vocab li")
+        assert page.evaluate(load) == classes  # the model runs from the sub-path
+        no_errors(page)
+        (here / "model.onnx").write_bytes(b"not a model at all")
+        page = browser()  # a fresh browser: nothing cached
+        page.goto(f"{base}/apps/signs/?mode=landmarks")
+        page.wait_for_selector("#vocab li")
+        page.click("#start")
+        page.wait_for_function("document.getElementById('status').textContent.includes('damaged')", timeout=300_000)
+        status = page.text_content("#status")
+        assert "model is damaged" in status and "signpose export RUN --web DIR" in status, status
+        (here / "model.onnx").unlink()
+        page = browser()
+        page.goto(f"{base}/apps/signs/")
+        page.wait_for_selector("#vocab li")
+        assert "model is missing" in page.evaluate(load)
+        (here / "model.json").unlink()
+        page = browser()
+        page.goto(f"{base}/apps/signs/")
+        page.wait_for_function("document.getElementById('model-line').textContent.includes('model.json')")
+        line = page.text_content("#model-line")
+        assert "model.json is missing" in line and "signpose export" in line and page.is_disabled("#start")

@@ -15,12 +15,13 @@ from .. import __version__
 from ..errors import SignposeError
 from ..recognise.decoder import LiveConfig
 from ..recognise.recognizer import Recognizer
+from ..text import font_path
 from ..util import atomic_write_bytes, check_output_folder
 
 STATIC = Path(__file__).parent / "static"
 HOLISTIC_JS = STATIC / "vendor" / "holistic"  # installed by `make` from npm (@mediapipe/holistic)
 ORT_WEB = STATIC / "vendor" / "ort"  # likewise (onnxruntime-web): the WebAssembly build only
-PAGE_FILES = ("app.js", "device.js", "style.css")
+PAGE_FILES = ("app.js", "device.js", "i18n.js", "style.css")
 SITE_MARKER = "model.json"  # what makes a folder an exported site (a re-export replaces it)
 
 
@@ -76,6 +77,7 @@ def export_site(run: str | Path, out: str | Path, live: LiveConfig | None = None
     page = page.replace("<head>", '<head>\n  <meta name="signpose-site" content="static">', 1)
     page = page.replace("<head>", '<head>\n  <link rel="manifest" href="manifest.webmanifest">', 1)
     atomic_write_bytes(out / "index.html", page.encode("utf-8"))
+    atomic_write_bytes(out / "font.ttf", font_path().read_bytes())  # shapes Arabic, as the server's /font.ttf
     manifest = {
         "name": f"signpose: {len(rec.classes)} signs",
         "short_name": "signpose",

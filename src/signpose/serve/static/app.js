@@ -6,6 +6,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+const t = (english, vars) => window.SignposeI18n.t(english, vars); // the page's language (i18n.js)
 const PARTS = { pose: 33, face: 468, left_hand: 21, right_hand: 21 };
 // Drawn connections: each hand's fingers and the upper body (MediaPipe's numbering).
 const HAND = [[0, 1], [1, 2], [2, 3], [3, 4], [0, 5], [5, 6], [6, 7], [7, 8], [5, 9], [9, 10], [10, 11],
@@ -51,20 +52,21 @@ function announce(text) { $("announce").textContent = text; }
 function setConnection(kind, text) {
   const el = $("conn");
   el.dataset.state = kind;
-  el.textContent = text || { connected: "connected", reconnecting: "reconnecting…", offline: "offline",
-    connecting: "connecting…", device: "on this device" }[kind];
+  el.textContent = text || t({ connected: "connected", reconnecting: "reconnecting…", offline: "offline",
+    connecting: "connecting…", device: "on this device", busy: "busy" }[kind]);
   document.body.dataset.connection = kind;
 }
 
 // -- model, accuracy, vocabulary ----------------------------------------------------------
 function accuracyNote(acc) {
-  if (!acc || acc.accuracy == null) return "This run has no measured accuracy on a person it never saw.";
-  const data = { synthetic: "synthetic signers made by signpose (not real people)",
-    recorded: "recordings", unknown: "its test data" }[acc.data || "unknown"];
-  const who = acc.signer ? (/^signer/i.test(acc.signer) ? acc.signer : `signer ${acc.signer}`) : "test samples";
-  return `Measured on ${data}: ${who}, never seen in training, ${(100 * acc.accuracy).toFixed(1)}% of ` +
-    `${acc.samples} samples (95% interval ${(100 * acc.accuracy_ci95[0]).toFixed(0)}–` +
-    `${(100 * acc.accuracy_ci95[1]).toFixed(0)}%). Expect less on people and cameras unlike those.`;
+  if (!acc || acc.accuracy == null) return t("This run has no measured accuracy on a person it never saw.");
+  const data = t({ synthetic: "synthetic signers made by signpose (not real people)",
+    recorded: "recordings", unknown: "its test data" }[acc.data || "unknown"]);
+  const who = acc.signer ? (/^signer/i.test(acc.signer) ? acc.signer : t("signer {name}", { name: acc.signer }))
+    : t("test samples");
+  return t("Measured on {data}: {who}, never seen in training, {acc}% of {n} samples (95% interval {lo}–{hi}%). " +
+    "Expect less on people and cameras unlike those.", { data, who, acc: (100 * acc.accuracy).toFixed(1),
+    n: acc.samples, lo: (100 * acc.accuracy_ci95[0]).toFixed(0), hi: (100 * acc.accuracy_ci95[1]).toFixed(0) });
 }
 
 // ?run=NAME of the run chosen, where the server offers several ("" for its default)
@@ -72,7 +74,11 @@ function runQuery(sep = "?") { return state.run ? `${sep}run=${encodeURIComponen
 
 // An exported site's model.json in the server's reply shapes (no server to ask).
 async function siteInfo() {
-  const spec = await (await fetch("model.json")).json();
+  let response;
+  try { response = await fetch("model.json"); } catch (e) { throw new Error("offline"); } // retried
+  let spec = null;
+  if (response.ok) { try { spec = await response.json(); } catch (e) { spec = null; } }
+  if (!spec || !Array.isArray(spec.classes)) throw new SiteBroken(`this site's model.json is ${response.ok ? "damaged" : "missing"}`);
   state.spec = spec;
   const health = { run: spec.run, runs: [spec.run], model: spec.model, features: spec.feature_set,
     backend: "this device", modes: ["landmarks"], accuracy: spec.accuracy, live: spec.live,
@@ -103,8 +109,8 @@ async function loadInfo() {
   $("history").dir = state.rtl ? "rtl" : "ltr";
   $("vocab").dir = state.rtl ? "rtl" : "ltr"; // the columns run in the names' direction
   const few = signs.slice(0, 3).map((s) => s.sign).join(", ");
-  $("model-line").textContent = `Recognises ${signs.length} signs` +
-    (signs.length ? ` (${few}${signs.length > 3 ? ", …" : ""})` : "") + (state.rtl ? ", named in Arabic script." : ".");
+  $("model-line").textContent = t("Recognises {n} signs", { n: signs.length }) +
+    (signs.length ? ` (${few}${signs.length > 3 ? ", …" : ""})` : "") + (state.rtl ? t(", named in Arabic script.") : ".");
   $("model-line").title = `run ${health.run}: ${health.model} on ${health.features} (${health.backend})`;
   $("accuracy").textContent = accuracyNote(health.accuracy);
   $("threshold").value = health.live.threshold;
@@ -121,10 +127,22 @@ async function loadInfo() {
   setConnection(STATIC_SITE ? "device" : "connected");
 }
 
+// A static site without its files: said once, in words, instead of a blank page or retries.
+class SiteBroken extends Error {}
+function siteBroken(message) {
+  const text = `${message}: export it again with signpose export RUN --web DIR`;
+  $("model-line").textContent = text;
+  $("model-line").classList.add("error-note");
+  setConnection("offline", t("the site is incomplete"));
+  setStatus(text);
+  $("start").disabled = true;
+}
+
 async function loadInfoUntilReachable() {
   for (let wait = 500; ; wait = Math.min(8000, wait * 2)) {
     try { await loadInfo(); return; } catch (e) {
-      setConnection("offline", "offline: cannot reach the server, retrying");
+      if (e instanceof SiteBroken) { siteBroken(e.message); return; }
+      setConnection("offline", t("offline: cannot reach the server, retrying"));
       await new Promise((r) => setTimeout(r, wait));
     }
   }
@@ -194,7 +212,7 @@ function showHold(top, hold) {
   if (hold) { // the server's own count: the page never disagrees with its commits
     $("hold").hidden = !hold.sign;
     $("hold-sign").textContent = hold.sign || "";
-    $("hold-label").textContent = hold.repeat ? "already added:" : "holding";
+    $("hold-label").textContent = t(hold.repeat ? "already added:" : "holding");
     $("hold-progress").value = hold.repeat ? 0 : hold.held / hold.need;
     $("hold").title = hold.repeat ? "lower your hands or sign something else to add it again" : "";
     return;
@@ -203,13 +221,13 @@ function showHold(top, hold) {
   const best = top[0];
   if (live.mode === "segment") {
     $("hold").hidden = !best;
-    $("hold-label").textContent = "reading";
+    $("hold-label").textContent = t("reading");
     $("hold-sign").textContent = best ? best.sign : "";
     $("hold-progress").value = best ? Math.min(1, best.probability / Math.max(threshold, 0.01)) : 0;
     return;
   }
   const need = live.hold;
-  $("hold-label").textContent = "holding";
+  $("hold-label").textContent = t("holding");
   if (!best || best.probability < threshold) { state.hold = { sign: null, count: 0 }; }
   else if (best.sign === state.hold.sign) state.hold.count = Math.min(need, state.hold.count + 1);
   else state.hold = { sign: best.sign, count: 1 };
@@ -229,7 +247,7 @@ function renderSentence() {
     const span = document.createElement("button"); // a chip: tapped, it offers a correction
     span.type = "button";
     span.className = "word";
-    span.title = "correct this sign";
+    span.title = t("correct this sign");
     span.addEventListener("click", () => correct(index));
     span.append(nameSpan(s.sign));
     if (s.start != null) {
@@ -272,7 +290,7 @@ function correct(index) {
     item.sign = $("correct-choice").value;
     item.corrected = was;
     renderSentence();
-    announce(`corrected: ${was} to ${item.sign}`);
+    announce(t("corrected: {was} to {sign}", { was, sign: item.sign }));
   };
   dialog.showModal();
   $("correct-choice").focus();
@@ -319,13 +337,13 @@ function save(kind) {
 function speak(sign) {
   if (!$("speak").checked) return;
   const synth = window.speechSynthesis;
-  if (!synth) { $("speak-note").textContent = "this browser cannot speak"; return; }
+  if (!synth) { $("speak-note").textContent = t("this browser cannot speak"); return; }
   const lang = RTL.test(sign) ? "ar" : (document.documentElement.lang || "en");
   const voices = synth.getVoices();
   const voice = voices.find((v) => v.lang && v.lang.toLowerCase().startsWith(lang));
   // a lasting note beside the checkbox (status lines change with every message)
-  $("speak-note").textContent = !voices.length ? "this browser has no voices to speak with"
-    : voice ? "" : `this browser has no ${lang === "ar" ? "Arabic" : lang} voice to speak with`;
+  $("speak-note").textContent = !voices.length ? t("this browser has no voices to speak with")
+    : voice ? "" : t("this browser has no {lang} voice to speak with", { lang: lang === "ar" ? t("Arabic") : lang });
   const utterance = new SpeechSynthesisUtterance(sign);
   utterance.lang = lang;
   if (voice) utterance.voice = voice;
@@ -344,7 +362,7 @@ function commit(msg) {
   time.textContent = msg.start != null ? `${clock(msg.start)}–${clock(msg.end)}` : new Date().toLocaleTimeString();
   li.append(time, " ", nameSpan(sign));
   $("history").prepend(li);
-  announce(`recognised: ${sign}`);
+  announce(t("recognised: {sign}", { sign }));
   speak(sign);
 }
 
@@ -362,9 +380,10 @@ function handleMessage(msg) {
     document.body.dataset.predictions = String(state.predictions);
   } else if (msg.type === "commit") commit(msg);
   else if (msg.type === "no_sign") {
-    const best = msg.best ? ` (closest: ${msg.best.sign}, ${(100 * msg.best.probability).toFixed(0)}%)` : "";
-    announce(`a sign at ${clock(msg.start)} was not recognised${best}`);
-    setStatus(`not recognised at ${clock(msg.start)}${best}: below the threshold`);
+    const best = msg.best ? t(" (closest: {sign}, {p}%)", { sign: msg.best.sign,
+      p: (100 * msg.best.probability).toFixed(0) }) : "";
+    announce(t("a sign at {time} was not recognised{best}", { time: clock(msg.start), best }));
+    setStatus(t("not recognised at {time}{best}: below the threshold", { time: clock(msg.start), best }));
     $("hold").hidden = true;
     return;
   } else if (msg.type === "end") { $("hold").hidden = true; if (state.ending) state.ending(); return; }
@@ -404,7 +423,7 @@ function connect() {
     if (!state.running) return;
     if (event.code === 1013) { // the server is full (frames mode): busy, not lost; wait longer
       const wait = Math.min(60000, 5000 * 2 ** state.retry++);
-      setConnection("busy", `server busy; retrying in ${Math.round(wait / 1000)} s`);
+      setConnection("busy", t("server busy; retrying in {s} s", { s: Math.round(wait / 1000) }));
       if (state.retry === 1) {
         announce("the server is busy with other cameras; retrying, or recognise a video file meanwhile");
         setStatus("the server is busy with other cameras: retrying; a video file can be recognised meanwhile");
@@ -413,8 +432,8 @@ function connect() {
       return;
     }
     const wait = Math.min(8000, 500 * 2 ** state.retry++);
-    setConnection("reconnecting", `reconnecting in ${(wait / 1000).toFixed(1)} s…`);
-    if (state.retry === 1) announce("lost the server; reconnecting");
+    setConnection("reconnecting", t("reconnecting in {s} s…", { s: (wait / 1000).toFixed(1) }));
+    if (state.retry === 1) announce(t("lost the server; reconnecting"));
     state.reconnect = setTimeout(() => { if (state.running) connect(); }, wait);
   };
   return settled;
@@ -452,7 +471,7 @@ async function chooseMode() {
   if (wanted === "auto") {
     const renderer = glRenderer();
     if (renderer === null || /swiftshader|llvmpipe|software/i.test(renderer)) {
-      state.modeReason = "no graphics acceleration here: the server does the tracking";
+      state.modeReason = t("no graphics acceleration here: the server does the tracking");
       state.modeDetail = renderer === null ? "no WebGL 2" : renderer;
       return "frames";
     }
@@ -462,7 +481,7 @@ async function chooseMode() {
     return "landmarks";
   } catch (e) {
     if (wanted === "landmarks") throw e;
-    state.modeReason = "tracking did not start in this browser in time: the server does it";
+    state.modeReason = t("tracking did not start in this browser in time: the server does it");
     return "frames";
   }
 }
@@ -485,7 +504,9 @@ function loadDevice() {
       await loadScript("vendor/ort/ort.wasm.min.js");
       const spec = STATIC_SITE ? state.spec : await (await fetch(`api/device${runQuery()}`)).json();
       const model = STATIC_SITE ? "model.onnx" : `api/model.onnx${runQuery()}`;
-      const signs = await window.SignposeDevice.OnnxSigns.create(model, spec, new URL("vendor/ort/", location.href).href);
+      const threads = Number(new URLSearchParams(location.search).get("threads")) || 1; // where isolated
+      const signs = await window.SignposeDevice.OnnxSigns.create(model, spec,
+        new URL("vendor/ort/", location.href).href, threads);
       return { signs, spec };
     })();
     state.device[key].catch(() => { delete state.device[key]; }); // a later start tries again
@@ -498,14 +519,17 @@ function wantsDevice() { return STATIC_SITE || $("on-device").checked; }
 // Events from this device's decoder are handled as the server's would be.
 function deviceEvents(events) {
   for (const msg of events) handleMessage(msg);
-  if (state.local) setCounts(`${state.local.processed} frames tracked, ${state.predictions} readings (on this device)`);
+  if (state.local) {
+    setCounts(t("{frames} frames tracked, {readings} readings (on this device)",
+      { frames: state.local.processed, readings: state.predictions }));
+  }
 }
 
 let holisticLoading = null;
 function loadHolistic() {
   if (!holisticLoading) {
     holisticLoading = (async () => {
-      setStatus("loading MediaPipe Holistic in the browser…");
+      setStatus(t("loading MediaPipe Holistic in the browser…"));
       await loadScript("vendor/holistic/holistic.js");
       const holistic = new window.Holistic({ locateFile: (file) => `vendor/holistic/${file}` });
       const x = state.health.extraction;
@@ -548,7 +572,8 @@ async function landmarksLoop() {
     if (wantedMode() === "auto" && elapsed > AUTO_BUDGET_MS / 2) {
       const fps = state.landmarkTimes.length / (elapsed / 1000);
       if (fps < USABLE_FPS) {
-        state.modeReason = `this browser tracked ${fps.toFixed(1)} frames a second, too slow: the server does it`;
+        state.modeReason = t("this browser tracked {fps} frames a second, too slow: the server does it",
+          { fps: fps.toFixed(1) });
         switchTo("frames");
         return;
       }
@@ -580,20 +605,22 @@ async function prepareDevice() {
   state.deviceReady = null;
   if (state.mode !== "landmarks" || !wantsDevice()) return;
   try {
-    setStatus("loading the model into this browser…");
+    setStatus(t("loading the model into this browser…"));
     state.deviceReady = await loadDevice();
     setStatus("");
   } catch (e) {
-    if (STATIC_SITE) throw new Error(`the model cannot run in this browser (${e.message})`);
-    state.modeReason = `the model cannot run in this browser (${e.message}): the server classifies`;
+    if (STATIC_SITE) throw new Error(/missing|damaged|points and mask/.test(e.message)
+      ? `${e.message}: export the site again with signpose export RUN --web DIR`
+      : `the model cannot run in this browser (${e.message})`);
+    state.modeReason = t("the model cannot run in this browser ({reason}): the server classifies", { reason: e.message });
   }
 }
 
 function showMode() {
   $("mode").textContent = (state.mode === "landmarks"
-    ? (state.deviceReady ? "landmarks, classified on this device (nothing leaves it)"
+    ? t(state.deviceReady ? "landmarks, classified on this device (nothing leaves it)"
       : "landmarks (MediaPipe in this browser; the video stays here)")
-    : "frames (MediaPipe on the server)") +
+    : t("frames (MediaPipe on the server)")) +
     (state.modeReason ? `: ${state.modeReason}` : ""); // why auto chose it stays, the counts change
   $("mode").title = state.modeDetail || "";
   $("mode-select").value = wantedMode(); // the select shows the mode asked for; the line, the one running
@@ -615,10 +642,10 @@ async function switchTo(mode) {
 function cameraHelp(error) {
   const denied = error && (error.name === "NotAllowedError" || error.name === "SecurityError");
   const text = denied
-    ? "The camera is blocked for this page. Allow it in the browser (the camera icon in the address bar, " +
-      "or the site settings), then press Start camera again, or recognise a video file instead (highlighted)."
-    : `No camera could be opened (${error ? error.message : "none found"}). Recognise a video file instead ` +
-      "(highlighted).";
+    ? t("The camera is blocked for this page. Allow it in the browser (the camera icon in the address bar, " +
+      "or the site settings), then press Start camera again, or recognise a video file instead (highlighted).")
+    : t("No camera could be opened ({reason}). Recognise a video file instead (highlighted).",
+      { reason: error ? error.message : t("none found") });
   setStatus(text);
   $("placeholder").textContent = text; // where the person is looking
   $("placeholder").classList.add("error-note");
@@ -641,7 +668,7 @@ async function start() {
     const video = $("video");
     video.srcObject = state.stream;
     await video.play();
-    $("placeholder").textContent = PLACEHOLDER; // a camera after all: the help is no longer true
+    $("placeholder").textContent = t($("placeholder").dataset.en); // a camera after all: the help is no longer true
     $("placeholder").classList.remove("error-note");
     $("upload").classList.remove("offered");
     $("placeholder").hidden = true;
@@ -655,7 +682,7 @@ async function start() {
     if (state.mode === "landmarks") landmarksLoop(); else framesLoop();
     $("stop").focus(); // the control that is now the one to use
   } catch (e) {
-    setStatus(`could not start: ${e.message}`);
+    setStatus(t("could not start: {reason}", { reason: e.message }));
     stopCamera();
   } finally {
     state.starting = false;
@@ -703,7 +730,7 @@ async function checkServer() {
     if (!answer.ok) throw new Error(String(answer.status));
     if (!state.running) setConnection("connected");
   } catch (e) {
-    if (!state.running) setConnection("offline", "offline: the server does not answer");
+    if (!state.running) setConnection("offline", t("offline: the server does not answer"));
   }
 }
 setInterval(checkServer, HEALTH_EVERY_MS);
@@ -730,8 +757,8 @@ async function upload(event) {
   const file = $("file").files[0];
   const out = $("upload-result"), video = $("annotated"), button = $("recognise");
   video.hidden = true; video.removeAttribute("src"); video.load(); // the previous clip's result goes
-  if (!file) { uploadError("choose a video file first"); return; }
-  out.replaceChildren(Object.assign(document.createElement("p"), { className: "note", textContent: "recognising…" }));
+  if (!file) { uploadError(t("choose a video file first")); return; }
+  out.replaceChildren(Object.assign(document.createElement("p"), { className: "note", textContent: t("recognising…") }));
   button.disabled = true;
   const body = new FormData();
   body.append("video", file);
@@ -742,14 +769,14 @@ async function upload(event) {
   cancel.hidden = false;
   cancel.onclick = () => controller.abort();
   const ticker = setInterval(() => {
-    out.firstChild.textContent = `recognising… ${Math.round((performance.now() - started) / 1000)} s`;
+    out.firstChild.textContent = t("recognising… {s} s", { s: Math.round((performance.now() - started) / 1000) });
   }, 1000);
   let response, result;
   try {
     response = await fetch(`api/predict?annotate=1${runQuery("&")}`, { method: "POST", body, signal: controller.signal });
     result = await response.json();
   } catch (e) {
-    uploadError(e.name === "AbortError" ? "cancelled" : "cannot reach the server; check that it is running and try again");
+    uploadError(t(e.name === "AbortError" ? "cancelled" : "cannot reach the server; check that it is running and try again"));
     return;
   } finally {
     clearInterval(ticker);
@@ -775,7 +802,7 @@ async function upload(event) {
   if (signs.length > 1) {
     // several signs one after another: the transcript first, the whole-clip reading below it
     const heading = Object.assign(document.createElement("p"), { className: "note",
-      textContent: `${signs.length} signs, one after another:` });
+      textContent: t("{n} signs, one after another:", { n: signs.length }) });
     const transcript = document.createElement("ol");
     transcript.id = "upload-transcript"; transcript.className = "transcript"; transcript.dir = state.rtl ? "rtl" : "ltr";
     transcript.append(...signs.map((s) => {
@@ -784,17 +811,17 @@ async function upload(event) {
       li.append(nameSpan(s.sign), " ", time);
       return li;
     }));
-    const add = Object.assign(document.createElement("button"), { type: "button", textContent: "Add to the sentence" });
+    const add = Object.assign(document.createElement("button"), { type: "button", textContent: t("Add to the sentence") });
     add.addEventListener("click", () => {
       state.sentence.push(...signs.map((s) => ({ sign: s.sign, start: s.start, end: s.end })));
       renderSentence();
-      announce(`added ${signs.length} signs`);
+      announce(t("added {n} signs", { n: signs.length }));
     });
     out.replaceChildren(summary, heading, transcript, add, list);
-    announce(`the clip: ${signs.map((s) => s.sign).join(", ")}`);
+    announce(t("the clip: {signs}", { signs: signs.map((s) => s.sign).join(", ") }));
   } else {
     out.replaceChildren(summary, list);
-    announce(result.status === "ok" ? `the clip: ${result.top[0].sign}` : result.message);
+    announce(result.status === "ok" ? t("the clip: {signs}", { signs: result.top[0].sign }) : result.message);
   }
   if (result.annotated_url) { video.src = result.annotated_url; video.hidden = false; }
   $("upload-result").focus(); // the result is where the person looks next
@@ -813,7 +840,7 @@ $("threshold").addEventListener("input", () => {
 $("undo").addEventListener("click", () => {
   const last = state.sentence.pop();
   renderSentence();
-  if (last) announce(`removed: ${last.sign}`);
+  if (last) announce(t("removed: {sign}", { sign: last.sign }));
 });
 $("clear").addEventListener("click", () => { state.sentence = []; renderSentence(); });
 $("upload-form").addEventListener("submit", upload);
@@ -827,10 +854,19 @@ $("run-select").addEventListener("change", async () => {
   announce(`model ${state.run}: ${$("model-line").textContent}`);
   if (state.running) switchTo(state.mode);
 });
+// The language: the browser's unless chosen here (kept); the page's own text follows at once.
+const i18n = window.SignposeI18n;
+$("lang-select").value = i18n.choice();
+i18n.setLanguage(i18n.choice());
+$("lang-select").addEventListener("change", () => i18n.setLanguage($("lang-select").value));
+i18n.onChange(() => {
+  if (state.health) loadInfo().catch(() => {});
+  if (state.mode) showMode();
+  renderSentence();
+});
 const forced = new URLSearchParams(location.search).get("mode");
 if (forced) $("mode-select").value = forced;
 // For tests and extensions: feed the page a server message as if it came from the WebSocket.
-const PLACEHOLDER = $("placeholder").textContent;
 window.signpose = { receive: (msg) => onMessage({ data: JSON.stringify(msg) }), state, loadDevice };
 state.vocabulary = [];
 if (STATIC_SITE) {

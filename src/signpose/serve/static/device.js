@@ -182,16 +182,32 @@
 
   // -- the classifier: ONNX Runtime Web on this device --------------------------------------
   class OnnxSigns {
-    static async create(modelUrl, spec, wasmBase) {
+    // The graph fetched and opened here, so a missing or damaged file says so in words.
+    static async create(modelUrl, spec, wasmBase, threads = 1) {
       const ort = global.ort;
       if (!ort) throw new Error("ONNX Runtime Web did not load");
-      ort.env.wasm.numThreads = 1; // threads need a cross-origin-isolated page; one is fast enough here
+      // more than one thread needs a cross-origin-isolated page (SharedArrayBuffer)
+      ort.env.wasm.numThreads = global.crossOriginIsolated ? threads : 1;
       ort.env.wasm.wasmPaths = wasmBase;
-      const session = await ort.InferenceSession.create(modelUrl, { executionProviders: ["wasm"] });
+      let response;
+      try { response = await fetch(modelUrl); } catch (e) { throw new Error(`the model could not be fetched (${e.message})`); }
+      if (!response.ok) throw new Error(`the model is missing (${modelUrl}: HTTP ${response.status})`);
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      let session;
+      try {
+        session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+      } catch (e) {
+        throw new Error(`the model is damaged (${modelUrl}: ${String(e.message || e).split("\n")[0].slice(0, 120)})`);
+      }
+      if (!session.inputNames.includes("points") || !session.inputNames.includes("mask")) {
+        throw new Error(`the model does not take points and mask (${modelUrl}); export the run again`);
+      }
       return new OnnxSigns(ort, session, spec);
     }
 
     constructor(ort, session, spec) { this.ort = ort; this.session = session; this.spec = spec; }
+
+    get threads() { return this.ort.env.wasm.numThreads; }
 
     // points/mask of stage 1 -> probabilities over the classes (a softmax of the logits).
     async probabilities(points, mask) {
