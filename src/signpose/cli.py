@@ -57,6 +57,20 @@ def cmd_extract(args) -> int:
     return 0 if report.extracted or report.done_before else 1
 
 
+def cmd_record(args) -> int:
+    from .extract.holistic import ExtractionConfig
+    from .extract.record import RecordConfig, preview_window, record_signs
+
+    config = build(RecordConfig, _given(args, RecordConfig))
+    extraction = build(ExtractionConfig, _given(args, ExtractionConfig))
+    show = preview_window() if not args.headless and os.environ.get("DISPLAY") else None
+    source = int(args.camera) if str(args.camera).isdigit() else args.camera
+    signs = args.signs.split(",")
+    report = record_signs(source, args.out, args.signer, signs, config, extraction, preview=show)
+    print(report.summary())
+    return 0 if not report.missing else 1
+
+
 def cmd_info(args) -> int:
     from .data.dataset import Dataset
 
@@ -443,6 +457,22 @@ def _extract_settings(p) -> None:
     add_flags(p, ExtractionConfig, title="MediaPipe settings")
 
 
+def _record_args(p) -> None:
+    p.add_argument("--camera", default="0", help="camera index, stream URL or a video file (default 0)")
+    p.add_argument("--signer", required=True, help="who signs (the dataset's signer)")
+    p.add_argument("--signs", required=True, help="the signs' names, separated by commas (any script)")
+    p.add_argument("--out", required=True, help="dataset folder (a rerun resumes at the first take missing)")
+    p.add_argument("--headless", action="store_true", help="no preview window")
+
+
+def _record_settings(p) -> None:
+    from .extract.holistic import ExtractionConfig
+    from .extract.record import RecordConfig
+
+    add_flags(p, RecordConfig, title="recording settings")
+    add_flags(p, ExtractionConfig, title="MediaPipe settings")
+
+
 def _info_args(p) -> None:
     p.add_argument("dataset")
     p.add_argument("--json", action="store_true")
@@ -620,6 +650,12 @@ COMMANDS: dict[str, Command] = {
         cmd_extract,
         _extract_args,
         _extract_settings,
+    ),
+    "record": Command(
+        "record your own signs from a camera into a dataset: countdown, takes, resumable",
+        cmd_record,
+        _record_args,
+        _record_settings,
     ),
     "info": Command("signers x signs, frames, detection rates of a dataset", cmd_info, _info_args),
     "layouts": Command("the folder layouts extract reads (KArSL, LSA64, AUTSL, WLASL, ...)", cmd_layouts),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .data.layouts import layout_table
 from .extract.holistic import ExtractionConfig
+from .extract.record import RecordConfig
 from .learn.evaluation import EvaluationConfig
 from .learn.runtime import RuntimeConfig
 from .model.architectures import MODELS, describe_models
@@ -33,9 +34,10 @@ SETTINGS: tuple[tuple[str, str, type[Settings]], ...] = (
     ),
     (
         "MediaPipe settings",
-        "`extract` (and every later stage reads them back from the dataset)",
+        "`extract`, `record` (and every later stage reads them back from the dataset)",
         ExtractionConfig,
     ),
+    ("Recording settings", "`record`", RecordConfig),
     ("Feature settings", "`export-arrays` (for `train` they are the `features.*` run settings)", FeatureConfig),
     (
         "Recognition settings",
