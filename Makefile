@@ -93,7 +93,7 @@ test-fast: install
 bench: install
 	$(BIN)/python benchmarks/run_all.py
 
-# On 22 + 6 real people: every candidate (1 seed), the finalists (3 seeds), the rule's verdict.
+# On 22 + 6 real people and KArSL's two signers: every candidate (1 seed), the finalists (3 seeds), the rule's verdict.
 accuracy: install
 	$(BIN)/python benchmarks/bench_people.py
 
