@@ -378,3 +378,48 @@ def test_several_runs_are_served_and_each_request_picks_one(small_run, wlasl_run
             assert json.loads(ws.recv(timeout=10))["type"] == "hello"
         with ws_client.connect(base.replace("http", "ws") + "/ws/live?run=nope") as ws:
             assert "no run 'nope'" in json.loads(ws.recv(timeout=10))["message"]
+
+
+def test_the_record_view_writes_takes_into_a_dataset_and_deletes_them(small_run, wlasl_extracted, tmp_path):
+    """serve --dataset: a take of landmarks becomes a sample whose points are what was sent;
+    takes are numbered per signer and sign (a reload resumes the count); delete removes one;
+    bad names and a take without hands are one-line refusals."""
+    from signpose.serve.stream import landmarks_to_arrays
+
+    ds = Dataset(wlasl_extracted)
+    seq = ds.read(ds.rows[ds.rows["sample"] == "mother/mother_1"].iloc[0])
+    frames = [{k: m[k] for k in ("w", "h", "parts")} for m in landmark_messages(seq)][:20]
+    out = tmp_path / "mine"
+    with running(small_run, dataset=str(out)) as (base, _):
+        assert httpx.get(f"{base}/api/health").json()["recording"] is True
+        take = {"signer": "me", "sign": "أم mother", "fps": 30, "frames": frames}
+        first = httpx.post(f"{base}/api/record/takes", json=take, timeout=60)
+        assert first.status_code == 201, first.text
+        assert first.json()["sample"] == "me/أم mother/take-001" and first.json()["frames"] == 20
+        assert httpx.post(f"{base}/api/record/takes", json=take, timeout=60).json()["take"] == 2
+        listed = httpx.get(f"{base}/api/record").json()
+        assert [t["take"] for t in listed["takes"]] == [1, 2] and listed["takes"][0]["sign"] == "أم mother"
+        replay = httpx.get(f"{base}/api/record/frames", params={"sample": "me/أم mother/take-001"}).json()
+        assert len(replay["frames"]) == 20 and replay["w"] == seq.width
+        for bad, word in (({**take, "sign": "a/b"}, "--signs"), ({**take, "signer": ""}, "--signer"),
+                          ({**take, "fps": True}, "fps"), ({**take, "frames": frames[:1]}, "frames")):  # fmt: skip
+            refused = httpx.post(f"{base}/api/record/takes", json=bad)
+            assert refused.status_code == 422 and word in refused.json()["error"], refused.text
+        empty = [{**f, "parts": {**f["parts"], "left_hand": None, "right_hand": None}} for f in frames]
+        refused = httpx.post(f"{base}/api/record/takes", json={**take, "frames": empty})
+        assert refused.status_code == 422 and "no hand" in refused.json()["error"]
+        gone = httpx.delete(f"{base}/api/record/takes", params={"sample": "me/أم mother/take-002"})
+        assert gone.status_code == 200
+        assert httpx.delete(f"{base}/api/record/takes", params={"sample": "me/أم mother/take-002"}).status_code == 404
+        assert httpx.delete(f"{base}/api/record/takes", params={"sample": "../x"}).status_code == 400
+    mine = Dataset(out)
+    assert list(mine.rows["sample"]) == ["me/أم mother/take-001"] and len(list((out / "poses").rglob("*.pose"))) == 1
+    written = mine.read(mine.rows.iloc[0])
+    sent = [landmarks_to_arrays(f) for f in frames]
+    np.testing.assert_allclose(written.xyz, np.stack([a[0] for a in sent]), atol=1e-3)  # the points sent
+    np.testing.assert_array_equal(written.present, np.stack([a[1] for a in sent]))
+    with running(small_run, dataset=str(out)) as (base, _):  # a restart resumes the count
+        again = httpx.post(f"{base}/api/record/takes", json=take, timeout=60)
+        assert again.json()["take"] == 2
+    with running(small_run) as (base, _):
+        assert httpx.get(f"{base}/api/record").status_code == 404

@@ -190,6 +190,15 @@ class DatasetWriter:
         self.rows[row.sample] = row
         return row
 
+    def remove(self, sample: str) -> bool:
+        """Take a sample out: its row, and its pose file (whether or not the row listed one)."""
+        check_sample_id(sample)
+        row = self.rows.pop(sample, None)
+        path = self.root / (row.file if row is not None and row.file else pose_path_for(sample))
+        existed = path.is_file()
+        path.unlink(missing_ok=True)
+        return row is not None or existed
+
     def pose_path(self, sample: str) -> Path:
         return self.root / pose_path_for(sample)
 

@@ -6,6 +6,8 @@
     GET  /api/protocol     the live WebSocket's messages, both ways
     GET  /api/device       what a page needs to classify on its own device (features, signs, layout)
     GET  /api/model.onnx   the run's models as one ONNX graph, for ONNX Runtime Web
+    GET  /api/record       (serve --dataset) the takes recorded so far; POST /api/record/takes
+                           adds one (landmarks), DELETE removes one, GET /api/record/frames replays one
     GET  /docs             the API in Swagger UI (served from the package: works offline)
     POST /api/predict      a video (multipart field `video`) -> top-k, frames, hands share,
                            timings; ?annotate=1 adds the URL of the annotated video
@@ -27,6 +29,7 @@ work; `live` one live client; `guards` who may call and how much; `api` the repl
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import threading
 from contextlib import asynccontextmanager
@@ -47,11 +50,13 @@ from .api import ERRORS, PREDICT_BODY, ApiError, PredictReply
 from .config import ServeConfig
 from .guards import WS_MAX_BYTES, SameOrigin, bounded
 from .live import LiveConnection
+from .record import Recorder
 from .server import Server
 from .site import ORT_WEB, device_description
 from .stream import CLIENT_FPS, PROTOCOL
 
 STATIC = Path(__file__).parent / "static"
+TAKE_MAX_BYTES = 32 * 2**20  # a take's landmarks as JSON: ~25 kB a frame
 HOLISTIC_JS = STATIC / "vendor" / "holistic"  # installed by `make` from npm (@mediapipe/holistic)
 SWAGGER_UI = STATIC / "vendor" / "swagger-ui"  # likewise (swagger-ui-dist): /docs without a CDN
 
@@ -174,9 +179,59 @@ def create_app(run: str | Path | list[str | Path], config: ServeConfig | None = 
             "graphs": {"made": server.extractors.made, "free": server.extractors.free.qsize()},  # MediaPipe
             "live_clients": server.live_clients,
             "protocol": "/api/protocol",  # the live WebSocket's messages
+            "recording": config.dataset is not None,  # the page's Record view (serve --dataset)
         }
 
     models: dict[str, asyncio.Future] = {}  # each run's ONNX graph, exported once when first asked for
+    recorder = Recorder(config.dataset, server.recognizer.extraction) if config.dataset else None
+
+    def the_recorder() -> Recorder:
+        if recorder is None:
+            raise ApiError(404, "this server records no takes; start it with --dataset DIR")
+        return recorder
+
+    @app.get("/api/record")
+    async def record_state():
+        """The dataset the page records into, and its takes so far (a reload resumes the count)."""
+        rec = the_recorder()
+        return {"dataset": rec.root.name, "takes": await asyncio.to_thread(rec.takes)}
+
+    @app.post("/api/record/takes", status_code=201)
+    async def record_take(request: Request):
+        """One take the page recorded: {"signer", "sign", "fps", "frames": [{"w", "h", "parts"}, ...]}
+        (landmarks only), written as one sample; 422 when no hand was seen in it."""
+        rec = the_recorder()
+        too_large = ApiError(413, f"a take is at most {TAKE_MAX_BYTES // 2**20} MB of landmarks")
+        body = await bounded(request, TAKE_MAX_BYTES, too_large).body()
+        try:
+            message = json.loads(body)
+        except ValueError:
+            raise ApiError(400, "a take must be a JSON object") from None
+        if not isinstance(message, dict):
+            raise ApiError(400, "a take must be a JSON object")
+        try:
+            return await asyncio.to_thread(rec.add, message)
+        except SignposeError as e:
+            raise ApiError(422, str(e)) from None
+
+    @app.get("/api/record/frames")
+    async def record_frames(sample: str):
+        """A take's points, to replay it as a skeleton."""
+        try:
+            return await asyncio.to_thread(the_recorder().frames, sample)
+        except KeyError:
+            raise ApiError(404, f"no take {sample!r}") from None
+
+    @app.delete("/api/record/takes")
+    async def record_delete(sample: str):
+        """Delete one take (its sample and pose file)."""
+        try:
+            removed = await asyncio.to_thread(the_recorder().delete, sample)
+        except SignposeError as e:
+            raise ApiError(400, str(e)) from None
+        if not removed:
+            raise ApiError(404, f"no take {sample!r}")
+        return {"deleted": sample}
 
     @app.get("/api/device")
     async def device(run: str | None = None):

@@ -57,3 +57,8 @@ class ServeConfig(Settings):
         60.0, gt=0, le=1000, description="landmark messages per second a live client may send; more are dropped"
     )
     live: LiveConfig = Field(default_factory=LiveConfig, description="live recognition (window, hold-to-commit)")
+    dataset: str | None = Field(
+        None,
+        description="a dataset folder the page records takes into (its Record view: your own signs, "
+        "as `signpose record` names them; a reload resumes the count)",
+    )
