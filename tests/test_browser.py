@@ -631,3 +631,46 @@ def test_the_page_speaks_the_browsers_language_with_a_switch_and_passes_an_acces
             page.add_script_tag(path=str(AXE))
             assert page.evaluate(SERIOUS) == []
         no_errors(page)
+
+
+def test_the_record_view_records_takes_resumes_after_a_reload_and_deletes(browser, camera_clip, small_run, tmp_path):
+    """serve --dataset: a person records 2 signs x 2 takes from the camera (landmarks only);
+    the dataset holds them with the points the page sent; a reload resumes the count;
+    a take is replayed and deleted from the page."""
+    if not (HOLISTIC_JS / "holistic.js").is_file():
+        pytest.skip("MediaPipe for the browser is not installed (make web)")
+    from signpose.data.dataset import Dataset
+
+    out = tmp_path / "mine"
+    with running(small_run, dataset=str(out)) as (base, _):
+        page = browser(camera_clip)
+        page.goto(f"{base}/?mode=landmarks&take_frames=4")
+        page.wait_for_selector("#record:not([hidden])")
+        page.fill("#record-signer", "me")
+        page.fill("#record-signs", "أم, brother")
+        page.fill("#record-takes", "2")
+        page.click("#record-start")
+        wait_count(page, "takes", 4)
+        shot(page, "record-four-takes")
+        rows = Dataset(out).rows
+        assert sorted(rows["sample"]) == sorted(f"me/{s}/take-00{k}" for s in ("أم", "brother") for k in (1, 2))
+        assert set(rows["frames"]) == {4}
+        page.reload()
+        page.wait_for_selector("#record-takes-list li")
+        assert page.locator("#record-takes-list li").count() == 4  # the count comes back from the server
+        page.fill("#record-signer", "me")
+        page.fill("#record-signs", "أم, brother")
+        page.fill("#record-takes", "2")
+        page.click("#record-start")
+        assert "every take is recorded already" in page.text_content("#record-status")
+        first = page.locator("#record-takes-list li").first
+        sample = first.get_attribute("data-sample")
+        first.locator("button", has_text="replay").click()
+        page.wait_for_function(f"document.body.dataset.replayed === {json.dumps(sample)}", timeout=60_000)
+        first.locator("button", has_text="delete").click()
+        wait_count(page, "takes", 3)
+        page.wait_for_function("Number(document.body.dataset.takes) === 3")
+        no_errors(page)
+    rows = Dataset(out).rows
+    assert len(rows) == 3 and sample not in set(rows["sample"])
+    assert len(list((out / "poses").rglob("*.pose"))) == 3

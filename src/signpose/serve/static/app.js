@@ -125,6 +125,7 @@ async function loadInfo() {
     return li;
   }));
   setConnection(STATIC_SITE ? "device" : "connected");
+  if (health.recording && !state.takes) { $("record").hidden = false; loadTakes(); }
 }
 
 // A static site without its files: said once, in words, instead of a blank page or retries.
@@ -155,7 +156,7 @@ function clearOverlay() {
 }
 
 function drawParts(parts) {
-  if (!state.running) return; // a late answer after Stop draws nothing
+  if (!state.running && !state.replaying) return; // a late answer after Stop draws nothing
   const video = $("video"), canvas = $("overlay");
   canvas.width = video.videoWidth || 640;
   canvas.height = video.videoHeight || 480;
@@ -556,6 +557,7 @@ function onResults(results) {
   drawParts(parts);
   state.landmarkTimes.push(performance.now());
   const video = $("video");
+  if (state.rec && state.rec.phase === "take") recordFrame({ w: video.videoWidth, h: video.videoHeight, parts });
   if (state.local) state.local.push(parts, video.videoWidth, video.videoHeight).then(deviceEvents);
   else send(JSON.stringify({ type: "landmarks", w: video.videoWidth, h: video.videoHeight, parts }));
 }
@@ -745,6 +747,149 @@ async function modeChanged() {
   } catch (e) { setStatus(`cannot switch: ${e.message}`); }
 }
 
+// -- recording one's own signs (serve --dataset) -------------------------------------------
+// Takes of landmarks only (the video stays here), each sent when done and written by the
+// server as one sample; the count per sign comes from the server, so a reload resumes it.
+const TAKE_SECONDS = 2;
+const COUNTDOWN_SECONDS = 3;
+const takeFrames = () => Number(new URLSearchParams(location.search).get("take_frames")) ||
+  Math.round(TAKE_SECONDS * DEVICE_FPS);
+const recordStatus = (text) => { $("record-status").textContent = text; };
+const takesOf = (signer, sign) => (state.takes || []).filter((k) => k.signer === signer && k.sign === sign).length;
+
+async function loadTakes() {
+  const answer = await fetch("api/record");
+  if (!answer.ok) return;
+  state.takes = (await answer.json()).takes;
+  renderTakes();
+}
+
+function renderTakes() {
+  $("record-takes-list").replaceChildren(...state.takes.map((take) => {
+    const li = document.createElement("li");
+    const play = Object.assign(document.createElement("button"), { type: "button", className: "link",
+      textContent: t("replay") });
+    play.addEventListener("click", () => replayTake(take.sample));
+    const remove = Object.assign(document.createElement("button"), { type: "button", className: "link",
+      textContent: t("delete") });
+    remove.addEventListener("click", () => deleteTake(take.sample));
+    li.append(nameSpan(take.sign), ` ${t("take {k}", { k: take.take })} (${take.signer}, ${take.frames} ${t("frames")})`,
+      play, remove);
+    li.dataset.sample = take.sample;
+    return li;
+  }));
+  document.body.dataset.takes = String(state.takes.length);
+}
+
+function badName(name) { return !name || /[/\\]/.test(name) || name === "." || name === ".."; }
+
+async function startRecording(event) {
+  event.preventDefault();
+  const signer = $("record-signer").value.trim();
+  const signs = $("record-signs").value.split(",").map((s) => s.trim());
+  const n = Number($("record-takes").value);
+  if (badName(signer) || signs.some(badName)) {
+    recordStatus(t("names may not be empty or hold / or \\; give the signs separated by commas"));
+    return;
+  }
+  const queue = [];
+  for (const sign of signs) for (let k = takesOf(signer, sign); k < n; k++) queue.push(sign);
+  if (!queue.length) { recordStatus(t("every take is recorded already")); return; }
+  if (!state.running) await start();
+  if (!state.running || state.mode !== "landmarks") {
+    recordStatus(t("recording needs the camera in landmarks mode (MediaPipe in this browser)"));
+    return;
+  }
+  state.rec = { signer, n, queue, frames: [], phase: "countdown", started: 0 };
+  $("record-stop").hidden = false;
+  $("record-start").disabled = true;
+  nextTake();
+}
+
+function nextTake() {
+  const rec = state.rec;
+  if (!rec) return;
+  if (!rec.queue.length) { stopRecording(t("all takes recorded")); return; }
+  const sign = rec.queue[0], k = takesOf(rec.signer, sign) + 1;
+  rec.phase = "countdown"; rec.frames = [];
+  let left = COUNTDOWN_SECONDS;
+  const tick = () => {
+    if (state.rec !== rec) return;
+    if (left > 0) {
+      $("record-counter").textContent = t("{sign}: take {k} of {n}, ready in {s}", { sign, k, n: rec.n, s: left });
+      left -= 1;
+      rec.timer = setTimeout(tick, 1000);
+    } else {
+      $("record-counter").textContent = t("{sign}: take {k} of {n}, sign now", { sign, k, n: rec.n });
+      rec.phase = "take"; rec.started = performance.now();
+    }
+  };
+  tick();
+}
+
+function recordFrame(frame) {
+  const rec = state.rec;
+  rec.frames.push(frame);
+  if (rec.frames.length >= takeFrames()) sendTake(rec);
+}
+
+async function sendTake(rec) {
+  rec.phase = "sending";
+  const sign = rec.queue[0];
+  const seconds = Math.max(1e-3, (performance.now() - rec.started) / 1000);
+  const fps = Math.min(240, Math.max(1, rec.frames.length / seconds));
+  const hands = rec.frames.filter((f) => f.parts.left_hand || f.parts.right_hand).length;
+  if (!hands) { // shown before anything is kept, and taken again
+    recordStatus(t("no hand was seen in this take of {sign}: taking it again", { sign }));
+    nextTake();
+    return;
+  }
+  let answer, body;
+  try {
+    answer = await fetch("api/record/takes", { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ signer: rec.signer, sign, fps, frames: rec.frames }) });
+    body = await answer.json();
+  } catch (e) { stopRecording(t("cannot reach the server; the takes so far are kept")); return; }
+  if (state.rec !== rec) return;
+  if (answer.status !== 201) { stopRecording(body.error); return; }
+  state.takes.push(body);
+  renderTakes();
+  rec.queue.shift();
+  recordStatus(t("kept: {sign}, take {k} ({frames} frames, hands in {hands})",
+    { sign, k: body.take, frames: body.frames, hands }));
+  announce(t("kept: {sign}, take {k}", { sign, k: body.take }));
+  nextTake();
+}
+
+function stopRecording(text) {
+  if (state.rec) clearTimeout(state.rec.timer);
+  state.rec = null;
+  $("record-counter").textContent = "";
+  $("record-stop").hidden = true;
+  $("record-start").disabled = false;
+  if (text) { recordStatus(text); announce(text); }
+}
+
+async function deleteTake(sample) {
+  const answer = await fetch(`api/record/takes?sample=${encodeURIComponent(sample)}`, { method: "DELETE" });
+  if (!answer.ok) { recordStatus((await answer.json()).error); return; }
+  state.takes = state.takes.filter((k) => k.sample !== sample);
+  renderTakes();
+  recordStatus(t("deleted: {sample}", { sample }));
+}
+
+// A take as a skeleton on the overlay, at its own rate.
+async function replayTake(sample) {
+  const take = await (await fetch(`api/record/frames?sample=${encodeURIComponent(sample)}`)).json();
+  state.replaying = true;
+  for (const parts of take.frames) {
+    drawParts(parts);
+    await new Promise((r) => setTimeout(r, 1000 / take.fps));
+  }
+  state.replaying = false;
+  document.body.dataset.replayed = sample;
+}
+
 // -- upload ------------------------------------------------------------------------------
 function uploadError(text) {
   const p = document.createElement("p");
@@ -844,6 +989,8 @@ $("undo").addEventListener("click", () => {
 });
 $("clear").addEventListener("click", () => { state.sentence = []; renderSentence(); });
 $("upload-form").addEventListener("submit", upload);
+$("record-form").addEventListener("submit", startRecording);
+$("record-stop").addEventListener("click", () => stopRecording(t("stopped; the takes so far are kept")));
 document.querySelectorAll("[data-save]").forEach((b) => b.addEventListener("click", () => save(b.dataset.save)));
 $("mode-select").addEventListener("change", modeChanged);
 $("on-device").addEventListener("change", () => { if (state.running) switchTo(state.mode); });
