@@ -122,7 +122,7 @@ def server_round_trips(run: Path, messages: list[dict]) -> list[float]:
 
     port = free_port()
     cmd = [sys.executable, "-m", "signpose.cli", "serve", str(run), "--port", str(port), "--mode", "hold",
-           "--window", str(WINDOW), "--stride", "1", "--hold", "100"]  # fmt: skip
+           "--window", str(WINDOW), "--stride", "1", "--hold", "100", "--max-live-fps", "1000"]  # fmt: skip
     server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         deadline = time.time() + 120

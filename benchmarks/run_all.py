@@ -13,6 +13,7 @@ BENCHMARKS = [
     "bench_recognition",
     "bench_training",
     "bench_serve",
+    "bench_web",
 ]
 
 if __name__ == "__main__":
