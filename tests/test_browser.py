@@ -633,10 +633,12 @@ def test_the_page_speaks_the_browsers_language_with_a_switch_and_passes_an_acces
         no_errors(page)
 
 
-def test_the_record_view_records_takes_resumes_after_a_reload_and_deletes(browser, camera_clip, small_run, tmp_path):
+def test_the_record_view_records_takes_trains_resumes_after_a_reload_and_deletes(
+    browser, camera_clip, small_run, tmp_path
+):
     """serve --dataset: a person records 2 signs x 2 takes from the camera (landmarks only);
-    the dataset holds them with the points the page sent; a reload resumes the count;
-    a take is replayed and deleted from the page."""
+    the dataset holds them; Train makes a run the page then recognises with; a reload
+    resumes the count; a take is replayed and deleted from the page."""
     if not (HOLISTIC_JS / "holistic.js").is_file():
         pytest.skip("MediaPipe for the browser is not installed (make web)")
     from signpose.data.dataset import Dataset
@@ -655,6 +657,15 @@ def test_the_record_view_records_takes_resumes_after_a_reload_and_deletes(browse
         rows = Dataset(out).rows
         assert sorted(rows["sample"]) == sorted(f"me/{s}/take-00{k}" for s in ("أم", "brother") for k in (1, 2))
         assert set(rows["frames"]) == {4}
+        # Train: one person, so held-out takes, and said; then the page recognises with the new run
+        page.fill("#train-epochs", "2")
+        page.click("#train-start")
+        page.wait_for_function("document.body.dataset.training === 'done'", timeout=300_000)
+        assert "held-out takes" in page.text_content("#train-status")
+        page.wait_for_function("window.signpose.state.run === 'run-1'")
+        page.wait_for_function("document.getElementById('vocab-count').textContent === '2'")
+        assert page.input_value("#run-select") == "run-1"
+        shot(page, "record-trained")
         page.reload()
         page.wait_for_selector("#record-takes-list li")
         assert page.locator("#record-takes-list li").count() == 4  # the count comes back from the server

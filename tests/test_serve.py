@@ -423,3 +423,41 @@ def test_the_record_view_writes_takes_into_a_dataset_and_deletes_them(small_run,
         assert again.json()["take"] == 2
     with running(small_run) as (base, _):
         assert httpx.get(f"{base}/api/record").status_code == 404
+
+
+def test_the_train_button_trains_one_job_at_a_time_and_serves_the_new_run(small_run, wlasl_extracted, tmp_path):
+    """serve --dataset: training on the recorded takes runs as its own process with its
+    progress; a second job is refused while one runs; the finished run is served and is an
+    ordinary run folder; a job can be cancelled."""
+    ds = Dataset(wlasl_extracted)
+    out = tmp_path / "mine"
+    with running(small_run, dataset=str(out)) as (base, _):
+        assert "record takes" in httpx.post(f"{base}/api/train", json={}).json()["error"]
+        for sample in ds.rows["sample"]:  # 2 signs x 3 takes of one person
+            seq = ds.read(ds.rows[ds.rows["sample"] == sample].iloc[0])
+            frames = [{k: m[k] for k in ("w", "h", "parts")} for m in landmark_messages(seq)]
+            take = {"signer": "me", "sign": sample.split("/")[0], "fps": seq.fps, "frames": frames}
+            assert httpx.post(f"{base}/api/record/takes", json=take, timeout=60).status_code == 201
+        assert httpx.post(f"{base}/api/train", json={"epochs": 0}).status_code == 422
+        started = httpx.post(f"{base}/api/train", json={"epochs": 2})
+        assert started.status_code == 202 and started.json()["state"] == "running", started.text
+        assert "held-out takes" in started.json()["split"]  # one signer: said so
+        again = httpx.post(f"{base}/api/train", json={"epochs": 2})
+        assert again.status_code == 409 and "running already" in again.json()["error"]
+        deadline, seen = time.time() + 600, set()
+        while (state := httpx.get(f"{base}/api/train").json())["state"] == "running" and time.time() < deadline:
+            seen.add(state.get("epoch"))
+            time.sleep(0.5)
+        assert state["state"] == "done", state
+        name = state["run"]
+        health = httpx.get(f"{base}/api/health", params={"run": name}).json()
+        assert health["run"] == name and health["classes"] == 2 and name in health["runs"]
+        assert {s["sign"] for s in httpx.get(f"{base}/api/signs", params={"run": name}).json()} == {"brother", "mother"}
+        assert (tmp_path / "mine-runs" / "run-1" / "run.json").is_file()
+        second = httpx.post(f"{base}/api/train", json={"epochs": 200}).json()
+        assert second["run"] == "run-2"
+        cancelled = httpx.delete(f"{base}/api/train")
+        assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+        assert httpx.delete(f"{base}/api/train").status_code == 409
+    with running(small_run) as (base, _):
+        assert httpx.get(f"{base}/api/train").status_code == 404

@@ -6,6 +6,7 @@ loss), the trainer, and the CSV log kept across a resume. `training` uses these 
 from __future__ import annotations
 
 import io
+import json
 import math
 from pathlib import Path
 
@@ -171,19 +172,28 @@ class EpochProgress(Callback):
     """One bar over the epochs on stderr (counts, rate, the latest losses and accuracies);
     a line every few seconds when stderr is not a terminal."""
 
-    def __init__(self):
+    def __init__(self, show: bool = True, file: str | Path | None = None):
         self.bar = None
+        self.show, self.file = show, Path(file) if file else None
 
     def on_train_start(self, trainer, _module) -> None:
-        if trainer.is_global_zero:
+        if trainer.is_global_zero and self.show:
             self.bar = bar(total=trainer.max_epochs, initial=trainer.current_epoch, desc="train", unit="epoch")
+        self._write(trainer, {})
 
     def on_train_epoch_end(self, trainer, _module) -> None:
+        m = trainer.callback_metrics
+        values = {k: float(m[k]) for k in ("train_loss", "val_loss", "val_acc") if k in m}
         if self.bar is not None:
-            m = trainer.callback_metrics
-            values = {k: f"{float(m[k]):.3f}" for k in ("train_loss", "val_loss", "val_acc") if k in m}
-            self.bar.set_postfix(values, refresh=False)
+            self.bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
             self.bar.update(1)
+        self._write(trainer, values, done=1)
+
+    def _write(self, trainer, values: dict, done: int = 0) -> None:
+        """The progress as JSON (whole or not at all), for whoever watches this run."""
+        if self.file is not None and trainer.is_global_zero:
+            state = {"epoch": trainer.current_epoch + done, "epochs": trainer.max_epochs, **values}
+            atomic_write_bytes(self.file, json.dumps(state).encode())
 
     def on_train_end(self, *_) -> None:
         if self.bar is not None:
@@ -249,7 +259,12 @@ def restore_log(log: Path) -> None:
 
 
 def make_callbacks(
-    recipe: Recipe, out: Path, steps_per_epoch: int, progress: bool, validating: bool = True
+    recipe: Recipe,
+    out: Path,
+    steps_per_epoch: int,
+    progress: bool,
+    validating: bool = True,
+    progress_file: str | None = None,
 ) -> tuple[list, ModelCheckpoint]:
     """The recipe's callbacks; returns them with the best-checkpoint callback (it knows the
     best; without validation data there is nothing to call best, and no best.ckpt).
@@ -273,8 +288,8 @@ def make_callbacks(
         callbacks.append(LateDropout(recipe.late_dropout, int(recipe.late_dropout_start * recipe.epochs)))
     if recipe.ema_epochs > 0:
         callbacks.append(EMAWeightAveraging(decay=ema_decay(recipe, steps_per_epoch)))
-    if progress:
-        callbacks.append(EpochProgress())
+    if progress or progress_file:
+        callbacks.append(EpochProgress(progress, progress_file))
     return callbacks, best
 
 

@@ -16,6 +16,11 @@ class RuntimeConfig(Settings):
     strategy: str = Field("auto", description="passed to Lightning: auto, ddp, ...")
     num_workers: int = Field(0, ge=0, le=256, description="data loader processes")
     max_minutes: float | None = Field(None, gt=0, description="stop training after this many minutes")
+    progress_file: str | None = Field(
+        None,
+        description="also write each epoch's progress (epoch, epochs, losses) as JSON to this file, for a page "
+        "or a script to show (the web app's Train button reads it)",
+    )
 
     @field_validator("devices")
     @classmethod

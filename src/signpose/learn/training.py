@@ -218,7 +218,7 @@ def _fit(out: Path, run: _Checked, config: TrainConfig, runtime: RuntimeConfig, 
     val_loader = (
         make_loader(PointBatches(data, labels, split.val), 256, None, False, config.seed) if validating else None
     )
-    callbacks, best = make_callbacks(recipe, out, len(train_loader), progress, validating)
+    callbacks, best = make_callbacks(recipe, out, len(train_loader), progress, validating, runtime.progress_file)
     if config.freeze_epochs:
         callbacks.append(FreezeBody(config.freeze_epochs, head_name(run.classifier)))
     resume = out / "checkpoints" / "last.ckpt"

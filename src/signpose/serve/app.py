@@ -54,6 +54,7 @@ from .record import Recorder
 from .server import Server
 from .site import ORT_WEB, device_description
 from .stream import CLIENT_FPS, PROTOCOL
+from .trainjob import TrainJob
 
 STATIC = Path(__file__).parent / "static"
 TAKE_MAX_BYTES = 32 * 2**20  # a take's landmarks as JSON: ~25 kB a frame
@@ -98,6 +99,8 @@ def create_app(run: str | Path | list[str | Path], config: ServeConfig | None = 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         yield
+        if app.state.train_job is not None:  # a training process does not outlive the server
+            app.state.train_job.close()
         server.close()
 
     app = FastAPI(
@@ -184,6 +187,43 @@ def create_app(run: str | Path | list[str | Path], config: ServeConfig | None = 
 
     models: dict[str, asyncio.Future] = {}  # each run's ONNX graph, exported once when first asked for
     recorder = Recorder(config.dataset, server.recognizer.extraction) if config.dataset else None
+    job = TrainJob(Path(config.dataset), server.add_run) if config.dataset else None
+    app.state.train_job = job
+
+    def the_job() -> TrainJob:
+        if job is None:
+            raise ApiError(404, "this server trains nothing; start it with --dataset DIR")
+        return job
+
+    @app.post("/api/train", status_code=202)
+    async def train_start(request: Request):
+        """Train on the recorded takes ({"epochs": N}, default 30): one job at a time (409
+        while one runs); when it ends, the new run is served (`?run=` its name)."""
+        job = the_job()
+        try:
+            body = json.loads(await bounded(request, 4096, ApiError(413, "too large")).body() or b"{}")
+        except ValueError:
+            raise ApiError(400, 'the body must be JSON: {"epochs": N}') from None
+        epochs = body.get("epochs", 30) if isinstance(body, dict) else None
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 1000:
+            raise ApiError(422, "'epochs' must be a whole number from 1 to 1000")
+        try:
+            return await asyncio.to_thread(job.start, epochs)
+        except SignposeError as e:
+            raise ApiError(409, str(e)) from None
+
+    @app.get("/api/train")
+    async def train_status():
+        """The training job: idle, running (epoch of epochs, losses), done (the run served), failed or cancelled."""
+        return the_job().status()
+
+    @app.delete("/api/train")
+    async def train_cancel():
+        """Stop the running job (its run folder stays, resumable)."""
+        try:
+            return the_job().cancel()
+        except SignposeError as e:
+            raise ApiError(409, str(e)) from None
 
     def the_recorder() -> Recorder:
         if recorder is None:

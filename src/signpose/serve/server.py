@@ -102,18 +102,7 @@ class Server:
         self.recognizers: dict[str, Recognizer] = {}
         self.accuracies: dict[str, dict | None] = {}
         for run in runs:
-            name, base, k = Path(run).resolve().name, Path(run).resolve().name, 1
-            while name in self.recognizers:  # two runs of one folder name: run, run~2
-                k += 1
-                name = f"{base}~{k}"
-            rec = config.recognition.recognizer(run)
-            if self.recognizers and rec.extraction != next(iter(self.recognizers.values())).extraction:
-                raise SignposeError(
-                    f"{run}: its keypoints were extracted with other MediaPipe settings than {runs[0]}; "
-                    "serve runs of one extraction together (one MediaPipe pool serves them all)"
-                )
-            self.recognizers[name] = rec
-            self.accuracies[name] = _measured_accuracy(Path(run), rec.info.dataset_path(Path(run)))
+            self.add_run(run)
         self.default = next(iter(self.recognizers))
         self.recognizer = self.recognizers[self.default]
         self.pool = ThreadPoolExecutor(config.workers, thread_name_prefix="mediapipe")
@@ -129,6 +118,22 @@ class Server:
         self.accuracy = self.accuracies[self.default]
         self.cancels: set[threading.Event] = set()  # one per upload in MediaPipe: set when it should stop
         self.closing = False  # Ctrl+C or SIGTERM came: uploads in MediaPipe stop at their next frame
+
+    def add_run(self, run: str | Path) -> str:
+        """Serve one more run (named by its folder: run, run~2 for a second of that name)."""
+        name, base, k = Path(run).resolve().name, Path(run).resolve().name, 1
+        while name in self.recognizers:
+            k += 1
+            name = f"{base}~{k}"
+        rec = self.config.recognition.recognizer(run)
+        if self.recognizers and rec.extraction != (first := next(iter(self.recognizers.values()))).extraction:
+            raise SignposeError(
+                f"{run}: its keypoints were extracted with other MediaPipe settings than {first.run}; "
+                "serve runs of one extraction together (one MediaPipe pool serves them all)"
+            )
+        self.recognizers[name] = rec
+        self.accuracies[name] = _measured_accuracy(Path(run), rec.info.dataset_path(Path(run)))
+        return name
 
     def pick(self, name: str | None) -> tuple[str, Recognizer]:
         """The run a request names (?run=), or the default; 404 for a run not served."""

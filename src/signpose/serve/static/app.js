@@ -125,7 +125,7 @@ async function loadInfo() {
     return li;
   }));
   setConnection(STATIC_SITE ? "device" : "connected");
-  if (health.recording && !state.takes) { $("record").hidden = false; loadTakes(); }
+  if (health.recording && !state.takes) { $("record").hidden = false; loadTakes(); pollTraining(); }
 }
 
 // A static site without its files: said once, in words, instead of a blank page or retries.
@@ -890,6 +890,56 @@ async function replayTake(sample) {
   document.body.dataset.replayed = sample;
 }
 
+// -- training on the takes (one job at a time on the server) -------------------------------
+const TRAIN_POLL_MS = 1500;
+
+async function startTraining() {
+  const answer = await fetch("api/train", { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ epochs: Number($("train-epochs").value) }) });
+  const body = await answer.json();
+  if (answer.status !== 202) { $("train-status").textContent = body.error; announce(body.error); return; }
+  showTraining(body);
+  pollTraining();
+}
+
+function showTraining(job) {
+  const running = job.state === "running";
+  $("train-start").disabled = running;
+  $("train-cancel").hidden = !running;
+  $("train-progress").hidden = !running;
+  document.body.dataset.training = job.state;
+  if (running) {
+    $("train-progress").value = (job.epoch || 0) / (job.epochs || 1);
+    const loss = job.train_loss != null ? `, ${t("loss")} ${job.train_loss.toFixed(3)}` : "";
+    $("train-status").textContent = t("training {run}: epoch {e} of {n}{loss}; {split}",
+      { run: job.run, e: job.epoch || 0, n: job.epochs, loss, split: job.split });
+  } else if (job.state === "done") {
+    $("train-status").textContent = t("trained: {run} recognises now ({split})", { run: job.run, split: job.split });
+  } else if (job.state === "failed") {
+    $("train-status").textContent = t("training failed: {message}", { message: job.message });
+  } else if (job.state === "cancelled") {
+    $("train-status").textContent = t("training cancelled; its run folder is kept and can be resumed");
+  }
+}
+
+async function pollTraining() {
+  const job = await (await fetch("api/train")).json();
+  showTraining(job);
+  if (job.state === "running") { setTimeout(pollTraining, TRAIN_POLL_MS); return; }
+  if (job.state === "done") { // the new run recognises from now on
+    state.run = job.run;
+    state.health = null;
+    await loadInfo();
+    announce(t("trained: {run} recognises now ({split})", { run: job.run, split: job.split }));
+    if (state.running) switchTo(state.mode);
+  }
+}
+
+async function cancelTraining() {
+  const answer = await fetch("api/train", { method: "DELETE" });
+  showTraining(await answer.json());
+}
+
 // -- upload ------------------------------------------------------------------------------
 function uploadError(text) {
   const p = document.createElement("p");
@@ -990,6 +1040,8 @@ $("undo").addEventListener("click", () => {
 $("clear").addEventListener("click", () => { state.sentence = []; renderSentence(); });
 $("upload-form").addEventListener("submit", upload);
 $("record-form").addEventListener("submit", startRecording);
+$("train-start").addEventListener("click", startTraining);
+$("train-cancel").addEventListener("click", cancelTraining);
 $("record-stop").addEventListener("click", () => stopRecording(t("stopped; the takes so far are kept")));
 document.querySelectorAll("[data-save]").forEach((b) => b.addEventListener("click", () => save(b.dataset.save)));
 $("mode-select").addEventListener("change", modeChanged);

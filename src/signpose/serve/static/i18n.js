@@ -140,6 +140,15 @@
     "kept: {sign}, take {k}": "حُفظت: {sign}، المرة {k}",
     "deleted: {sample}": "حُذفت: {sample}",
     "stopped; the takes so far are kept": "توقّف؛ المرات المسجّلة محفوظة",
+    "Train a model on these takes": "درِّب نموذجًا على هذه التسجيلات",
+    "Epochs": "الحقب",
+    "Cancel training": "ألغِ التدريب",
+    "training progress": "تقدّم التدريب",
+    "loss": "الخسارة",
+    "training {run}: epoch {e} of {n}{loss}; {split}": "تدريب {run}: الحقبة {e} من {n}{loss}؛ {split}",
+    "trained: {run} recognises now ({split})": "اكتمل التدريب: {run} يتعرّف الآن ({split})",
+    "training failed: {message}": "فشل التدريب: {message}",
+    "training cancelled; its run folder is kept and can be resumed": "أُلغي التدريب؛ مجلّد التشغيل محفوظ ويمكن استئنافه",
     "{frames} frames tracked, {readings} readings (on this device)": "{frames} إطارًا متتبَّعًا، {readings} قراءة (على هذا الجهاز)",
   };
 
