@@ -29,7 +29,6 @@ work; `live` one live client; `guards` who may call and how much; `api` the repl
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import threading
 from contextlib import asynccontextmanager
@@ -48,7 +47,7 @@ from ..errors import SignposeError, is_environment_error
 from ..text import font_path
 from .api import ERRORS, PREDICT_BODY, ApiError, PredictReply
 from .config import ServeConfig
-from .guards import WS_MAX_BYTES, SameOrigin, bounded
+from .guards import WS_MAX_BYTES, SameOrigin, bounded, json_object
 from .live import LiveConnection
 from .record import Recorder
 from .server import Server
@@ -200,11 +199,8 @@ def create_app(run: str | Path | list[str | Path], config: ServeConfig | None = 
         """Train on the recorded takes ({"epochs": N}, default 30): one job at a time (409
         while one runs); when it ends, the new run is served (`?run=` its name)."""
         job = the_job()
-        try:
-            body = json.loads(await bounded(request, 4096, ApiError(413, "too large")).body() or b"{}")
-        except ValueError:
-            raise ApiError(400, 'the body must be JSON: {"epochs": N}') from None
-        epochs = body.get("epochs", 30) if isinstance(body, dict) else None
+        body = await json_object(request, 4096, 'the body ({"epochs": N})', empty={})
+        epochs = body.get("epochs", 30)
         if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 1000:
             raise ApiError(422, "'epochs' must be a whole number from 1 to 1000")
         try:
@@ -241,14 +237,7 @@ def create_app(run: str | Path | list[str | Path], config: ServeConfig | None = 
         """One take the page recorded: {"signer", "sign", "fps", "frames": [{"w", "h", "parts"}, ...]}
         (landmarks only), written as one sample; 422 when no hand was seen in it."""
         rec = the_recorder()
-        too_large = ApiError(413, f"a take is at most {TAKE_MAX_BYTES // 2**20} MB of landmarks")
-        body = await bounded(request, TAKE_MAX_BYTES, too_large).body()
-        try:
-            message = json.loads(body)
-        except ValueError:
-            raise ApiError(400, "a take must be a JSON object") from None
-        if not isinstance(message, dict):
-            raise ApiError(400, "a take must be a JSON object")
+        message = await json_object(request, TAKE_MAX_BYTES, "a take")
         try:
             return await asyncio.to_thread(rec.add, message)
         except SignposeError as e:

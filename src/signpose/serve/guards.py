@@ -3,6 +3,7 @@ rebinding), an upload body counted as it arrives."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 from fastapi import Request
@@ -65,3 +66,18 @@ def bounded(request: Request, limit: int, too_large: ApiError) -> Request:
         return message
 
     return Request(request.scope, receive)
+
+
+async def json_object(request: Request, limit: int, what: str, empty: dict | None = None) -> dict:
+    """A request body that must be one JSON object of at most `limit` bytes (`empty`: what
+    an empty body means, where one is allowed); one-line errors otherwise."""
+    body = await bounded(request, limit, ApiError(413, f"{what} is at most {limit // 1024} kB")).body()
+    if not body and empty is not None:
+        return empty
+    try:
+        message = json.loads(body)
+    except ValueError:
+        message = None
+    if not isinstance(message, dict):
+        raise ApiError(400, f"{what} must be a JSON object")
+    return message
