@@ -51,6 +51,10 @@ def test_the_readme_commands_run_as_written(workdir):
         if argv[0] == "live":  # no camera here: the same command on a file, printing
             argv[argv.index("--source") + 1] = "clip.mp4"
             argv.append("--headless")
+        if argv[0] == "record":  # no camera here: a clip stands in, one short take of each sign
+            argv[argv.index("--camera") + 1] = "clip.mp4"
+            argv[argv.index("--takes") + 1] = "1"
+            argv += ["--seconds", "0.5", "--countdown", "0", "--headless"]
         if argv[0] == "serve":  # runs until stopped: ask it for its health, then stop it
             _serve_answers(argv, workdir)
             continue
