@@ -633,6 +633,26 @@ def test_the_page_speaks_the_browsers_language_with_a_switch_and_passes_an_acces
         no_errors(page)
 
 
+def test_the_record_view_records_in_frames_mode_too(browser, camera_clip, small_run, tmp_path):
+    """Without MediaPipe in the browser (frames mode: the server tracks), takes are recorded
+    from the points the server sends back."""
+    from signpose.data.dataset import Dataset
+
+    out = tmp_path / "mine"
+    with running(small_run, dataset=str(out)) as (base, _):
+        page = browser(camera_clip)
+        page.goto(f"{base}/?mode=frames&take_frames=4")
+        page.wait_for_selector("#record:not([hidden])")
+        page.fill("#record-signer", "me")
+        page.fill("#record-signs", "mother")
+        page.fill("#record-takes", "1")
+        page.click("#record-start")
+        wait_count(page, "takes", 1)
+        assert page.evaluate("document.body.dataset.mode") == "frames"
+        no_errors(page)
+    assert list(Dataset(out).rows["sample"]) == ["me/mother/take-001"]
+
+
 def test_the_record_view_records_takes_trains_resumes_after_a_reload_and_deletes(
     browser, camera_clip, small_run, tmp_path
 ):

@@ -370,7 +370,12 @@ function commit(msg) {
 function onMessage(event) { handleMessage(JSON.parse(event.data)); }
 
 function handleMessage(msg) {
-  if (msg.type === "landmarks") { state.inflight = Math.max(0, state.inflight - 1); drawParts(msg.parts); }
+  if (msg.type === "landmarks") { // frames mode: the server's MediaPipe found these
+    state.inflight = Math.max(0, state.inflight - 1);
+    drawParts(msg.parts);
+    const video = $("video");
+    if (state.rec && state.rec.phase === "take") recordFrame({ w: video.videoWidth, h: video.videoHeight, parts: msg.parts });
+  }
   else if (msg.type === "prediction") {
     if (!state.running) return;
     $("topk").replaceChildren(...bars(msg.top));
@@ -796,10 +801,7 @@ async function startRecording(event) {
   for (const sign of signs) for (let k = takesOf(signer, sign); k < n; k++) queue.push(sign);
   if (!queue.length) { recordStatus(t("every take is recorded already")); return; }
   if (!state.running) await start();
-  if (!state.running || state.mode !== "landmarks") {
-    recordStatus(t("recording needs the camera in landmarks mode (MediaPipe in this browser)"));
-    return;
-  }
+  if (!state.running) return; // start() said why (no camera)
   state.rec = { signer, n, queue, frames: [], phase: "countdown", started: 0 };
   $("record-stop").hidden = false;
   $("record-start").disabled = true;

@@ -130,7 +130,6 @@
     "frames": "إطارًا",
     "names may not be empty or hold / or \\; give the signs separated by commas": "لا يجوز أن تكون الأسماء فارغة أو أن تحوي / أو \\؛ اكتب الإشارات مفصولة بفواصل",
     "every take is recorded already": "كل المرات مسجّلة سابقًا",
-    "recording needs the camera in landmarks mode (MediaPipe in this browser)": "يحتاج التسجيل إلى الكاميرا في وضع النقاط (MediaPipe في هذا المتصفح)",
     "all takes recorded": "سُجّلت كل المرات",
     "{sign}: take {k} of {n}, ready in {s}": "{sign}: المرة {k} من {n}، استعد خلال {s}",
     "{sign}: take {k} of {n}, sign now": "{sign}: المرة {k} من {n}، أشِر الآن",
