@@ -281,6 +281,10 @@ def browser():
         launched = []
 
         def launch(video: Path | None = None, allow_camera: bool = True, locale: str | None = None):
+            # A test's earlier pages go first: left open, their camera loops (MediaPipe on
+            # software WebGL) would slow every later test of the module.
+            while launched:
+                launched.pop().close()
             b = p.chromium.launch(
                 executable_path=executable,
                 args=[
