@@ -78,11 +78,11 @@ class Recorder:
 
     def frames(self, sample: str) -> dict:
         """A take's points as the page draws them (for replaying it as a skeleton)."""
-        rows = Dataset(self.root).rows
-        match = rows[rows["sample"] == sample]
+        dataset = Dataset(self.root)  # read once: the manifest for the row, then its pose file
+        match = dataset.rows[dataset.rows["sample"] == sample]
         if match.empty:
             raise KeyError(sample)
-        seq = Dataset(self.root).read(match.iloc[0])
+        seq = dataset.read(match.iloc[0])
         parts = [arrays_to_parts(x, p, seq.width, seq.height) for x, p in zip(seq.xyz, seq.present, strict=True)]
         return {"sample": sample, "fps": seq.fps, "w": seq.width, "h": seq.height, "frames": parts}
 
