@@ -34,8 +34,19 @@ def run(*args) -> subprocess.CompletedProcess:
 def test_takes_are_recorded_as_samples_and_a_rerun_resumes(camera, tmp_path):
     out = tmp_path / "mine"
     config = RecordConfig(takes=2, seconds=0.5, countdown=0.2)
-    report = record_signs(camera, out, "me", ["مرحبا", "thanks"], config, progress=False)
+    shown = []  # what a preview window would draw: the text, and the points of each take frame
+
+    def preview(rgb, xyz, present, text):
+        shown.append((text, None if xyz is None else xyz[present]))
+
+    report = record_signs(camera, out, "me", ["مرحبا", "thanks"], config, preview=preview, progress=False)
     assert report.recorded == 4 and not report.missing
+    countdown = [t for t, points in shown if points is None]
+    signing = [(t, points) for t, points in shown if points is not None]
+    tries = 4 + len(report.retaken)
+    assert len(countdown) == tries * 6 and all("ready in" in t for t in countdown)  # 0.2 s at 30 frames/s
+    assert len(signing) == tries * 15 and all(t.endswith(": signing") for t, _ in signing)
+    assert signing[0][0].startswith("مرحبا: take 1 of 2") and all(len(p) >= 33 for _, p in signing)  # the body at least
     ds = Dataset(out)
     assert sorted(ds.rows["sample"]) == sorted(f"me/{s}/take-00{k}" for s in ("مرحبا", "thanks") for k in (1, 2))
     assert set(ds.rows["sign"]) == {"مرحبا", "thanks"} and set(ds.rows["signer"]) == {"me"}

@@ -11,7 +11,7 @@ import itertools
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
@@ -159,9 +159,17 @@ class HolisticExtractor:
         xyz[:, 1] *= height
         return xyz, present, visibility, world
 
-    def extract(self, frames: Iterable[np.ndarray], fps: float, width: int, height: int) -> KeypointSequence:
-        """Keypoints of every frame of one sample. `last_timing` then holds the seconds
-        spent decoding and in MediaPipe."""
+    def extract(
+        self,
+        frames: Iterable[np.ndarray],
+        fps: float,
+        width: int,
+        height: int,
+        on_frame: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None,
+    ) -> KeypointSequence:
+        """Keypoints of every frame of one sample. `on_frame(rgb, xyz, present)` sees each
+        frame's points as they come (a preview); `last_timing` then holds the seconds spent
+        decoding and in MediaPipe."""
         self.forget_tracking()
         xyz, present, vis, world = [], [], [], []
         started = time.perf_counter()
@@ -177,6 +185,8 @@ class HolisticExtractor:
             vis.append(c)
             world.append(d)
             width, height = w, h
+            if on_frame is not None:
+                on_frame(rgb, a, b)
         total = time.perf_counter() - started
         self.last_timing = {"decode": total - in_mediapipe, "mediapipe": in_mediapipe}
         if not xyz:

@@ -17,7 +17,6 @@ import numpy as np
 from pydantic import Field
 
 from ..data.dataset import ManifestRow, id_part
-from ..data.keypoints import KeypointSequence
 from ..data.video import open_frames
 from ..data.writer import DatasetWriter
 from ..errors import SignposeError
@@ -152,21 +151,11 @@ def _count_down(stream, n: int, fps: float, label: str, preview: Preview | None)
 
 
 def _take(stream, n: int, fps: float, extractor: HolisticExtractor, label: str, preview: Preview | None):
-    extractor.forget_tracking()
-    xyz, present, vis, world = [], [], [], []
-    for rgb in _frames(stream, n):
-        h, w = rgb.shape[:2]
-        a, b, c, d = extractor.frame_arrays(extractor.process_frame(rgb), w, h)
-        xyz.append(a)
-        present.append(b)
-        vis.append(c)
-        world.append(d)
-        if preview is not None:
-            preview(rgb, a, b, f"{label}: signing")
-    return KeypointSequence(
-        xyz=np.stack(xyz), present=np.stack(present), fps=fps, width=w, height=h,
-        visibility=np.stack(vis), world=np.stack(world),
-    )  # fmt: skip
+    def show(rgb: np.ndarray, xyz: np.ndarray, present: np.ndarray) -> None:
+        preview(rgb, xyz, present, f"{label}: signing")
+
+    # the size is the frames' own (the extractor takes it from each frame)
+    return extractor.extract(_frames(stream, n), fps, 0, 0, on_frame=show if preview is not None else None)
 
 
 def preview_window(title: str = "signpose record") -> Preview:
