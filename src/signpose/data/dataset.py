@@ -103,10 +103,15 @@ def sample_id(*parts: object) -> str:
     return "/".join(id_part(p) for p in parts)
 
 
+def unsafe_part(name: str) -> bool:
+    """Whether a name cannot be one path component inside a dataset: empty, "." or "..",
+    or holding a / or \\ (the rule sample ids and the names people type both follow)."""
+    return name in ("", ".", "..") or "/" in name or "\\" in name
+
+
 def check_sample_id(sample: str) -> None:
     """A sample id must stay inside the dataset's poses/ folder."""
-    parts = sample.split("/")
-    if not sample or sample.startswith("/") or "\\" in sample or any(p in ("", ".", "..") for p in parts):
+    if any(unsafe_part(p) for p in sample.split("/")):
         raise SignposeError(f"sample id {sample!r} would write outside the dataset; build ids with sample_id()")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field
 
-from ..data.dataset import ManifestRow, id_part
+from ..data.dataset import ManifestRow, id_part, unsafe_part
 from ..data.video import open_frames
 from ..data.writer import DatasetWriter
 from ..errors import SignposeError
@@ -66,7 +66,7 @@ def check_sign_names(signs: list[str]) -> list[str]:
             raise SignposeError(
                 "--signs: an empty sign name; give names separated by commas, e.g. --signs hello,thanks"
             )
-        if "/" in name or "\\" in name or name in (".", ".."):
+        if unsafe_part(name):
             raise SignposeError(f"--signs: {name!r} cannot name a sign (no / or \\, not . or ..); choose another name")
     doubles = sorted({n for n in names if names.count(n) > 1})
     if doubles:
@@ -76,7 +76,7 @@ def check_sign_names(signs: list[str]) -> list[str]:
 
 def check_signer(signer: str) -> str:
     signer = signer.strip()
-    if not signer or "/" in signer or "\\" in signer or signer in (".", ".."):
+    if unsafe_part(signer):
         raise SignposeError(f"--signer: {signer!r} cannot name a person (no / or \\, not empty); choose another name")
     return signer
 
