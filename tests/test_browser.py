@@ -633,24 +633,49 @@ def test_the_page_speaks_the_browsers_language_with_a_switch_and_passes_an_acces
         no_errors(page)
 
 
-def test_the_record_view_records_in_frames_mode_too(browser, camera_clip, small_run, tmp_path):
+def record_takes(page, signer: str, signs: str, takes: int) -> None:
+    """Fill the Record view's form and start recording."""
+    page.fill("#record-signer", signer)
+    page.fill("#record-signs", signs)
+    page.fill("#record-takes", str(takes))
+    page.click("#record-start")
+
+
+def test_the_record_view_records_in_frames_mode_too_in_arabic_on_a_phone(browser, camera_clip, small_run, tmp_path):
     """Without MediaPipe in the browser (frames mode: the server tracks), takes are recorded
-    from the points the server sends back."""
+    from the points the server sends back; the view, in Arabic on a phone, is translated,
+    fits the screen and passes the accessibility scan."""
     from signpose.data.dataset import Dataset
 
     out = tmp_path / "mine"
     with running(small_run, dataset=str(out)) as (base, _):
-        page = browser(camera_clip)
+        page = browser(camera_clip, locale="ar-EG")
+        page.set_viewport_size({"width": 390, "height": 844})
         page.goto(f"{base}/?mode=frames&take_frames=4")
         page.wait_for_selector("#record:not([hidden])")
-        page.fill("#record-signer", "me")
-        page.fill("#record-signs", "mother")
-        page.fill("#record-takes", "1")
-        page.click("#record-start")
+        record_takes(page, "أنا", "أم", 1)
         wait_count(page, "takes", 1)
         assert page.evaluate("document.body.dataset.mode") == "frames"
+        untranslated = page.evaluate(
+            "[...document.querySelectorAll('#record [data-t]')].filter((e) => e.textContent === e.dataset.en)"
+            ".map((e) => e.dataset.en)"
+        )
+        for message in ("#record-status", "#counts"):  # the page's own messages, in Arabic too
+            text = page.text_content(message)
+            assert re.search("[\u0600-\u06ff]", text) and not re.search("[A-Za-z]", text), (message, text)
+        assert untranslated == []
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page is {width} px wide on a 390 px phone"
+        for selector in ("#record-start", "#train-start", "#record-takes-list li"):
+            box = page.locator(selector).first.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, selector
+        page.locator("#record").scroll_into_view_if_needed()
+        shot(page, "record-arabic-phone")
+        if AXE.is_file():
+            page.add_script_tag(path=str(AXE))
+            assert page.evaluate(SERIOUS) == []
         no_errors(page)
-    assert list(Dataset(out).rows["sample"]) == ["me/mother/take-001"]
+    assert list(Dataset(out).rows["sample"]) == ["أنا/أم/take-001"]
 
 
 def test_the_record_view_records_takes_trains_resumes_after_a_reload_and_deletes(
@@ -668,10 +693,7 @@ def test_the_record_view_records_takes_trains_resumes_after_a_reload_and_deletes
         page = browser(camera_clip)
         page.goto(f"{base}/?mode=landmarks&take_frames=4")
         page.wait_for_selector("#record:not([hidden])")
-        page.fill("#record-signer", "me")
-        page.fill("#record-signs", "أم, brother")
-        page.fill("#record-takes", "2")
-        page.click("#record-start")
+        record_takes(page, "me", "أم, brother", 2)
         wait_count(page, "takes", 4)
         shot(page, "record-four-takes")
         rows = Dataset(out).rows
@@ -689,10 +711,7 @@ def test_the_record_view_records_takes_trains_resumes_after_a_reload_and_deletes
         page.reload()
         page.wait_for_selector("#record-takes-list li")
         assert page.locator("#record-takes-list li").count() == 4  # the count comes back from the server
-        page.fill("#record-signer", "me")
-        page.fill("#record-signs", "أم, brother")
-        page.fill("#record-takes", "2")
-        page.click("#record-start")
+        record_takes(page, "me", "أم, brother", 2)
         assert "every take is recorded already" in page.text_content("#record-status")
         first = page.locator("#record-takes-list li").first
         sample = first.get_attribute("data-sample")

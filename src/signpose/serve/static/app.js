@@ -393,9 +393,10 @@ function handleMessage(msg) {
     $("hold").hidden = true;
     return;
   } else if (msg.type === "end") { $("hold").hidden = true; if (state.ending) state.ending(); return; }
-  else if (msg.type === "error") { setStatus(`server: ${msg.message}`); announce(`server: ${msg.message}`); }
+  else if (msg.type === "error") { const text = t("server: {message}", { message: msg.message }); setStatus(text); announce(text); }
   if (msg.received !== undefined) {
-    setCounts(`${msg.processed} frames tracked, ${state.predictions} readings, ${msg.dropped} frames dropped`);
+    setCounts(t("{frames} frames tracked, {readings} readings, {dropped} frames dropped",
+      { frames: msg.processed, readings: state.predictions, dropped: msg.dropped }));
   }
 }
 
@@ -749,7 +750,7 @@ async function modeChanged() {
     state.modeReason = ""; state.modeDetail = "";
     const mode = await chooseMode();
     if (mode !== state.mode || wantedMode() !== "auto") switchTo(mode); else showMode();
-  } catch (e) { setStatus(`cannot switch: ${e.message}`); }
+  } catch (e) { setStatus(t("cannot switch: {reason}", { reason: e.message })); }
 }
 
 // -- recording one's own signs (serve --dataset) -------------------------------------------
@@ -1052,7 +1053,7 @@ $("on-device").addEventListener("change", () => { if (state.running) switchTo(st
 $("run-select").addEventListener("change", async () => {
   state.run = $("run-select").value;
   await loadInfo();
-  announce(`model ${state.run}: ${$("model-line").textContent}`);
+  announce(t("model {run}: {line}", { run: state.run, line: $("model-line").textContent }));
   if (state.running) switchTo(state.mode);
 });
 // The language: the browser's unless chosen here (kept); the page's own text follows at once.
@@ -1078,7 +1079,7 @@ if (STATIC_SITE) {
   $("mode-select").querySelector('option[value="frames"]').remove();
   $("api-link").hidden = true;
   if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("sw.js").catch((e) => setStatus(`offline use is not available: ${e.message}`));
+    navigator.serviceWorker.register("sw.js").catch((e) => setStatus(t("offline use is not available: {reason}", { reason: e.message })));
   }
 }
 restoreSentence();

@@ -148,6 +148,12 @@
     "trained: {run} recognises now ({split})": "اكتمل التدريب: {run} يتعرّف الآن ({split})",
     "training failed: {message}": "فشل التدريب: {message}",
     "training cancelled; its run folder is kept and can be resumed": "أُلغي التدريب؛ مجلّد التشغيل محفوظ ويمكن استئنافه",
+    "{frames} frames tracked, {readings} readings, {dropped} frames dropped":
+      "{frames} إطارًا متتبَّعًا، {readings} قراءة، {dropped} إطارًا فائتًا",
+    "server: {message}": "الخادم: {message}",
+    "cannot switch: {reason}": "تعذّر التبديل: {reason}",
+    "model {run}: {line}": "النموذج {run}: {line}",
+    "offline use is not available: {reason}": "الاستخدام دون اتصال غير متاح: {reason}",
     "{frames} frames tracked, {readings} readings (on this device)": "{frames} إطارًا متتبَّعًا، {readings} قراءة (على هذا الجهاز)",
   };
 
