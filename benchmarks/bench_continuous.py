@@ -9,9 +9,12 @@ streams only use signs their fold's model knows.
 
 Each stream starts and ends with the person at rest, and its signs (in random order, no
 sign twice in a row) are joined three ways:
-  rest        the person's own rest frames between signs (frames of their clips with no
-              hand seen; where a person has too few, their body from a clip with the hands
-              taken away), 0.5-1.0 s
+  rest        the person's own rest frames between signs, 0.5-1.0 s: frames of their clips
+              with no hand seen and no arm (the pose's wrists) in the signing space; where a
+              person has too few, their body from a clip with the hands out of view. (The
+              first version took any frame without a hand, and most of those were frames where
+              the hand model had lost a raised hand mid-sign: not rest. BENCH_REST=clip-gaps
+              builds those streams again.)
   transition  a 0.2 s linear interpolation from one clip's last frame to the next's first
   back-to-back the clips one after another
 The truth is each clip's span in the stream. Figures, per joining and configuration:
@@ -23,8 +26,11 @@ The truth is each clip's span in the stream. Figures, per joining and configurat
   delay      from a sign's true end to the moment it was committed, for correctly decoded
              signs (median, seconds)
 
+Each setting is also compared with the default, paired by person: the mean over people of
+(its SER - the default's), all joinings together, with a 95% bootstrap interval.
+
     python benchmarks/bench_continuous.py                    # train what is missing, decode, report
-    BENCH_STREAMS=4 python benchmarks/bench_continuous.py    # streams per person and joining (default 5)
+    BENCH_STREAMS=5 python benchmarks/bench_continuous.py    # streams per person and joining (default 15)
     BENCH_SWEEP=0 ...                                        # the default and hold-to-commit only
 """
 
@@ -48,13 +54,13 @@ from common import OUT, report, require_shared  # noqa: E402
 from signpose.data.dataset import Dataset  # noqa: E402
 from signpose.data.importers import import_npz  # noqa: E402
 from signpose.data.keypoints import KeypointSequence  # noqa: E402
-from signpose.data.schema import LEFT_HAND, RIGHT_HAND  # noqa: E402
+from signpose.data.schema import LEFT_HAND, POSE_HANDS, RIGHT_HAND  # noqa: E402
 from signpose.learn.training import cross_validate  # noqa: E402
 from signpose.recognise.decoder import LiveConfig, StreamDecoder, signing_frames  # noqa: E402,F401
 from signpose.recognise.recognizer import Recognizer  # noqa: E402
 
 RUNS = OUT / "continuous-runs"
-STREAMS = int(os.environ.get("BENCH_STREAMS", 5))
+STREAMS = int(os.environ.get("BENCH_STREAMS", 15))
 JOININGS = ("rest", "transition", "back-to-back")
 TOLERANCE = 5  # frames, for boundary F1
 KARSL_FPS = 15.0  # KArSL's release kept 18 of each clip's ~24-47 frames at 30 fps: about 15 a second
@@ -65,12 +71,15 @@ HOLD = {"mode": "hold"}  # 0.3's hold-to-commit, at its own settings
 # defaults): the default is chosen on every person and joining pooled, never per fold.
 SWEEP: dict[str, dict] = {
     "segment (defaults)": {},
+    "hands only (arms off)": {"arms": False},
     "threshold 0.3": {"threshold": 0.3},
     "gap 0.3 s": {"gap": 0.3},
     "gap 0.5 s": {"gap": 0.5},
     "min_sign 0.3 s": {"min_sign": 0.3},
     "max_sign 3 s": {"max_sign": 3.0},
 }
+# whether rest frames must be at rest (False: any frame without hands, as the first version had it)
+AT_REST = os.environ.get("BENCH_REST", "at-rest") == "at-rest"
 ORACLE = "each true span alone (floor)"  # the classifier on each clip's own frames: no decoder errors
 
 
@@ -115,16 +124,22 @@ class Stream:
 
 
 def rest_frames(clips: list[KeypointSequence]) -> tuple[np.ndarray, np.ndarray]:
-    """The person's own frames at rest: no hand seen. Where they have fewer than a second's
-    worth, their body from their clips' first frames with the hands taken away."""
+    """The person's own frames at rest: no hand seen and no arm in the signing space (a
+    frame where only the hand model lost a raised hand is not rest). Where they have fewer
+    than a second's worth, their body from their clips' first frames with the hands out of
+    view (the hand model's hands and the pose's wrists and fingers taken away)."""
     xyz = np.concatenate([c.xyz for c in clips])
     present = np.concatenate([c.present for c in clips])
     rest = ~np.concatenate([c.hands_per_frame() for c in clips])
+    if AT_REST:
+        rest &= ~signing_frames(xyz, present, LiveConfig().rest_line, arms=True)
     if rest.sum() >= clips[0].fps:
         return xyz[rest], present[rest]
     xyz, present = np.stack([c.xyz[0] for c in clips]), np.stack([c.present[0] for c in clips])
     for hand in (LEFT_HAND, RIGHT_HAND):
         present[:, hand.slice] = False
+    if AT_REST:
+        present[:, POSE_HANDS] = False
     return xyz, present
 
 
@@ -308,6 +323,21 @@ def summarise(scores: list[dict], rng) -> dict:
     }
 
 
+def paired_difference(results: dict, name: str, baseline: str, rng) -> str:
+    """Mean over people of (name's SER - baseline's SER), every joining together, with a 95%
+    bootstrap interval over people (a person's streams are the same for both)."""
+    per: dict[tuple[str, str], np.ndarray] = {}  # (set, person) -> [edits, signs] of name and baseline
+    for (set_name, _, config), scores in results.items():
+        if config in (name, baseline):
+            for s in scores:
+                counts = per.setdefault((set_name, s["person"]), np.zeros((2, 2)))
+                counts[int(config == baseline)] += (s["edits"], s["signs"])
+    diffs = np.array([c[0, 0] / c[0, 1] - c[1, 0] / c[1, 1] for c in per.values()])
+    draws = diffs[rng.integers(0, len(diffs), (DRAWS, len(diffs)))].mean(1)
+    low, high = np.quantile(draws, [0.025, 0.975])
+    return f"{diffs.mean():+.3f} [{low:+.3f}, {high:+.3f}] over {len(diffs)} people"
+
+
 # -- the benchmark --------------------------------------------------------------------------
 
 
@@ -383,8 +413,14 @@ def main() -> None:
                 }
             )
             rows.append(row)
+    default = "segment (defaults)"
+    paired = {
+        f"{name} - default, SER per person [95%]": paired_difference(results, name, default, rng)
+        for name in [*configs, ORACLE]
+        if name != default
+    }
     timing["decoder ms per frame (model excluded)"] = round(1000 * timing["decode_s"] / max(1, timing["frames"]), 4)
-    report("continuous", rows, {"streams per person and joining": STREAMS, **timing})
+    report("continuous", rows, {"streams per person and joining": STREAMS, **paired, **timing})
 
 
 if __name__ == "__main__":

@@ -7,7 +7,15 @@ import re
 import numpy as np
 import pytest
 
-from signpose.data.schema import LEFT_HAND, LEFT_SHOULDER, POSE, RIGHT_HAND, RIGHT_SHOULDER
+from signpose.data.schema import (
+    LEFT_HAND,
+    LEFT_SHOULDER,
+    LEFT_WRIST,
+    POSE,
+    RIGHT_HAND,
+    RIGHT_SHOULDER,
+    RIGHT_WRIST,
+)
 from signpose.errors import SignposeError
 from signpose.recognise.decoder import LiveConfig, StreamDecoder, signing_frames
 from signpose.settings import build
@@ -18,16 +26,18 @@ FPS = 30.0
 
 
 def frame(sign: int | None, hand_y: float = 200.0) -> tuple[np.ndarray, np.ndarray]:
-    """A person (shoulders 100 px apart at y=250), with the right hand up at `hand_y`
-    carrying sign's number in its z, or (None) with no hand seen."""
+    """A person (shoulders 100 px apart at y=250), with the right hand (and its arm) up at
+    `hand_y` carrying sign's number in its z, or (None) with no hand seen and both arms down."""
     xyz = np.zeros((543, 3), np.float32)
     present = np.zeros(543, bool)
     present[POSE.slice] = True
     xyz[LEFT_SHOULDER] = (370, 250, 0)
     xyz[RIGHT_SHOULDER] = (270, 250, 0)
+    xyz[LEFT_WRIST], xyz[RIGHT_WRIST] = (370, 600, 0), (270, 600, 0)
     if sign is not None:
         present[RIGHT_HAND.slice] = True
         xyz[RIGHT_HAND.slice] = (300, hand_y, sign)
+        xyz[RIGHT_WRIST] = (300, hand_y, 0)
     return xyz, present
 
 
@@ -161,6 +171,27 @@ def test_the_signing_space_is_above_the_rest_line():
     present[:, RIGHT_HAND.slice] = False
     present[:, LEFT_HAND.slice] = True
     assert signing_frames(xyz, present, 0.0).tolist() == [True] * 4  # either hand
+
+
+def test_an_arm_still_up_keeps_a_sign_whose_hand_the_hand_model_lost():
+    def arm(sign: int | None, wrist_y: float) -> tuple[np.ndarray, np.ndarray]:
+        xyz, present = frame(sign)
+        xyz[RIGHT_WRIST], xyz[LEFT_WRIST] = (300, wrist_y, 0), (370, 600, 0)  # the left arm down
+        return xyz, present
+
+    # one sign whose hand is lost for 0.6 s (longer than the gap) while its arm stays up
+    frames = [arm(None, 600)] * 20 + [arm(0, 200)] * 20 + [arm(None, 200)] * 18 + [arm(0, 200)] * 20
+    frames += [arm(None, 600)] * 20  # then the arm goes down
+    _, events, _ = decode(frames, arms=False)  # by the hands alone: two signs
+    assert [c[0] for c in commits(events)] == ["أم mother", "أم mother"]
+    _, events, _ = decode(frames)  # arms is the default
+    assert commits(events) == [("أم mother", 20, 77)]
+    # an arm up never starts a sign by itself, and an arm below the rest line keeps nothing going
+    _, events, classify = decode([arm(None, 200)] * 60)
+    assert events == [] and classify.windows == []
+    down = [arm(None, 600)] * 18
+    _, events, _ = decode(frames[:40] + down + frames[58:])
+    assert [c[0] for c in commits(events)] == ["أم mother", "أم mother"]
 
 
 def test_reset_forgets_the_open_sign_and_threshold_changes_apply():

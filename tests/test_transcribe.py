@@ -13,7 +13,7 @@ from signpose.cli import main
 from signpose.data.dataset import SIGNS, Dataset
 from signpose.data.keypoints import KeypointSequence, write_pose
 from signpose.data.labels import read_labels
-from signpose.data.schema import LEFT_HAND, RIGHT_HAND
+from signpose.data.schema import LEFT_HAND, POSE_HANDS, RIGHT_HAND
 from signpose.recognise.decoder import LiveConfig
 from signpose.recognise.recognizer import Recognizer
 from signpose.recognise.transcribe import Transcript, decode_sequence, output_names, transcribe_sequence
@@ -47,9 +47,10 @@ def karsl(tmp_path_factory):
 
 
 def rest_frames(clip: KeypointSequence, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The signer's body from a clip's first frame, hands down out of sight, `n` times."""
+    """The signer's body from a clip's first frame, hands down out of sight (the hand model's
+    and the pose's points of both hands gone), `n` times."""
     present = clip.present[0].copy()
-    present[LEFT_HAND.slice] = present[RIGHT_HAND.slice] = False
+    present[LEFT_HAND.slice] = present[RIGHT_HAND.slice] = present[POSE_HANDS] = False
     return np.repeat(clip.xyz[:1], n, 0), np.repeat(present[None], n, 0)
 
 

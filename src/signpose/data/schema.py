@@ -174,6 +174,12 @@ def points(part: str, local: tuple[int, ...] | range | None = None) -> np.ndarra
 
 LEFT_SHOULDER = point("pose", "LEFT_SHOULDER")
 RIGHT_SHOULDER = point("pose", "RIGHT_SHOULDER")
+LEFT_WRIST = point("pose", "LEFT_WRIST")  # the pose model's wrists: tracked when the hand model loses a hand
+RIGHT_WRIST = point("pose", "RIGHT_WRIST")
+# the pose model's own points of both hands (wrist, pinky, index, thumb): a hand out of view has none
+POSE_HANDS = np.array(
+    [point("pose", f"{side}_{n}") for side in ("LEFT", "RIGHT") for n in ("WRIST", "PINKY", "INDEX", "THUMB")]
+)
 UPPER_BODY = points("pose", range(0, 25))  # head, arms and hips: legs say nothing in signing
 
 

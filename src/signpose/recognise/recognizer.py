@@ -16,7 +16,16 @@ from typing import Literal
 import numpy as np
 
 from ..data.keypoints import KeypointSequence
-from ..data.schema import LEFT_HAND, LEFT_SHOULDER, PARTS, RIGHT_HAND, RIGHT_SHOULDER, mirror_permutation
+from ..data.schema import (
+    LEFT_HAND,
+    LEFT_SHOULDER,
+    LEFT_WRIST,
+    PARTS,
+    RIGHT_HAND,
+    RIGHT_SHOULDER,
+    RIGHT_WRIST,
+    mirror_permutation,
+)
 from ..errors import SignposeError
 from ..extract.holistic import ExtractionConfig, HolisticExtractor
 from ..extract.pipeline import extract_many
@@ -256,6 +265,7 @@ class Recognizer:
                 "parts": [[part.name, part.start, part.size] for part in PARTS],
                 "hands": [[hand.start, hand.size] for hand in (LEFT_HAND, RIGHT_HAND)],
                 "shoulders": [LEFT_SHOULDER, RIGHT_SHOULDER],
+                "wrists": [LEFT_WRIST, RIGHT_WRIST],
                 "mirror": [int(i) for i in mirror_permutation()],
             },
         }

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import SignposeError
+from ..extract.pose_models import POSE_MODELS
 from ..recognise.decoder import LiveConfig
 from ..recognise.recognizer import Recognizer
 from ..text import font_path
@@ -67,8 +68,18 @@ def export_site(run: str | Path, out: str | Path, live: LiveConfig | None = None
     out.mkdir(parents=True, exist_ok=True)
     model = rec.onnx_bytes()
     atomic_write_bytes(out / "model.onnx", model)
-    shutil.copytree(HOLISTIC_JS, out / "vendor" / "holistic", dirs_exist_ok=True)
-    shutil.copytree(ORT_WEB, out / "vendor" / "ort", dirs_exist_ok=True)
+    # MediaPipe's files less the pose models this run's extraction does not use (the heavy
+    # one alone is 28 MB) and the package's own docs; a re-export starts them afresh.
+    pose_model = POSE_MODELS[rec.extraction.model_complexity][0]
+    unused = {name for name, _ in POSE_MODELS.values() if name != pose_model} | {
+        "README.md",
+        "index.d.ts",
+        "package.json",
+    }
+    for vendor in ("holistic", "ort"):
+        shutil.rmtree(out / "vendor" / vendor, ignore_errors=True)
+    shutil.copytree(HOLISTIC_JS, out / "vendor" / "holistic", ignore=lambda _, names: [n for n in names if n in unused])
+    shutil.copytree(ORT_WEB, out / "vendor" / "ort")
     (out / "static").mkdir(exist_ok=True)
     for name in PAGE_FILES:
         atomic_write_bytes(out / "static" / name, (STATIC / name).read_bytes())

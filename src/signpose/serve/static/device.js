@@ -241,11 +241,12 @@
 
   function framesOf(seconds, fps) { return Math.max(1, roundHalfEven(seconds * fps)); }
 
-  function signingFrame(f, restLine, layout) {
+  function signingFrame(f, restLine, layout, arms = false) {
     const [ls, rs] = layout.shoulders;
     const shoulders = f.present[ls] && f.present[rs];
     const lx = f.xyz[3 * ls], ly = f.xyz[3 * ls + 1], rx = f.xyz[3 * rs], ry = f.xyz[3 * rs + 1];
     const line = (ly + ry) / 2 + restLine * Math.hypot(lx - rx, ly - ry);
+    if (arms) return shoulders && layout.wrists.some((w) => f.present[w] && f.xyz[3 * w + 1] <= line);
     for (const [start, size] of layout.hands) {
       let seen = false, y = 0;
       for (let g = start; g < start + size; g++) { seen = seen || !!f.present[g]; y += f.xyz[3 * g + 1]; }
@@ -314,7 +315,7 @@
       this.keep = Math.max(c.window, framesOf(c.max_sign, this.fps) + framesOf(c.gap, this.fps) + 1);
       this.buffer = []; this.commitsSoFar = []; this.windows = 0; this.best = null;
       this.committer = new Committer(c);
-      this.active = false; this.start = 0; this.lastUp = 0; this.peak = null; this.lastSign = null;
+      this.active = false; this.start = 0; this.lastUp = 0; this.lastArm = 0; this.peak = null; this.lastSign = null;
       this.classifiedTo = -1;
     }
 
@@ -327,7 +328,8 @@
       this.size = [width, height];
       this.frames += 1;
       if (this.config.mode === "hold") return this.pushHold();
-      return this.pushSegment(signingFrame(frame, this.config.rest_line, this.layout));
+      const arm = !!this.config.arms && signingFrame(frame, this.config.rest_line, this.layout, true);
+      return this.pushSegment(signingFrame(frame, this.config.rest_line, this.layout), arm);
     }
 
     async finish() {
@@ -370,14 +372,15 @@
       return events;
     }
 
-    async pushSegment(up) {
+    async pushSegment(up, arm = false) {
       const t = this.frame;
       if (up) {
-        this.lastUp = t;
+        this.lastUp = this.lastArm = t;
         if (!this.active) { this.active = true; this.start = t; this.peak = null; this.lastSign = null; }
       }
       if (!this.active) return [];
-      if (t - this.lastUp >= this.framesOf(this.config.gap)) return this.endSegment();
+      if (arm) this.lastArm = t;  // the hand model lost the hand, the arm is still up: the sign goes on
+      if (t - this.lastArm >= this.framesOf(this.config.gap)) return this.endSegment();
       const shortest = this.framesOf(this.config.min_sign);
       if (this.lastUp - this.start + 1 < shortest || this.lastUp <= this.classifiedTo) return [];
       if ((t - this.start + 1 - shortest) % this.config.stride) return [];
