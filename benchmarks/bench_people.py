@@ -156,6 +156,10 @@ CANDIDATES: dict[str, dict] = {
     # The handedness rule again with KArSL (its signers sign mostly with one hand) in the pool.
     "default, hands as recorded": {"features": {"dominant_hand": "as-recorded"}},
     "default, dominant hand per signer": {"features": {"dominant_hand": "per-signer"}},
+    # Per-signer standardisation, as speaker normalisation (cepstral mean and variance
+    # normalisation per speaker) does in speech: each person's points less their own mean,
+    # over their own spread; the tested person's from their own recordings, no labels.
+    "default + per-signer standardisation": {"features": {"signer_norm": True}},
 }
 
 
@@ -189,7 +193,7 @@ def settings(overrides: dict, seed: int) -> TrainConfig:
 
 # Settings added after the study began, at values that change nothing: left out of the key,
 # so runs made before they existed are found (as a resumed run compares resolved settings).
-ADDED_SINCE = {"streams": [], "features.stream": "joint", "fusion": "equal"}
+ADDED_SINCE = {"streams": [], "features.stream": "joint", "fusion": "equal", "features.signer_norm": False}
 
 
 def key(config: TrainConfig) -> str:

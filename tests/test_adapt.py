@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pandas as pd
 import torch
-from conftest import cli
+from conftest import cli, small_run_config
 
 from signpose.data.dataset import Dataset
 from signpose.learn.evaluation import evaluate
@@ -50,3 +50,43 @@ def test_evaluate_adapts_each_tested_person_apart(small_run, tmp_path):
     refused = subprocess.run(cli("evaluate", small_run, "--adapt", "labels"), capture_output=True, text=True)
     assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     assert "--adapt" in refused.stderr
+
+
+def test_per_signer_standardisation_takes_each_persons_own_statistics(synth_small, tmp_path):
+    """features.signer_norm: after it, each person's present points have mean 0 and spread 1
+    (a point that never moves is not blown up); the same person moved and scaled comes out
+    the same; absent points stay 0. A run trained with it evaluates (the tested person's
+    statistics from their own recordings) and refuses recognition in one line."""
+    from signpose.learn.training import train
+    from signpose.model.features import FeatureConfig, FeaturePipeline, signer_standardised
+
+    ds = Dataset(synth_small)
+    seqs, rows, _ = ds.load(ds.rows)
+    pipeline = FeaturePipeline(FeatureConfig(features="pose_hands", signer_norm=True))
+    plain = FeaturePipeline(FeatureConfig(features="pose_hands"))
+    pts, mask = pipeline.prepare(seqs, list(rows.signer))
+    raw, raw_mask = plain.prepare(seqs, list(rows.signer))
+    np.testing.assert_array_equal(mask, raw_mask)
+    assert (pts[~mask] == 0).all()
+    for signer in rows.signer.unique():
+        who = (rows.signer == signer).to_numpy()
+        m = mask[who][..., None]
+        moving = m.sum((0, 1))[:, 0] > 1
+        mean = (pts[who] * m).sum((0, 1)) / np.maximum(m.sum((0, 1)), 1)
+        np.testing.assert_allclose(mean[moving], 0, atol=1e-3)  # float32, over spreads down to 0.01
+    # a person as another person: the same points moved and twice as large
+    who = (rows.signer == "signer1").to_numpy()
+    bigger = np.where(raw_mask[who][..., None], raw[who] * 2 + 0.3, 0)
+    again = signer_standardised(bigger, raw_mask[who], ["x"] * who.sum())
+    m = raw_mask[who][..., None]
+    n = m.sum((0, 1)).clip(1)
+    spread = np.sqrt((raw[who] ** 2 * m).sum((0, 1)) / n - ((raw[who] * m).sum((0, 1)) / n) ** 2)
+    moving = (spread > 0.02).all(1)  # above the spread's floor in both
+    np.testing.assert_allclose(again[:, :, moving], pts[who][:, :, moving], atol=1e-3)
+    run = tmp_path / "run"
+    train(synth_small, run, small_run_config(features={"features": "pose_hands", "signer_norm": True}), progress=False)
+    result = evaluate(run, out=tmp_path / "eval")
+    assert result.samples > 0 and 0 <= result.accuracy <= 1
+    refused = subprocess.run(cli("predict", run, "x.mp4"), capture_output=True, text=True)
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "signer_norm" in refused.stderr

@@ -97,6 +97,12 @@ class FeatureConfig(Settings):
         "video with no signer, as in predict and live, is decided on its own)",
     )
     hand_relative: bool = Field(False, description="add each hand's points relative to its wrist, scaled by hand size")
+    signer_norm: bool = Field(
+        False,
+        description="standardise each signer's points by their own mean and spread over all their samples, as "
+        "speaker normalisation does in speech (the tested person's from their own recordings, no labels); "
+        "for training and evaluation only: recognition has no signer's statistics (measured, not the default)",
+    )
     aspect: Literal["as-recorded", "face"] = Field(
         "as-recorded",
         description="sources without a frame size (MP_Data, .npz, asl-signs: x in frame widths, y in heights): "
@@ -279,6 +285,22 @@ def signer_mirrors(seqs: list[KeypointSequence], signers: list[str], config: Fea
     return [leads[who] for who in signers]
 
 
+def signer_standardised(points: np.ndarray, mask: np.ndarray, signers: list) -> np.ndarray:
+    """Points (N, T, P, 2) with each signer's own statistics taken out: every point's x and
+    y less that signer's mean over all their present frames, over their spread (at least
+    0.01 shoulder widths, so a point that never moves is not blown up). Absent points stay 0."""
+    out = np.zeros_like(points)
+    who = np.asarray(signers, dtype=object)
+    for signer in dict.fromkeys(signers):
+        rows = np.flatnonzero(who == signer)
+        m = mask[rows][..., None]
+        count = np.maximum(m.sum((0, 1)), 1)
+        mean = (points[rows] * m).sum((0, 1)) / count
+        spread = np.sqrt((((points[rows] - mean) ** 2) * m).sum((0, 1)) / count)
+        out[rows] = np.where(m, (points[rows] - mean) / np.maximum(spread, 0.01), 0.0)
+    return out.astype(np.float32)
+
+
 # ---------------------------------------------------------------------------------------
 # Both stages, resolved once from a config
 # ---------------------------------------------------------------------------------------
@@ -333,7 +355,10 @@ class FeaturePipeline:
         if self.config.dominant_hand == "per-signer" and signers is not None:
             mirrors = signer_mirrors(seqs, signers, self.config)
         out = [sequence_points(s, self.config, self.set, m) for s, m in zip(seqs, mirrors, strict=True)]
-        return np.stack([a for a, _ in out]), np.stack([m for _, m in out])
+        points, mask = np.stack([a for a, _ in out]), np.stack([m for _, m in out])
+        if self.config.signer_norm:
+            points = signer_standardised(points, mask, signers if signers is not None else list(range(len(seqs))))
+        return points, mask
 
     def head(self) -> torch.nn.Module:
         if self.set.graph is not None:

@@ -92,6 +92,11 @@ class Recognizer:
         members, self.weights = load_ensemble([self.run, *ensemble])
         self.classifier, _, self.config = members[0]
         self.pipeline = members[0].pipeline
+        if any(member.pipeline.config.signer_norm for member in members):
+            raise SignposeError(
+                f"{self.run}: trained with features.signer_norm (each signer's own statistics), which "
+                "recognition cannot give a single video; use it with evaluate, or train without it"
+            )
         self.tta = tta
         self.models = [classifier for classifier, _, _ in members]  # all whose probabilities are averaged
         # Exported, a run's own models (--seeds) are one graph that averages them.
