@@ -427,3 +427,39 @@ def test_ctrl_c_stops_an_upload_in_mediapipe_within_seconds(small_run, tmp_path)
     assert took < 6, f"the server took {took:.1f} s to stop"
     assert replies and replies[0].status_code == 503
     assert "shutting down" in replies[0].json()["error"]
+
+
+def test_a_full_or_read_only_dataset_disk_refuses_a_take_in_one_line_and_keeps_the_others(
+    small_run, wlasl_extracted, tmp_path
+):
+    """serve --dataset on a disk that fills up, then turns read-only: the take that does not
+    fit is a 507 that says why (not a 500), every take answered 201 is in the dataset and
+    reads back, and deleting on a read-only disk is a 507 too."""
+    from conftest import read_only, small_disk
+
+    from signpose.data.dataset import Dataset
+    from signpose.serve.stream import landmark_messages
+
+    ds = Dataset(wlasl_extracted)
+    seq = ds.read(ds.rows[ds.rows["sample"] == "mother/mother_1"].iloc[0])
+    frames = [{k: m[k] for k in ("w", "h", "parts")} for m in landmark_messages(seq)][:10]
+    take = {"signer": "me", "sign": "mother", "fps": 30, "frames": frames}
+    with small_disk(tmp_path / "disk", "400k") as disk:
+        out = disk / "mine"
+        with running(small_run, dataset=str(out)) as (base, _):
+            answers = []
+            while len(answers) < 200 and (not answers or answers[-1].status_code == 201):
+                answers.append(httpx.post(f"{base}/api/record/takes", json=take, timeout=60))
+            last = answers[-1]
+            assert last.status_code == 507, last.text
+            assert "disk is full" in last.json()["error"] and "\n" not in last.json()["error"]
+            kept = [a.json()["sample"] for a in answers if a.status_code == 201]
+            assert len(kept) >= 2
+            with read_only(out):
+                refused = httpx.delete(f"{base}/api/record/takes", params={"sample": kept[0]})
+                assert refused.status_code == 507 and "cannot be written" in refused.json()["error"], refused.text
+                refused = httpx.post(f"{base}/api/record/takes", json=take, timeout=60)
+                assert refused.status_code == 507, refused.text
+        mine = Dataset(out)
+        assert sorted(mine.rows["sample"]) == sorted(kept)
+        assert all(mine.read(row).frames == 10 for _, row in mine.rows.iterrows())

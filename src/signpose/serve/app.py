@@ -29,6 +29,7 @@ work; `live` one live client; `guards` who may call and how much; `api` the repl
 from __future__ import annotations
 
 import asyncio
+import errno
 import shutil
 import threading
 from contextlib import asynccontextmanager
@@ -242,6 +243,8 @@ def create_app(run: str | Path | list[str | Path], config: ServeConfig | None = 
             return await asyncio.to_thread(rec.add, message)
         except SignposeError as e:
             raise ApiError(422, str(e)) from None
+        except OSError as e:
+            raise unwritable_dataset(e, "keep this take") from None
 
     @app.get("/api/record/frames")
     async def record_frames(sample: str):
@@ -258,6 +261,8 @@ def create_app(run: str | Path | list[str | Path], config: ServeConfig | None = 
             removed = await asyncio.to_thread(the_recorder().delete, sample)
         except SignposeError as e:
             raise ApiError(400, str(e)) from None
+        except OSError as e:
+            raise unwritable_dataset(e, "delete this take") from None
         if not removed:
             raise ApiError(404, f"no take {sample!r}")
         return {"deleted": sample}
@@ -407,6 +412,15 @@ def create_app(run: str | Path | list[str | Path], config: ServeConfig | None = 
     if ORT_WEB.is_dir():
         app.mount("/vendor/ort", StaticFiles(directory=ORT_WEB), name="ort")
     return app
+
+
+def unwritable_dataset(error: OSError, what: str) -> ApiError:
+    """A full or unwritable dataset disk is the server's problem (507), said in one line; the
+    takes written before stay (each is written whole or not at all)."""
+    if not is_environment_error(error):
+        raise error
+    why = "its disk is full" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "its dataset folder cannot be written"
+    return ApiError(507, f"the server cannot {what}: {why}; the takes before it are kept; tell the server's operator")
 
 
 def serve(run: str | Path | list[str | Path], config: ServeConfig | None = None, announce=print) -> None:
