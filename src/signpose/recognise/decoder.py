@@ -283,7 +283,12 @@ class StreamDecoder:
         if self.config.mode == "hold":
             return self._push_hold()
         up = bool(signing_frames(xyz[None], present[None], self.config.rest_line)[0])
-        arm = self.config.arms and bool(signing_frames(xyz[None], present[None], self.config.rest_line, arms=True)[0])
+        # the arms only matter while no hand is up (a hand up keeps the sign going anyway)
+        arm = (
+            not up
+            and self.config.arms
+            and bool(signing_frames(xyz[None], present[None], self.config.rest_line, True)[0])
+        )
         return self._push_segment(up, arm)
 
     def finish(self) -> list[dict]:

@@ -40,9 +40,7 @@ class TrainJob:
             signs, signers = sorted(set(rows.sign_id)), sorted(set(rows.signer))
             if len(signs) < 2:
                 raise SignposeError(f"training needs takes of at least two signs; there are {len(signs)}")
-            n = 1 + max(
-                (int(p.name.split("-")[-1]) for p in self.runs.glob("run-*") if p.name[4:].isdigit()), default=0
-            )
+            n = 1 + max((int(p.name[4:]) for p in self.runs.glob("run-*") if p.name[4:].isdigit()), default=0)
             run = self.runs / f"run-{n}"
             split = ["--split", "signer"] if len(signers) >= 2 else ["--split", "mixed"]
             self.runs.mkdir(parents=True, exist_ok=True)
@@ -74,7 +72,7 @@ class TrainJob:
                 except SignposeError as e:
                     self.state = {**self.state, "state": "failed", "message": str(e)}
             else:
-                tail = (self.runs / f"{self._run.name}.log").read_text("utf-8", "replace").strip().splitlines()
+                tail = Path(self.log.name).read_text("utf-8", "replace").strip().splitlines()
                 errors = [line for line in tail if line.startswith("signpose: error")] or tail[-1:] or ["no output"]
                 self.state = {**self.state, "state": "failed", "message": errors[-1]}
 

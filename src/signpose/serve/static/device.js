@@ -328,8 +328,10 @@
       this.size = [width, height];
       this.frames += 1;
       if (this.config.mode === "hold") return this.pushHold();
-      const arm = !!this.config.arms && signingFrame(frame, this.config.rest_line, this.layout, true);
-      return this.pushSegment(signingFrame(frame, this.config.rest_line, this.layout), arm);
+      const up = signingFrame(frame, this.config.rest_line, this.layout);
+      // the arms only matter while no hand is up (a hand up keeps the sign going anyway)
+      const arm = !up && !!this.config.arms && signingFrame(frame, this.config.rest_line, this.layout, true);
+      return this.pushSegment(up, arm);
     }
 
     async finish() {
