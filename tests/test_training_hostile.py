@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -170,3 +171,39 @@ def test_d37_a_resume_that_only_writes_the_weights_reports_a_real_epoch(tmp_path
         return
     epoch, total = (int(n) for n in line.split("at epoch ")[1].split(" of "))
     assert 1 <= epoch <= total == 2
+
+
+def test_the_progress_file_is_a_json_file_of_its_own_and_a_full_disk_stops_it_not_training(
+    tmp_path, synth_small, capsys
+):
+    """--progress-file: a folder, another ending, a missing folder, a place inside the
+    dataset or the run are one line before any work; where it is written it holds the last
+    epoch; a disk that fills up costs the progress file, not the run."""
+    from conftest import small_disk
+
+    from signpose.cli import main
+
+    out = tmp_path / "run"
+    (tmp_path / "folder").mkdir()
+    for bad, words in (
+        (tmp_path / "folder", "is a folder"),
+        (tmp_path / "progress.txt", "ending in .json"),
+        (tmp_path / "missing" / "p.json", "does not exist"),
+        (out / "p.json", "inside"),
+        (Path(synth_small) / "p.json", "inside"),
+    ):
+        code = main(["train", str(synth_small), "--out", str(out), "--progress-file", str(bad), "--model", "cnn"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and words in err[0], (bad, err)
+        assert not out.exists()  # refused before any work
+    progress = tmp_path / "progress.json"
+    train(synth_small, out, cnn_run_config(), RuntimeConfig(progress_file=str(progress)), progress=False)
+    assert json.loads(progress.read_text()) | {"epoch": 4, "epochs": 4} == json.loads(progress.read_text())
+    with small_disk(tmp_path / "disk", "64k") as disk:
+        (disk / "filler").write_bytes(b"x" * 64 * 1024)  # full
+        again = tmp_path / "run2"
+        info = train(
+            synth_small, again, cnn_run_config(), RuntimeConfig(progress_file=str(disk / "p.json")), progress=False
+        )
+        assert info.epochs_run == 4 and (again / "model.pt").is_file()
+        assert "progress is no longer written there, training goes on" in capsys.readouterr().err

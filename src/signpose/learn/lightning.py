@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -18,7 +19,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, EarlyStopping, EMAWeightAveraging, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from ..errors import SignposeError
+from ..errors import SignposeError, is_environment_error
 from ..model.architectures import SignClassifier
 from ..model.recipes import Recipe
 from ..progress import bar
@@ -190,10 +191,21 @@ class EpochProgress(Callback):
         self._write(trainer, values, done=1)
 
     def _write(self, trainer, values: dict, done: int = 0) -> None:
-        """The progress as JSON (whole or not at all), for whoever watches this run."""
+        """The progress as JSON (whole or not at all), for whoever watches this run. A disk
+        that fills or turns read-only stops the progress file, never the training."""
         if self.file is not None and trainer.is_global_zero:
             state = {"epoch": trainer.current_epoch + done, "epochs": trainer.max_epochs, **values}
-            atomic_write_bytes(self.file, json.dumps(state).encode())
+            try:
+                atomic_write_bytes(self.file, json.dumps(state).encode())
+            except OSError as e:
+                if not is_environment_error(e):
+                    raise
+                print(
+                    f"signpose: warning: {self.file}: {e.strerror}; progress is no longer written there, "
+                    "training goes on",
+                    file=sys.stderr,
+                )
+                self.file = None
 
     def on_train_end(self, *_) -> None:
         if self.bar is not None:

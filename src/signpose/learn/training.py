@@ -26,7 +26,14 @@ from ..model.config import TrainConfig
 from ..model.features import FeaturePipeline, PointData
 from ..model.runs import RunInfo, load_config, load_run_info, load_weights
 from ..settings import build, save_json
-from ..util import atomic_write_bytes, atomic_write_json, available_cpus, check_output_folder, natural_sorted
+from ..util import (
+    atomic_write_bytes,
+    atomic_write_json,
+    available_cpus,
+    check_output,
+    check_output_folder,
+    natural_sorted,
+)
 from .augmentation import Augmenter
 from .batches import PointBatches, make_loader
 from .evaluation import EvalResult, evaluate, mean_std_table
@@ -149,6 +156,8 @@ def train(
     check_output_folder(out, "--out", (dataset_path,), kind="run")
     if config.init_from and Path(config.init_from).resolve() == out.resolve():
         raise SignposeError(f"{out}: --init-from is the run being trained; start from another run")
+    if runtime.progress_file:
+        _check_progress_file(Path(runtime.progress_file), (Path(dataset_path), out))
     dataset = Dataset(dataset_path)
     check_not_being_written(dataset.root)
     if _check_resumable(out, config, dataset):
@@ -158,6 +167,19 @@ def train(
     run = _check(dataset, config)
     with RunLock(out):
         return _fit(out, run, config, runtime, progress)
+
+
+def _check_progress_file(path: Path, folders: tuple[Path, ...]) -> None:
+    """--progress-file is a JSON file of its own, rewritten every epoch: not a folder, in a
+    folder that exists, and never inside the dataset or the run (their files are theirs)."""
+    check_output(path, "--progress-file", suffixes=(".json",), force=True)
+    for folder in folders:
+        if folder.resolve() in path.resolve().parents:
+            raise SignposeError(f"{path}: --progress-file is inside {folder}; write it outside the dataset and the run")
+    if not path.resolve().parent.is_dir():
+        raise SignposeError(
+            f"{path}: --progress-file's folder {path.parent} does not exist; create it or choose another"
+        )
 
 
 def _check(dataset: Dataset, config: TrainConfig) -> _Checked:
