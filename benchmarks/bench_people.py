@@ -171,6 +171,21 @@ EVALUATED: dict[str, tuple[str, dict]] = {
 }
 
 
+# Fused across families (issue: accuracy across people): trained as their members, read as
+# one model whose probabilities average every member model's, each model one vote (SAM-SLR
+# fuses its streams' scores so, with equal weights unless fitted; weights fitted per fold
+# would choose on the people tested). islr's one model and the graph network's joint and
+# bone streams: three votes, two of them the skeleton graph's.
+FUSED: dict[str, tuple[str, ...]] = {
+    "default + gcn joint + bone, every model one vote": (DEFAULT, GCN_FUSED),
+}
+
+
+def trained_as(name: str) -> tuple[str, ...]:
+    """The configurations whose runs make this one: its members when fused, else itself."""
+    return FUSED.get(name, (name,))
+
+
 def datasets() -> dict[str, Path]:
     root = OUT / "people" / "data"
     sets = {"people22": root / "people22", "asl-signs": root / "asl-signs"}
@@ -268,12 +283,19 @@ def evaluated_runs(folder: Path, options: dict) -> list[Path]:
     return runs
 
 
-def ensemble_runs(folders: list[Path]) -> list[Path]:
-    """The seeds' runs of each fold as one model (their probabilities averaged)."""
+def ensemble_runs(folders: list[Path], out: Path | None = None) -> list[Path]:
+    """The runs of each fold (the seeds', or a fused configuration's members') as one model,
+    their probabilities averaged: into each fold's eval folder, or under `out` (read again
+    while newer than every member's cross-validation)."""
     outs = []
+    made = max((f / "cv.json").stat().st_mtime for f in folders)
     for fold in fold_runs(folders[0]):
         members = [f / fold.name for f in folders[1:]]
-        outs.append(Path(evaluate(fold, ensemble=members).out))
+        here = out / fold.name if out is not None else None
+        if here is not None and (here / "predictions.csv").is_file() and here.stat().st_mtime > made:
+            outs.append(here)
+            continue
+        outs.append(Path(evaluate(fold, ensemble=members, out=here).out))
     return outs
 
 
@@ -375,7 +397,7 @@ def train_all(todo: list[tuple[str, str, TrainConfig]], sets: dict[str, Path]) -
 def main() -> None:
     logging.getLogger("lightning").setLevel(logging.ERROR)
     wanted = os.environ.get("BENCH_CONFIGS")
-    names = [n for n in CANDIDATES if wanted is None or n in wanted.split(";")]
+    names = [n for n in [*CANDIDATES, *FUSED] if wanted is None or n in wanted.split(";")]
     sets = datasets()
     signer_of = {
         s: dict(zip(Dataset(p).rows["sample"], Dataset(p).rows["signer"], strict=True)) for s, p in sets.items()
@@ -395,24 +417,42 @@ def train_sets(names: list[str], trained: list[str], seeds: list[int], sets: dic
     """Every run of these configurations and seeds not made yet; the cheap set first, as it prunes."""
     for set_name in sorted(trained, key=lambda s: (s != CHEAP, s == "people22")):  # people22 is the costly one
         here = [n for n in names if set_name == CHEAP or not fails_on_cheap_set(n, signer_of)]
+        here = list(dict.fromkeys(m for n in here for m in trained_as(n)))  # a fused one trains its members
         plan = [(set_name, n, settings(CANDIDATES[n], seed)) for n in here for seed in seeds]
         todo = [(s, n, c) for s, n, c in plan if not (run_folder(s, n, c) / "cv.json").is_file()]
         if todo:
             train_all(todo, sets)
 
 
+def seed_folders(name: str, set_name: str, seed: int) -> list[Path] | None:
+    """One seed's run folders on a set (a fused configuration's members'); None until all finished."""
+    folders = [run_folder(set_name, m, settings(CANDIDATES[m], seed)) for m in trained_as(name)]
+    return folders if all((f / "cv.json").is_file() for f in folders) else None
+
+
+def seed_fold_runs(name: str, set_name: str, seed: int) -> list[Path] | None:
+    """One seed's fold runs on a set, a fused configuration's as one model; None until finished."""
+    folders = seed_folders(name, set_name, seed)
+    if folders is None:
+        return None
+    if name not in FUSED:
+        return fold_runs(folders[0])
+    slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")[:48]
+    return ensemble_runs(folders, RUNS / set_name / "fused" / slug / f"seed{seed}")
+
+
 def seed_people(name: str, set_names, seed: int, signer_of: dict[str, str]) -> pd.Series | None:
     """One seed's accuracy per person on these sets (None until it has finished on all)."""
-    folders = [run_folder(s, name, settings(CANDIDATES[name], seed)) for s in set_names]
-    if not all((f / "cv.json").is_file() for f in folders):
+    runs = [seed_fold_runs(name, s, seed) for s in set_names]
+    if any(r is None for r in runs):
         return None
-    return pd.concat([per_person(fold_runs(f), signer_of) for f in folders])
+    return pd.concat([per_person(r, signer_of) for r in runs])
 
 
 def seed_units(name: str, set_name: str, seed: int, signer_of: dict[str, str]) -> pd.Series | None:
     """One seed's per-set units (clips on KArSL, people elsewhere); None until finished."""
-    folder = run_folder(set_name, name, settings(CANDIDATES[name], seed))
-    return per_unit(set_name, fold_runs(folder), signer_of) if (folder / "cv.json").is_file() else None
+    runs = seed_fold_runs(name, set_name, seed)
+    return None if runs is None else per_unit(set_name, runs, signer_of)
 
 
 def finalists(sets: dict[str, Path], signer_of: dict[str, str]) -> list[str]:
@@ -425,7 +465,7 @@ def finalists(sets: dict[str, Path], signer_of: dict[str, str]) -> list[str]:
         return [DEFAULT, BASELINE]
     rng = np.random.default_rng(0)
     chosen = [DEFAULT, BASELINE]
-    for name in CANDIDATES:
+    for name in [*CANDIDATES, *FUSED]:
         acc = seed_people(name, sets, SEEDS[0], signer_of)
         if name in chosen or acc is None:
             continue
@@ -506,6 +546,10 @@ def summarise(sets: dict[str, Path], signer_of: dict[str, str]) -> None:
             if base == name:
                 runs = {s: [evaluated_runs(f, options) for f in folders] for s, folders in found.items()}
                 add(label, runs, seeds)
+    for name in FUSED:  # the seeds every member has finished on every set, each seed's members as one model
+        seeds = [s for s in range(5) if all(seed_folders(name, set_name, s) for set_name in sets)]
+        if seeds:
+            add(name, {set_name: [seed_fold_runs(name, set_name, s) for s in seeds] for set_name in sets}, len(seeds))
     if DEFAULT not in people:  # the default on one set only: what is there, against it
         default_rows = [r["_acc"] for r in partial if r["configuration"] == DEFAULT]
         if not default_rows:
@@ -533,7 +577,7 @@ def summarise(sets: dict[str, Path], signer_of: dict[str, str]) -> None:
         if name != DEFAULT:
             decided.append((name, verdict(acc, people[DEFAULT], units[name], units[DEFAULT], rng)))
         rows.append(row)
-    for name in CANDIDATES:  # pruned on the cheap set: failed there, so never ranked
+    for name in [*CANDIDATES, *FUSED]:  # pruned on the cheap set: failed there, so never ranked
         if name not in people and fails_on_cheap_set(name, signer_of, quiet=True):
             decided.append((name, f"does not pass (fails on {CHEAP} alone; not trained on the other sets)"))
     report(
