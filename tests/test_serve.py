@@ -421,8 +421,9 @@ def test_the_record_view_writes_takes_into_a_dataset_and_deletes_them(small_run,
     with running(small_run, dataset=str(out)) as (base, _):  # a restart resumes the count
         again = httpx.post(f"{base}/api/record/takes", json=take, timeout=60)
         assert again.json()["take"] == 2
-    with running(small_run) as (base, _):
-        assert httpx.get(f"{base}/api/record").status_code == 404
+    with running(small_run) as (base, _):  # no --dataset: every Record route says how to get one
+        for reply in (httpx.get(f"{base}/api/record"), httpx.get(f"{base}/api/record/frames", params={"sample": "x"})):
+            assert reply.status_code == 404 and "records no takes; start it with --dataset DIR" in reply.json()["error"]
 
 
 def test_the_train_button_trains_one_job_at_a_time_and_serves_the_new_run(small_run, wlasl_extracted, tmp_path):
@@ -459,5 +460,6 @@ def test_the_train_button_trains_one_job_at_a_time_and_serves_the_new_run(small_
         cancelled = httpx.delete(f"{base}/api/train")
         assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
         assert httpx.delete(f"{base}/api/train").status_code == 409
-    with running(small_run) as (base, _):
-        assert httpx.get(f"{base}/api/train").status_code == 404
+    with running(small_run) as (base, _):  # no --dataset: the Train routes say how to get one
+        for reply in (httpx.get(f"{base}/api/train"), httpx.delete(f"{base}/api/train")):
+            assert reply.status_code == 404 and "trains nothing; start it with --dataset DIR" in reply.json()["error"]

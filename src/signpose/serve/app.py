@@ -34,6 +34,7 @@ import shutil
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
@@ -88,6 +89,17 @@ def make_server(app: FastAPI, config: ServeConfig):
             super().handle_exit(sig, frame)
 
     return Server(server_config(app, config))
+
+
+Part = TypeVar("Part")
+
+
+def needs_dataset(part: Part | None, missing: str) -> Part:
+    """The Record view's and the Train button's parts exist only with `serve --dataset`:
+    without it, each of their routes is one 404 that says how to get them."""
+    if part is None:
+        raise ApiError(404, f"this server {missing}; start it with --dataset DIR")
+    return part
 
 
 def create_app(run: str | Path | list[str | Path], config: ServeConfig | None = None) -> FastAPI:
@@ -191,9 +203,7 @@ def create_app(run: str | Path | list[str | Path], config: ServeConfig | None = 
     app.state.train_job = job
 
     def the_job() -> TrainJob:
-        if job is None:
-            raise ApiError(404, "this server trains nothing; start it with --dataset DIR")
-        return job
+        return needs_dataset(job, "trains nothing")
 
     @app.post("/api/train", status_code=202)
     async def train_start(request: Request):
@@ -223,9 +233,7 @@ def create_app(run: str | Path | list[str | Path], config: ServeConfig | None = 
             raise ApiError(409, str(e)) from None
 
     def the_recorder() -> Recorder:
-        if recorder is None:
-            raise ApiError(404, "this server records no takes; start it with --dataset DIR")
-        return recorder
+        return needs_dataset(recorder, "records no takes")
 
     @app.get("/api/record")
     async def record_state():
