@@ -550,12 +550,17 @@ def summarise(sets: dict[str, Path], signer_of: dict[str, str]) -> None:
         seeds = [s for s in range(5) if all(seed_folders(name, set_name, s) for set_name in sets)]
         if seeds:
             add(name, {set_name: [seed_fold_runs(name, set_name, s) for s in seeds] for set_name in sets}, len(seeds))
+            continue
+        for set_name in sets:  # its first seed where every member has finished there
+            runs = seed_fold_runs(name, set_name, SEEDS[0])
+            if runs is not None:
+                partial.append(_partial_row(name, set_name, runs, signer_of, rng))
     if DEFAULT not in people:  # the default on one set only: what is there, against it
         default_rows = [r["_acc"] for r in partial if r["configuration"] == DEFAULT]
         if not default_rows:
             print("the default has not finished on any set yet: nothing to compare", file=sys.stderr)
             return
-        report_partial(partial, pd.concat(default_rows), rng)
+        report_partial(partial, pd.concat(default_rows), rng)  # per unit, as the rows
         write_tables(None)
         return
     rows, decided = [], []
@@ -586,7 +591,7 @@ def summarise(sets: dict[str, Path], signer_of: dict[str, str]) -> None:
         {"epochs (every run)": EPOCHS, "interval": "95% bootstrap over people (KArSL: over clips)"},
     )
     report(f"{NAME}_rule", [{"configuration": n, "rule": v} for n, v in decided], {})
-    report_partial(partial, people[DEFAULT], rng)
+    report_partial(partial, pd.concat(units[DEFAULT].values()), rng)
     people_table = pd.DataFrame(people).round(3)
     people_table.index.name = "person"
     people_table.to_csv(OUT / f"{NAME}_per_person.csv")
@@ -597,11 +602,11 @@ def per_signer_of(clips: pd.Series, signer_of: dict[str, str]) -> pd.Series:
     return clips.groupby(clips.index.map(signer_of)).mean()
 
 
-def report_partial(partial: list[dict], default_people: pd.Series, rng) -> None:
-    for row in partial:  # paired with the default on the same people
-        d = (row.pop("_acc") - default_people).dropna().to_numpy()
+def report_partial(partial: list[dict], default_units: pd.Series, rng) -> None:
+    for row in partial:  # paired with the default on the same people (KArSL: the same clips)
+        d = (row.pop("_acc") - default_units).dropna().to_numpy()
         lo, hi = bootstrap_mean(d, rng) if len(d) else (np.nan, np.nan)
-        row["vs default (same people)"] = f"{d.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]" if len(d) else ""
+        row["vs default (same units)"] = f"{d.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]" if len(d) else ""
     report(f"{NAME}_partial", partial, {"not ranked": "finished on one set only; the rule needs both"})
 
 
@@ -622,18 +627,21 @@ def _partial_rows(name: str, overrides: dict, sets: dict[str, Path], signer_of: 
             continue
         views = [(name, fold_runs(folder))]
         views += [(f"{name}: {m} stream alone", member_runs(folder, m)) for m in overrides.get("streams", [])]
-        for label, runs in views:
-            acc = per_person(runs, signer_of)
-            lo, hi = bootstrap_mean(acc.to_numpy(), rng)
-            rows.append(
-                {
-                    "configuration": label,
-                    "set": set_name,
-                    "per person": f"{acc.mean():.3f} [{lo:.3f}, {hi:.3f}]",
-                    "_acc": acc,
-                }
-            )
+        rows += [_partial_row(label, set_name, runs, signer_of, rng) for label, runs in views]
     return rows
+
+
+def _partial_row(label: str, set_name: str, runs: list[Path], signer_of: dict, rng) -> dict:
+    """One configuration on one set, in the units the rule's per-set clause uses there."""
+    acc = per_unit(set_name, runs, signer_of)
+    lo, hi = bootstrap_mean(acc.to_numpy(), rng)
+    return {
+        "configuration": label,
+        "set": set_name,
+        "unit": unit_word(set_name),
+        "accuracy": f"{acc.mean():.3f} [{lo:.3f}, {hi:.3f}]",
+        "_acc": acc,
+    }
 
 
 def write_tables(people_table: pd.DataFrame | None) -> None:
