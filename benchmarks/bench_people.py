@@ -160,6 +160,12 @@ CANDIDATES: dict[str, dict] = {
     # normalisation per speaker) does in speech: each person's points less their own mean,
     # over their own spread; the tested person's from their own recordings, no labels.
     "default + per-signer standardisation": {"features": {"signer_norm": True}},
+    # Added after the above had run, before any run of its own (the rule unchanged): features
+    # trained not to tell the training signers apart, DANN's gradient reversal with people as
+    # the domains (Ganin & Lempitsky 2015, at their schedule up to weight 1; for sign
+    # recognition: Ferreira et al. 2021). KArSL trains on one signer: nobody to hide, so
+    # there it is the default itself.
+    "default + signer-adversarial features (DANN)": {"recipe": {"signer_adversary": 1.0}},
 }
 
 
@@ -208,7 +214,13 @@ def settings(overrides: dict, seed: int) -> TrainConfig:
 
 # Settings added after the study began, at values that change nothing: left out of the key,
 # so runs made before they existed are found (as a resumed run compares resolved settings).
-ADDED_SINCE = {"streams": [], "features.stream": "joint", "fusion": "equal", "features.signer_norm": False}
+ADDED_SINCE = {
+    "streams": [],
+    "features.stream": "joint",
+    "fusion": "equal",
+    "features.signer_norm": False,
+    "recipe.signer_adversary": 0.0,
+}
 
 
 def key(config: TrainConfig) -> str:

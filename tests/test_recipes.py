@@ -9,7 +9,7 @@ from conftest import copy_run, small_run_config
 
 from signpose.errors import SignposeError
 from signpose.learn.evaluation import evaluate
-from signpose.learn.lightning import LateDropout, LitSignClassifier, ema_decay
+from signpose.learn.lightning import LateDropout, LitSignClassifier, SignerAdversary, dann_weight, ema_decay
 from signpose.learn.training import train
 from signpose.model.recipes import Recipe
 from signpose.model.runs import load_classifier
@@ -111,7 +111,8 @@ def test_awp_takes_the_gradient_up_the_slope_and_steps_from_the_weights_it_had(s
     module = LitSignClassifier(classifier, config.recipe.replace(awp=0.2, awp_start=0.0, label_smoothing=0.0))
     generator = torch.Generator().manual_seed(0)
     points = torch.rand(6, 30, classifier.features.n_points, 2, generator=generator)
-    batch = (points, torch.ones(points.shape[:3], dtype=torch.bool), torch.tensor([0, 1, 2, 3, 4, 0]))
+    y = torch.tensor([0, 1, 2, 3, 4, 0])
+    batch = (points, torch.ones(points.shape[:3], dtype=torch.bool), y, torch.full_like(y, -1))
     weights = {n: p.detach().clone() for n, p in module.named_parameters()}
 
     clean = module._logits_loss(batch, None)[1]
@@ -141,3 +142,53 @@ def test_a_run_with_awp_trains(tmp_path, synth_small):
     train(synth_small, run, config, progress=False)
     assert evaluate(run).accuracy > 0.4  # chance is 0.2
     assert json.loads((run / "config.json").read_text())["recipe"]["awp"] == 0.2
+
+
+def test_the_signer_adversary_learns_who_signs_and_hands_the_features_the_reverse():
+    """DANN's gradient reversal: the adversary's own weights get the gradient that makes it
+    better at telling signers apart; the features it reads get that gradient reversed and
+    scaled by the weight of the moment."""
+    torch.manual_seed(0)
+    adversary = SignerAdversary(8, 3)
+    features = torch.randn(5, 8, requires_grad=True)
+    signers = torch.tensor([0, 1, 2, 0, 1])
+    torch.nn.functional.cross_entropy(adversary(features, 0.5), signers).backward()
+    reversed_grad = features.grad.clone()
+    own = {n: p.grad.clone() for n, p in adversary.named_parameters()}
+    features.grad = None
+    adversary.zero_grad()
+    torch.nn.functional.cross_entropy(adversary.net(features), signers).backward()
+    assert torch.allclose(reversed_grad, -0.5 * features.grad)
+    assert all(torch.equal(own[n], p.grad) for n, p in adversary.named_parameters())
+
+
+def test_the_adversary_weight_rises_from_0_to_the_asked_one_as_dann_schedules_it():
+    weights = [dann_weight(p, 0.3) for p in (0.0, 0.1, 0.5, 1.0)]
+    assert weights[0] == 0.0 and weights == sorted(weights)
+    assert weights[1] == pytest.approx(0.3 * 0.4621, abs=1e-4) and weights[-1] == pytest.approx(0.3, abs=1e-4)
+
+
+def test_a_signer_adversarial_run_trains_saves_only_the_sign_model_and_recognises(tmp_path, synth_small):
+    config = small_run_config(recipe={"epochs": 6, "lr": 2e-3, "signer_adversary": 1.0})
+    run = tmp_path / "run"
+    train(synth_small, run, config, progress=False)
+    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    adversary = [k for k in checkpoint["state_dict"] if k.startswith("adversary.")]
+    assert adversary and checkpoint["state_dict"]["adversary.net.2.weight"].shape[0] == 2  # signer1, signer2
+    saved = torch.load(run / "model.pt", map_location="cpu", weights_only=True)
+    assert not any("adversary" in k for k in saved)
+    log = (run / "logs" / "csv" / "metrics.csv").read_text()
+    assert "train_signer_acc" in log.splitlines()[0]
+    assert evaluate(run).accuracy > 0.4  # chance is 0.2
+    assert json.loads((run / "config.json").read_text())["recipe"]["signer_adversary"] == 1.0
+
+
+def test_a_signer_adversary_with_one_training_signer_says_so_and_trains_without(tmp_path, capsys):
+    from signpose.data.synth import synth_dataset
+
+    two = synth_dataset(tmp_path / "two", signers=2, signs=5, reps=4, seed=1, progress=False)
+    config = small_run_config(test_signer="signer2", recipe={"epochs": 2, "lr": 2e-3, "signer_adversary": 1.0})
+    train(two, tmp_path / "run", config, progress=False)
+    assert "needs 2 or more training signers, this run has one" in capsys.readouterr().err
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert not any(k.startswith("adversary.") for k in checkpoint["state_dict"])

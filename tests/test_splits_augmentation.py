@@ -108,8 +108,12 @@ def test_batches_keep_their_labels(real_batch):
     source = PointBatches(PointData(pts, mask, None), y, np.arange(len(y)))
     collate = Collate(source, Augmenter(AugmentConfig(), feature_set("pose_hands"), seed=0))
     idx = [5, 1, 9, 3]
-    _, _, yb = collate(idx)
+    _, _, yb, signers = collate(idx)
     np.testing.assert_array_equal(yb.numpy(), y[idx])
+    assert (signers.numpy() == -1).all()  # no signers given: none of the training ones
+    who = np.arange(len(y)) % 3
+    _, _, _, signers = Collate(PointBatches(PointData(pts, mask, None), y, np.arange(len(y)), who), None)(idx)
+    np.testing.assert_array_equal(signers.numpy(), who[idx])
 
 
 def test_affine_is_about_the_body_centre_and_seed_transforms_match_the_notebook():

@@ -11,12 +11,16 @@ from .augmentation import Augmenter
 
 
 class PointBatches(torch.utils.data.Dataset):
-    """Indices into prepared points; batches are gathered and augmented in `collate`."""
+    """Indices into prepared points; batches are gathered and augmented in `collate`. Each
+    sample carries its signer's index among the training signers (-1: not one of them)."""
 
-    def __init__(self, data: PointData, labels: np.ndarray, indices: np.ndarray):
+    def __init__(self, data: PointData, labels: np.ndarray, indices: np.ndarray, signers: np.ndarray | None = None):
         self.points = torch.from_numpy(np.ascontiguousarray(data.points))
         self.mask = torch.from_numpy(np.ascontiguousarray(data.mask))
         self.labels = torch.from_numpy(labels.astype(np.int64))
+        self.signers = torch.from_numpy(
+            np.full(len(labels), -1, dtype=np.int64) if signers is None else signers.astype(np.int64)
+        )
         self.indices = torch.from_numpy(np.asarray(indices, dtype=np.int64))
 
     def __len__(self) -> int:
@@ -38,7 +42,7 @@ class Collate:
         pts, mask = self.source.points[idx_t], self.source.mask[idx_t]
         if self.augmenter is not None:
             pts, mask = self.augmenter(pts, mask)
-        return pts, mask, self.source.labels[idx_t]
+        return pts, mask, self.source.labels[idx_t], self.source.signers[idx_t]
 
 
 def make_loader(

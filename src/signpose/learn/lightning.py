@@ -21,6 +21,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from ..errors import SignposeError, is_environment_error
 from ..model.architectures import SignClassifier
+from ..model.architectures.registry import classifier_layer
 from ..model.recipes import Recipe
 from ..progress import bar
 from ..util import atomic_write_bytes
@@ -41,29 +42,95 @@ def warmup_cosine(total_steps: int, warmup_steps: int):
     return factor
 
 
-class LitSignClassifier(L.LightningModule):
-    """The classifier with its loss, metrics and the recipe's optimizer and schedule."""
+class _ReverseGradient(torch.autograd.Function):
+    """Identity forward; the gradient times -weight backward (Ganin & Lempitsky 2015)."""
 
-    def __init__(self, classifier: SignClassifier, recipe: Recipe):
+    @staticmethod
+    def forward(ctx, x, weight: float):
+        ctx.weight = weight
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.weight * grad, None
+
+
+class SignerAdversary(torch.nn.Module):
+    """DANN's domain classifier with people as the domains (Ganin & Lempitsky, ICML 2015;
+    signer-invariant features for sign recognition: Ferreira et al., 2021): it learns which
+    training signer a sample is from the features the sign classifier reads, and the model
+    learns, through the reversed gradient, features it cannot tell the signers apart by.
+    Training only: it is not part of the saved model."""
+
+    def __init__(self, features: int, signers: int):
+        super().__init__()
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(features, features), torch.nn.ReLU(), torch.nn.Linear(features, signers)
+        )
+
+    def forward(self, features: torch.Tensor, weight: float) -> torch.Tensor:
+        return self.net(_ReverseGradient.apply(features, weight))
+
+
+def dann_weight(progress: float, most: float) -> float:
+    """DANN's schedule: from 0 (the features are still noise) up to `most` along
+    2 / (1 + exp(-10 p)) - 1 over the training progress p in [0, 1]."""
+    return most * (2.0 / (1.0 + math.exp(-10.0 * min(1.0, max(0.0, progress)))) - 1.0)
+
+
+class LitSignClassifier(L.LightningModule):
+    """The classifier with its loss, metrics and the recipe's optimizer and schedule (and,
+    with `signer_adversary` and 2 or more training signers, the signer adversary)."""
+
+    def __init__(self, classifier: SignClassifier, recipe: Recipe, signers: int = 0):
         super().__init__()
         self.classifier = classifier
         self.recipe = recipe
         self.loss = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
         self._moved: list[tuple[torch.Tensor, torch.Tensor]] = []  # AWP's weight moves, undone before the step
+        self.adversary = None
+        if recipe.signer_adversary > 0 and signers >= 2:
+            _, layer = classifier_layer(classifier.model)  # the contract: its input is the pooled features
+            self.adversary = SignerAdversary(layer.in_features, signers)
+            self._pooled: torch.Tensor | None = None
+            self._hook = layer.register_forward_pre_hook(self._keep_pooled)
+
+    def on_fit_end(self) -> None:
+        if self.adversary is not None:  # the classifier lives on after training, without it
+            self._hook.remove()
+
+    def _keep_pooled(self, _layer, inputs) -> None:
+        self._pooled = inputs[0]
 
     def forward(self, pts, mask):
         return self.classifier(pts, mask)
 
     def _logits_loss(self, batch, mix: tuple[float, torch.Tensor] | None):
-        pts, mask, y = batch
+        pts, mask, y, _ = batch
         if mix is not None:
             return self._mixup_step(pts, mask, y, mix)
         logits = self(pts, mask)
         return logits, self.loss(logits, y)
 
+    def _adversary_loss(self, signers: torch.Tensor, mix: tuple[float, torch.Tensor] | None) -> torch.Tensor:
+        """The signer classifier's loss on this step's pooled features (mixed like the signs)."""
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        weight = dann_weight(self.global_step / total, self.recipe.signer_adversary)
+        logits = self.adversary(self._pooled, weight)
+        ce = torch.nn.functional.cross_entropy
+        loss = (
+            ce(logits, signers)
+            if mix is None
+            else mix[0] * ce(logits, signers) + (1 - mix[0]) * ce(logits, signers[mix[1]])
+        )
+        acc = (logits.argmax(-1) == signers).float().mean()
+        self.log("train_signer_acc", acc, on_step=False, on_epoch=True, batch_size=len(signers), sync_dist=True)
+        return loss
+
     def _step(self, batch, stage: str, mix: tuple[float, torch.Tensor] | None = None):
         y = batch[2]
         logits, loss = self._logits_loss(batch, mix)
+        adversary = self._adversary_loss(batch[3], mix) if stage == "train" and self.adversary is not None else 0
         acc = (logits.argmax(-1) == y).float().mean()
         n = len(y)
         self.log(
@@ -84,7 +151,7 @@ class LitSignClassifier(L.LightningModule):
             batch_size=n,
             sync_dist=True,
         )
-        return loss
+        return loss + adversary  # the signs' loss is what is logged
 
     def _draw_mixup(self, y: torch.Tensor) -> tuple[float, torch.Tensor] | None:
         """One Beta(a, a) weight and one partner per sample for this batch (None: no mixup)."""

@@ -36,6 +36,14 @@ class Split:
         index = {c: i for i, c in enumerate(self.classes)}
         return np.array([index.get(s, -1) for s in rows["sign_id"]])
 
+    def training_signers(self, rows: pd.DataFrame) -> list[str]:
+        return sorted(set(rows.signer.iloc[self.train]), key=natural_key)
+
+    def signer_indices(self, rows: pd.DataFrame) -> np.ndarray:
+        """Each row's signer as an index among the training signers (-1: not one of them)."""
+        index = {s: i for i, s in enumerate(self.training_signers(rows))}
+        return rows["signer"].map(index).fillna(-1).to_numpy(np.int64)
+
 
 def _stratified(indices: np.ndarray, labels: np.ndarray, val_fraction: float, seed: int):
     from sklearn.model_selection import train_test_split

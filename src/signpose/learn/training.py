@@ -231,8 +231,14 @@ def _fit(out: Path, run: _Checked, config: TrainConfig, runtime: RuntimeConfig, 
     recipe, data, split = config.recipe, run.data, run.split
     labels = split.labels(data.rows)
     augmenter = Augmenter(config.augment, run.pipeline.set, seed=config.seed) if config.augment.active else None
+    signers = split.signer_indices(data.rows)
     train_loader = make_loader(
-        PointBatches(data, labels, split.train), recipe.batch_size, augmenter, True, config.seed, runtime.num_workers
+        PointBatches(data, labels, split.train, signers),
+        recipe.batch_size,
+        augmenter,
+        True,
+        config.seed,
+        runtime.num_workers,
     )
     # Without validation data nothing is validated (earlier versions validated on the
     # training samples and logged that as validation accuracy).
@@ -251,12 +257,18 @@ def _fit(out: Path, run: _Checked, config: TrainConfig, runtime: RuntimeConfig, 
     save_json(config, out / "config.json")
     if split.test_signer is not None:  # said once everything is checked
         print(_validation_note(split, run.held), file=sys.stderr)
+    if recipe.signer_adversary > 0 and len(split.training_signers(data.rows)) < 2:
+        print(
+            "signpose: warning: --signer-adversary needs 2 or more training signers, this run has one: "
+            "it trains without (nobody to hide)",
+            file=sys.stderr,
+        )
     if run.started_from and not resume.is_file():
         print(run.started_from, file=sys.stderr)
     started = time.perf_counter()
     try:
         trainer.fit(
-            LitSignClassifier(run.classifier, recipe),
+            LitSignClassifier(run.classifier, recipe, len(split.training_signers(data.rows))),
             train_loader,
             val_loader,
             ckpt_path=resume if resume.is_file() else None,

@@ -70,6 +70,14 @@ class Recipe(Preset):
         "has been moved this far (L2) up its loss gradient (0: off)",
     )
     awp_start: float = Field(0.05, ge=0, lt=1, description="share of the epochs trained before AWP is switched on")
+    signer_adversary: float = Field(
+        0.0,
+        ge=0,
+        le=10,
+        description="signer-adversarial training (DANN, Ganin & Lempitsky 2015): a small classifier learns "
+        "who signs from the model's pooled features, which learn through reversed gradients, this much "
+        "at most, to hide it (0: off; needs 2 or more training signers)",
+    )
 
     @property
     def needs_validation(self) -> bool:
