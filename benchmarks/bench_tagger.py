@@ -147,11 +147,8 @@ def decode_tagged(rec: Recognizer, classify, stream: bc.Stream, signing: np.ndar
     frame) opening and closing its segments."""
     decoder = StreamDecoder(LiveConfig(gap=gap), stream.seq.fps, classify, rec.classes, rec.names, top_k=1)
     events = []
-    for t, (xyz, present) in enumerate(zip(stream.seq.xyz, stream.seq.present, strict=True)):
-        decoder._buffer.append((xyz, present))
-        decoder.size = (stream.seq.width, stream.seq.height)
-        decoder.frames += 1
-        events += decoder._push_segment(bool(signing[t]))
+    for xyz, present, up in zip(stream.seq.xyz, stream.seq.present, signing, strict=True):
+        events += decoder.push(xyz, present, stream.seq.width, stream.seq.height, signing=bool(up))
     events += decoder.finish()
     return [e for e in events if e["type"] == "commit"]
 

@@ -104,6 +104,24 @@ def test_a_still_person_and_frames_without_hands_commit_nothing():
     assert events == [] and classify.windows == []
 
 
+def test_frames_marked_signing_from_elsewhere_open_and_close_the_signs():
+    """A frame tagger's decision replaces the hands' height: a hand held up through the
+    whole stream gives two signs where the tagger marks two spans, none where it marks none."""
+    frames = stream((0, 40), (2, 40))  # no rest: the height rule sees one long span
+    tagged = [True] * 30 + [False] * 20 + [True] * 30
+    classify = ReadsTheSign()
+    decoder = StreamDecoder(LiveConfig(), FPS, classify, CLASSES, NAMES, top_k=2)
+    pushed = [
+        decoder.push(xyz, present, 640, 480, signing=up) for (xyz, present), up in zip(frames, tagged, strict=True)
+    ]
+    events = [e for step in pushed for e in step] + decoder.finish()
+    found = commits(events)
+    assert [c[0] for c in found] == ["أم mother", "c"]
+    assert found[0][1] == 0 and found[1][1] == 50  # the second opens where the tagger said signing again
+    decoder = StreamDecoder(LiveConfig(), FPS, ReadsTheSign(), CLASSES, NAMES, top_k=2)
+    assert [e for xyz, present in frames for e in decoder.push(xyz, present, 640, 480, signing=False)] == []
+
+
 def test_one_long_sign_is_one_commit():
     _, events, _ = decode(stream(("rest", 10), (1, 150), ("rest", 20)))  # 5 s, longer than max_sign
     assert [c[0] for c in commits(events)] == ["b"]

@@ -275,13 +275,19 @@ class StreamDecoder:
 
     # -- frames in, events out -------------------------------------------------------------
 
-    def push(self, xyz: np.ndarray, present: np.ndarray, width: int, height: int) -> list[dict]:
-        """One frame's (543, 3) points in pixels and (543,) mask -> the events it caused."""
+    def push(
+        self, xyz: np.ndarray, present: np.ndarray, width: int, height: int, signing: bool | None = None
+    ) -> list[dict]:
+        """One frame's (543, 3) points in pixels and (543,) mask -> the events it caused.
+        `signing`: whether this frame is signing as decided elsewhere (a frame tagger, say)
+        instead of by the hands' height; segment mode only."""
         self._buffer.append((xyz, present))
         self.size = (width, height)
         self.frames += 1
         if self.config.mode == "hold":
             return self._push_hold()
+        if signing is not None:
+            return self._push_segment(bool(signing))
         up = bool(signing_frames(xyz[None], present[None], self.config.rest_line)[0])
         # the arms only matter while no hand is up (a hand up keeps the sign going anyway)
         arm = (
