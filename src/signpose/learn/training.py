@@ -32,7 +32,6 @@ from ..util import (
     available_cpus,
     check_output,
     check_output_folder,
-    natural_sorted,
 )
 from .augmentation import Augmenter
 from .batches import PointBatches, make_loader
@@ -231,9 +230,9 @@ def _fit(out: Path, run: _Checked, config: TrainConfig, runtime: RuntimeConfig, 
     recipe, data, split = config.recipe, run.data, run.split
     labels = split.labels(data.rows)
     augmenter = Augmenter(config.augment, run.pipeline.set, seed=config.seed) if config.augment.active else None
-    signers = split.signer_indices(data.rows)
+    trained_on = split.training_signers(data.rows)
     train_loader = make_loader(
-        PointBatches(data, labels, split.train, signers),
+        PointBatches(data, labels, split.train, split.signer_indices(data.rows)),
         recipe.batch_size,
         augmenter,
         True,
@@ -257,7 +256,7 @@ def _fit(out: Path, run: _Checked, config: TrainConfig, runtime: RuntimeConfig, 
     save_json(config, out / "config.json")
     if split.test_signer is not None:  # said once everything is checked
         print(_validation_note(split, run.held), file=sys.stderr)
-    if recipe.signer_adversary > 0 and len(split.training_signers(data.rows)) < 2:
+    if recipe.signer_adversary > 0 and len(trained_on) < 2:
         print(
             "signpose: warning: --signer-adversary needs 2 or more training signers, this run has one: "
             "it trains without (nobody to hide)",
@@ -268,7 +267,7 @@ def _fit(out: Path, run: _Checked, config: TrainConfig, runtime: RuntimeConfig, 
     started = time.perf_counter()
     try:
         trainer.fit(
-            LitSignClassifier(run.classifier, recipe, len(split.training_signers(data.rows))),
+            LitSignClassifier(run.classifier, recipe, len(trained_on)),
             train_loader,
             val_loader,
             ckpt_path=resume if resume.is_file() else None,
@@ -311,7 +310,7 @@ def _record(out, run: _Checked, best, recipe, trainer, seconds, runtime, stopped
         names=[dataset.sign_names.get(c, c) for c in split.classes],
         split=split.name,
         test_signer=split.test_signer,
-        train_signers=natural_sorted(set(data.rows.signer.iloc[split.train])),
+        train_signers=split.training_signers(data.rows),
         validation_signers=run.held,
         signs_not_in_training=split.dropped_from_test,
         samples={"train": len(split.train), "val": len(split.val), "test": len(split.test)},
