@@ -53,6 +53,8 @@ def test_health_signs_and_page(small_run):
         assert health["status"] == "ok" and health["run"] == small_run.name and health["classes"] == 5
         assert health["model"] == "islr" and health["models"] == 1 and health["backend"] == "torch"
         assert health["version"]
+        mediapipe = health["threads"]["pools"]["mediapipe"]  # started as work came (one graph made early)
+        assert 1 <= mediapipe["threads"] <= mediapipe["cap"] == health["workers"]
         accuracy = json.loads((small_run / "metrics.json").read_text())["accuracy"]
         assert health["accuracy"]["accuracy"] == accuracy and health["accuracy"]["signer"] == "signer3"
         response = httpx.get(f"{base}/api/signs")
@@ -65,6 +67,35 @@ def test_health_signs_and_page(small_run):
             assert httpx.get(f"{base}{asset}").status_code == 200, asset
         if "landmarks" in health["modes"]:  # MediaPipe for the browser, served here, not from a CDN
             assert httpx.get(f"{base}/vendor/holistic/holistic.js").status_code == 200
+
+
+def test_the_thread_census_counts_each_pool_apart_and_every_thread():
+    """/api/health's threads: a pool's threads by its name (within its cap), other Python
+    threads apart, and the OS's count (MediaPipe's graphs are native threads) as the rest."""
+    import threading
+
+    from signpose.serve.server import thread_census
+
+    base, hold = thread_census(2), threading.Event()
+    plain = threading.Thread(target=hold.wait, name="someone's thread")
+    with (
+        ThreadPoolExecutor(2, thread_name_prefix="mediapipe") as ours,
+        ThreadPoolExecutor(3, thread_name_prefix="asyncio") as loops,
+    ):
+        for _ in range(2):
+            ours.submit(hold.wait)  # busy, so each submit starts a thread
+        for _ in range(3):
+            loops.submit(hold.wait)
+        plain.start()
+        census = thread_census(2)
+        hold.set()
+    plain.join()
+    assert census["pools"]["mediapipe"] == {"threads": base["pools"]["mediapipe"]["threads"] + 2, "cap": 2}
+    assert census["pools"]["asyncio"]["threads"] == base["pools"]["asyncio"]["threads"] + 3
+    assert census["pools"]["anyio"] == base["pools"]["anyio"]
+    assert census["python_other"] == base["python_other"] + 1
+    if Path("/proc/self/status").is_file():  # every thread counted once: the native ones did not move
+        assert census["native"] == base["native"]
 
 
 def test_the_page_gets_what_it_needs_to_classify_on_the_device(small_run):

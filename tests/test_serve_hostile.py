@@ -184,7 +184,8 @@ def test_d16_d17_d30_d38_messages_are_bounded_and_bad_ones_counted(small_run):
 def test_d19_d20_soak_frames_clients_that_leave_mid_frame(small_run, tmp_path):
     """The server as users run it (its own process): 100 frames-mode clients that leave
     20 ms after sending a frame (the segfault's reproduction), 4 at a time, beside uploads:
-    it stays up, its memory and threads stay flat once warm, no temp file is left."""
+    it stays up, its memory and threads stay flat once warm (its thread pools within their
+    caps), no temp file is left."""
     frame = _frame_jpeg()
     server_workers = 2  # serve's default --workers
     with serving(small_run, tmp_path) as (base, server):
@@ -228,11 +229,14 @@ def test_d19_d20_soak_frames_clients_that_leave_mid_frame(small_run, tmp_path):
         def graphs() -> int:
             return httpx.get(f"{base}/api/health").json()["graphs"]["made"]
 
+        def threads() -> dict:
+            return httpx.get(f"{base}/api/health").json()["threads"]
+
         together(10)  # warm: models loaded, the MediaPipe graphs this load needs made
         for _ in range(3):  # a window of 100 cycles in which no graph was added (each is ~200 MB)
-            before, made = _status(pid), graphs()
+            before, made, threads_before = _status(pid), graphs(), threads()
             together(25)
-            after = _status(pid)
+            after, threads_after = _status(pid), threads()
             if graphs() == made:
                 break
         assert not errors, errors[:3]
@@ -241,7 +245,12 @@ def test_d19_d20_soak_frames_clients_that_leave_mid_frame(small_run, tmp_path):
         assert health["graphs"]["made"] == made <= 4 + server_workers  # bounded: reused, not made per client
         assert health["graphs"]["free"] == made  # every graph back in the pool
         assert after["VmRSS"] - before["VmRSS"] < 50  # MB over 100 cycles
-        assert after["Threads"] <= before["Threads"] + 2
+        # threads: a pool may grow to its cap under load (a slow disk makes passes overlap);
+        # outside the pools, a thread a client (or a graph) would show over these 100 cycles
+        for pool in threads_after["pools"].values():
+            assert pool["threads"] <= pool["cap"], threads_after
+        assert threads_after["python_other"] <= threads_before["python_other"] + 2, (threads_before, threads_after)
+        assert threads_after["native"] <= threads_before["native"] + 2, (threads_before, threads_after)
         assert not [f for f in tmp_path.rglob("*") if f.is_file()]
 
 

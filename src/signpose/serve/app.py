@@ -1,7 +1,8 @@
 """The web app: a page, an HTTP API and a live WebSocket around one trained run.
 
     GET  /                 the page
-    GET  /api/health       status, run, model, classes, backend, version, modes, accuracy
+    GET  /api/health       status, run, model, classes, backend, version, modes, accuracy,
+                           MediaPipe workers and graphs, threads by pool
     GET  /api/signs        [{sign_id, sign}] (Arabic names intact, UTF-8)
     GET  /api/protocol     the live WebSocket's messages, both ways
     GET  /api/device       what a page needs to classify on its own device (features, signs, layout)
@@ -52,7 +53,7 @@ from .config import ServeConfig
 from .guards import WS_MAX_BYTES, SameOrigin, bounded, json_object
 from .live import LiveConnection
 from .record import Recorder
-from .server import Server
+from .server import Server, thread_census
 from .site import ORT_WEB, device_description
 from .stream import CLIENT_FPS, PROTOCOL
 from .trainjob import TrainJob
@@ -193,6 +194,7 @@ def create_app(run: str | Path | list[str | Path], config: ServeConfig | None = 
             "busy": config.workers - server.slots,
             "graphs": {"made": server.extractors.made, "free": server.extractors.free.qsize()},  # MediaPipe
             "live_clients": server.live_clients,
+            "threads": thread_census(config.workers),  # by pool, with caps: a leak shows outside them
             "protocol": "/api/protocol",  # the live WebSocket's messages
             "recording": config.dataset is not None,  # the page's Record view (serve --dataset)
         }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import json
+import os
 import queue
 import shutil
 import tempfile
@@ -237,6 +238,40 @@ class Server:
             result["annotated_url"] = f"/api/annotated/{name}"
         result["timing"]["total"] = round(time.perf_counter() - start, 4)
         return result
+
+
+# Thread pools of the server's process, by the name prefix their threads carry, and the
+# most threads each may hold: a pool grows to its cap under load and stays there (not a
+# leak), so a soak can only tell a leak apart when each pool is counted by itself.
+POOLS = {
+    "mediapipe": ("mediapipe_", None),  # Server.pool: --workers threads
+    "asyncio": ("asyncio_", min(32, (os.cpu_count() or 1) + 4)),  # the loop's default executor (Python's default cap)
+    "anyio": ("AnyIO worker thread", 40),  # Starlette's threadpool (anyio's default limiter)
+}
+
+
+def thread_census(workers: int) -> dict[str, dict[str, int] | int | None]:
+    """The process's threads: each pool's count and cap, the other Python threads, and the
+    native ones (MediaPipe's graphs, allocators; from /proc, None where there is none)."""
+    names = [t.name for t in threading.enumerate()]
+    pools = {
+        pool: {"threads": sum(n.startswith(prefix) for n in names), "cap": workers if cap is None else cap}
+        for pool, (prefix, cap) in POOLS.items()
+    }
+    total = _os_threads()
+    return {
+        "pools": pools,
+        "python_other": len(names) - sum(p["threads"] for p in pools.values()),
+        "native": None if total is None else total - len(names),
+    }
+
+
+def _os_threads() -> int | None:
+    """The process's threads as the OS counts them (None where there is no /proc)."""
+    try:
+        return int(Path("/proc/self/status").read_text().split("Threads:", 1)[1].split()[0])
+    except (OSError, IndexError):
+        return None
 
 
 def _measured_accuracy(run: Path, dataset: Path) -> dict | None:
