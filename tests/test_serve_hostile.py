@@ -472,3 +472,49 @@ def test_a_full_or_read_only_dataset_disk_refuses_a_take_in_one_line_and_keeps_t
         mine = Dataset(out)
         assert sorted(mine.rows["sample"]) == sorted(kept)
         assert all(mine.read(row).frames == 10 for _, row in mine.rows.iterrows())
+
+
+def test_a_train_job_on_a_full_disk_fails_in_one_line_and_keeps_the_takes(small_run, wlasl_extracted, tmp_path):
+    """The Train button when the run does not fit on the dataset's disk: the job ends
+    `failed` with the trainer's one line (no space left; free some), the server stays up,
+    the button resumes that run once there is room again, and every take stays readable."""
+    import os
+
+    from conftest import small_disk
+
+    from signpose.data.dataset import Dataset
+    from signpose.serve.stream import landmark_messages
+
+    ds = Dataset(wlasl_extracted)
+    with small_disk(tmp_path / "disk", "32m") as disk:
+        out = disk / "mine"
+        with running(small_run, dataset=str(out)) as (base, _):
+            for sample in ds.rows["sample"]:  # 2 signs x 3 takes
+                seq = ds.read(ds.rows[ds.rows["sample"] == sample].iloc[0])
+                frames = [{k: m[k] for k in ("w", "h", "parts")} for m in landmark_messages(seq)]
+                take = {"signer": "me", "sign": sample.split("/")[0], "fps": seq.fps, "frames": frames}
+                assert httpx.post(f"{base}/api/record/takes", json=take, timeout=60).status_code == 201
+            room = os.statvfs(disk)
+            (disk / "filler").write_bytes(b"x" * (room.f_bavail * room.f_frsize - 64 * 1024))  # 64 KiB left
+            started = httpx.post(f"{base}/api/train", json={"epochs": 2})
+            deadline = time.time() + 600
+            while (state := httpx.get(f"{base}/api/train").json())["state"] == "running" and time.time() < deadline:
+                time.sleep(0.5)
+            assert started.status_code == 202 and state["state"] == "failed", state
+            message = state["message"]  # the trainer's own line, without the command line's prefix
+            assert "No space left on device; free some space" in message and "\n" not in message, state
+            assert not message.startswith("signpose: error"), message
+            assert httpx.get(f"{base}/api/health").json()["status"] == "ok"
+            (disk / "filler").unlink()  # room again: the button resumes the failed run, in its folder
+            again = httpx.post(f"{base}/api/train", json={"epochs": 2}).json()
+            assert again["run"] == "run-1" and again["resumed"], again
+            deadline = time.time() + 600
+            while (state := httpx.get(f"{base}/api/train").json())["state"] == "running" and time.time() < deadline:
+                time.sleep(0.5)
+            assert state["state"] == "done", state.get("message")
+            assert state["run"] in httpx.get(f"{base}/api/health").json()["runs"]
+            other = httpx.post(f"{base}/api/train", json={"epochs": 3}).json()  # other epochs: a new run
+            assert other["run"] == "run-2" and not other["resumed"], other
+            httpx.delete(f"{base}/api/train")
+        mine = Dataset(out)
+        assert len(mine.rows) == len(ds.rows) and all(mine.read(row).frames for _, row in mine.rows.iterrows())

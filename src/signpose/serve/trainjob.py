@@ -3,7 +3,8 @@ dataset, as `signpose train` in a process of its own (the server never loads the
 cancelling stops that process, and its run folder stays resumable like any other). The
 default model and recipe; signer-independent when the dataset has 2 or more signers (the
 last one tested), held-out takes otherwise. Progress is the run's own progress file
-(`--progress-file`). When it finishes, the server loads the run and the page recognises
+(`--progress-file`). A job that failed resumes in its folder when Train is pressed again
+with the same epochs and takes. When it finishes, the server loads the run and the page recognises
 with it; the folder is an ordinary run (`evaluate`, `export` work on it)."""
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 from ..data.dataset import Dataset
 from ..errors import SignposeError
 
+ERROR = "signpose: error: "  # how the command line starts its one-line errors (the page shows the rest)
+
 
 class TrainJob:
     """At most one training process; `status()` says where it is."""
@@ -29,6 +32,7 @@ class TrainJob:
         self.lock = threading.Lock()
         self.process: subprocess.Popen | None = None
         self.state: dict = {"state": "idle"}
+        self._takes: tuple[str, ...] = ()  # the samples the last job trained on
 
     def start(self, epochs: int) -> dict:
         with self.lock:
@@ -40,22 +44,36 @@ class TrainJob:
             signs, signers = sorted(set(rows.sign_id)), sorted(set(rows.signer))
             if len(signs) < 2:
                 raise SignposeError(f"training needs takes of at least two signs; there are {len(signs)}")
-            n = 1 + max((int(p.name[4:]) for p in self.runs.glob("run-*") if p.name[4:].isdigit()), default=0)
-            run = self.runs / f"run-{n}"
+            takes = tuple(sorted(rows["sample"]))
+            # a job that failed (a full disk, say) resumes in its own folder, as a rerun of the
+            # command would: same epochs, same takes; anything else is a new run
+            resume = self.state["state"] == "failed" and (self.state["epochs"], self._takes) == (epochs, takes)
+            if resume:
+                run = self.runs / self.state["run"]
+            else:
+                n = 1 + max((int(p.name[4:]) for p in self.runs.glob("run-*") if p.name[4:].isdigit()), default=0)
+                run = self.runs / f"run-{n}"
             split = ["--split", "signer"] if len(signers) >= 2 else ["--split", "mixed"]
             self.runs.mkdir(parents=True, exist_ok=True)
-            progress = self.runs / f".run-{n}.progress.json"
+            progress = self.runs / f".{run.name}.progress.json"
             cmd = [sys.executable, "-m", "signpose.cli", "train", str(self.dataset), "--out", str(run), *split,
                    "--epochs", str(epochs), "--progress-file", str(progress)]  # fmt: skip
-            self.log = open(self.runs / f"run-{n}.log", "w", encoding="utf-8")  # noqa: SIM115 (closed when it ends)
+            self.log = open(self.runs / f"{run.name}.log", "a" if resume else "w", encoding="utf-8")  # noqa: SIM115 (closed at its end)
             self.process = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
             how = (
                 f"signer-independent: tested on {signers[-1]}, trained on the other {len(signers) - 1}"
                 if len(signers) >= 2
                 else "one signer: tested on held-out takes (a second person makes it signer-independent)"
             )
-            self.state = {"state": "running", "run": run.name, "epochs": epochs, "epoch": 0, "split": how}
-            self._progress, self._run = progress, run
+            self.state = {
+                "state": "running",
+                "run": run.name,
+                "epochs": epochs,
+                "epoch": 0,
+                "split": how,
+                "resumed": resume,
+            }
+            self._progress, self._run, self._takes = progress, run, takes
             threading.Thread(target=self._wait, daemon=True).start()
             return dict(self.state)
 
@@ -73,8 +91,8 @@ class TrainJob:
                     self.state = {**self.state, "state": "failed", "message": str(e)}
             else:
                 tail = Path(self.log.name).read_text("utf-8", "replace").strip().splitlines()
-                errors = [line for line in tail if line.startswith("signpose: error")] or tail[-1:] or ["no output"]
-                self.state = {**self.state, "state": "failed", "message": errors[-1]}
+                errors = [line for line in tail if line.startswith(ERROR)] or tail[-1:] or ["no output"]
+                self.state = {**self.state, "state": "failed", "message": errors[-1].removeprefix(ERROR)}
 
     def status(self) -> dict:
         with self.lock:
