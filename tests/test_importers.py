@@ -99,15 +99,27 @@ def people22(tmp_path_factory):
     """The 22-person file, imported once (its X is zero-padded after each `length`)."""
     path = shared("keypoints", "asl_recorders_22_258.npz")
     out = tmp_path_factory.mktemp("people22") / "ds"
-    assert import_npz(path, out, progress=False).imported == 2916
+    report = import_npz(path, out, progress=False)
+    assert report.imported == 2916
     with np.load(path) as z:
         ids = [f"{s}/{label}/{n}" for s, label, n in zip(z["signer"], z["label"], z["seq"], strict=True)]
         lengths = dict(zip(ids, z["length"], strict=True))
-    return Dataset(out), lengths
+    return Dataset(out), lengths, report
+
+
+def test_npz_import_says_which_person_saved_pixels(people22):
+    """One of the 22 recorders (s04) saved x, y in pixels where the format has frame units:
+    the import says so, for that person only, and keeps the samples."""
+    ds, _, report = people22
+    assert list(report.off_frame) == ["s04"]
+    count, largest = report.off_frame["s04"]
+    assert count == (ds.rows["signer"] == "s04").sum() == 40 and largest > 1000
+    line = next(line for line in report.summary().splitlines() if "s04" in line)
+    assert line.startswith("  40 samples of s04 have x, y up to") and "pixels" in line
 
 
 def test_npz_import_honours_each_sequences_length(people22):
-    ds, lengths = people22
+    ds, lengths, _ = people22
     seqs, rows, problems = ds.load()
     assert not problems and len(seqs) == 2916 and len(set(lengths.values())) > 5  # lengths really vary
     assert [s.frames for s in seqs] == [lengths[sample] for sample in rows["sample"]]

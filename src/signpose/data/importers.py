@@ -48,6 +48,7 @@ class ImportReport:
     imported: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     renamed: list[tuple[str, str]] = field(default_factory=list)  # ids the source gave twice -> kept as
+    off_frame: dict[str, tuple[int, float]] = field(default_factory=dict)  # signer -> (samples, largest |x|, |y|)
 
     def summary(self) -> str:
         lines = [f"{self.imported + len(self.failed)} samples: {self.imported} imported, {len(self.failed)} failed"]
@@ -56,6 +57,11 @@ class ImportReport:
             lines.append(
                 f"  {len(self.renamed)} sample ids were given twice by the source and kept under new ids "
                 f"(e.g. {first} -> {kept})"
+            )
+        for signer, (count, largest) in self.off_frame.items():
+            lines.append(
+                f"  {count} samples of {signer} have x, y up to {largest:.0f} frame widths/heights: pixels, not frame "
+                "units? body-normalised features (the default) do not depend on the scale; image units and drawings do"
             )
         lines += [f"  failed: {sample}: {error}" for sample, error in self.failed]
         lines.append(f"dataset: {self.out}")
@@ -70,6 +76,21 @@ def source_file(root: Path, name: object, column: str = "file") -> Path:
     if relative.is_absolute() or ".." in relative.parts:
         raise SignposeError(f"{name}: {column} must be a path inside {root}, without '..'")
     return root / relative
+
+
+# Image-normalised points past the frame stay within a few frame widths (MediaPipe places
+# joints it cannot see just outside it: at most 4 in 2,916 real sequences); beyond this,
+# a source wrote pixels.
+OFF_FRAME = 10.0
+
+
+def _check_units(report: ImportReport, item: Imported) -> None:
+    """Count a sample whose x, y are far past the frame (a recorder that saved pixels)."""
+    xy = np.abs(item.seq.xyz[..., :2][item.seq.present])
+    largest = float(xy.max()) if xy.size else 0.0
+    if largest > OFF_FRAME:
+        count, most = report.off_frame.get(item.signer, (0, 0.0))
+        report.off_frame[item.signer] = (count + 1, max(most, largest))
 
 
 def _write(
@@ -105,6 +126,7 @@ def _write(
                 report.failed.append((item.sample, item.error))
             else:
                 report.imported += 1
+                _check_units(report, item)
     if not report.imported and not report.failed:
         raise SignposeError(f"nothing to import from {meta.get('source_root')}")
     return report
