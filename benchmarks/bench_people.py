@@ -166,6 +166,11 @@ CANDIDATES: dict[str, dict] = {
     # recognition: Ferreira et al. 2021). KArSL trains on one signer: nobody to hide, so
     # there it is the default itself.
     "default + signer-adversarial features (DANN)": {"recipe": {"signer_adversary": 1.0}},
+    # Flat minima generalise to domains never seen (SWAD, Cha et al. 2021): the equal average
+    # of the weights over the last quarter of the run (SWA, Izmailov et al. 2018, at its
+    # constant learning rate, which the default keeps), taken after every step as SWAD does.
+    # Added after study 3's other candidates; its share is the paper's, not chosen here.
+    "default + stochastic weight averaging (last quarter, every step)": {"recipe": {"swa": 0.25}},
 }
 
 
@@ -220,6 +225,7 @@ ADDED_SINCE = {
     "fusion": "equal",
     "features.signer_norm": False,
     "recipe.signer_adversary": 0.0,
+    "recipe.swa": 0.0,
 }
 
 

@@ -1,4 +1,5 @@
-"""The winners' regularisation in the recipes: late dropout, mixup in feature space, EMA weights."""
+"""The winners' regularisation in the recipes: late dropout, mixup in feature space, EMA
+weights; and stochastic weight averaging."""
 
 import json
 from types import SimpleNamespace
@@ -9,7 +10,15 @@ from conftest import copy_run, small_run_config
 
 from signpose.errors import SignposeError
 from signpose.learn.evaluation import evaluate
-from signpose.learn.lightning import LateDropout, LitSignClassifier, SignerAdversary, dann_weight, ema_decay
+from signpose.learn.lightning import (
+    LateDropout,
+    LitSignClassifier,
+    SignerAdversary,
+    StochasticWeightAverage,
+    dann_weight,
+    ema_decay,
+    swa_first_step,
+)
 from signpose.learn.training import train
 from signpose.model.recipes import Recipe
 from signpose.model.runs import load_classifier
@@ -30,6 +39,69 @@ def test_a_run_with_late_dropout_mixup_and_ema_keeps_the_averaged_weights(tmp_pa
     assert evaluate(run).accuracy > 0.4  # chance is 0.2
     saved = json.loads((run / "config.json").read_text())["recipe"]
     assert (saved["late_dropout"], saved["mixup"], saved["ema_epochs"]) == (0.8, 0.2, 1.0)
+
+
+def test_swa_keeps_the_equal_average_of_the_last_steps_and_validates_the_current_weights_before():
+    """On a real (tiny) Lightning fit: 3 epochs of 4 steps, the last half averaged. The
+    weights kept are the mean of those after steps 6-11; validation before the window sees
+    the weights as they are (not the untrained copy), inside it the average so far."""
+    import lightning as L
+
+    class Tiny(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(3, 1)
+
+        def training_step(self, batch, _):
+            x, y = batch
+            return torch.nn.functional.mse_loss(self.layer(x), y)
+
+        def validation_step(self, batch, _):
+            pass
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    class Record(L.Callback):
+        def __init__(self):
+            self.after_step, self.validated = [], []
+
+        def on_train_batch_end(self, trainer, module, *_):
+            self.after_step.append(module.layer.weight.detach().clone())
+
+        def on_validation_epoch_start(self, trainer, module):
+            self.validated.append(module.layer.weight.detach().clone())
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(16, 3, generator=generator)
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, x.sum(1, keepdim=True)), batch_size=4)
+    recipe = build(Recipe, {"epochs": 3, "swa": 0.5})
+    swa, record, module = StochasticWeightAverage(swa_first_step(recipe, 4)), Record(), Tiny()
+    assert swa.first_step == 6
+    trainer = L.Trainer(max_epochs=3, callbacks=[swa, record], logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)  # fmt: skip
+    trainer.fit(module, data, data)
+    steps = torch.stack(record.after_step)
+    assert len(steps) == 12
+    assert torch.allclose(module.layer.weight, steps[6:].mean(0), atol=1e-6)  # kept: the window's mean
+    assert not torch.allclose(module.layer.weight, steps[-1], atol=1e-4)  # not the last step's
+    assert torch.equal(record.validated[0], steps[3])  # epoch 1 (before the window): the weights as they are
+    assert torch.allclose(record.validated[1], steps[6:8].mean(0), atol=1e-6)  # epoch 2: the average so far
+
+
+def test_a_run_with_swa_keeps_the_average_and_refuses_it_beside_ema(tmp_path, synth_small):
+    config = small_run_config(recipe={"epochs": 4, "lr": 2e-3, "swa": 0.25})
+    run = tmp_path / "run"
+    train(synth_small, run, config, progress=False)
+    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    kept = torch.load(run / "model.pt", map_location="cpu", weights_only=True)
+    name = "model.classifier.weight"
+    assert torch.equal(kept[name], checkpoint["state_dict"][f"classifier.{name}"])
+    assert not torch.equal(kept[name], checkpoint["current_model_state"][f"classifier.{name}"])
+    assert evaluate(run).accuracy > 0.4  # chance is 0.2
+    assert json.loads((run / "config.json").read_text())["recipe"]["swa"] == 0.25
+    with pytest.raises(SignposeError, match="swa and ema_epochs both average the weights"):
+        build(Recipe, {"swa": 0.25, "ema_epochs": 1.0})
 
 
 def test_late_dropout_is_off_until_its_epoch_then_high(small_run):

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import Callback, EarlyStopping, EMAWeightAveraging, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping, EMAWeightAveraging, ModelCheckpoint, WeightAveraging
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from ..errors import SignposeError, is_environment_error
@@ -236,6 +236,31 @@ def ema_decay(recipe: Recipe, steps_per_epoch: int) -> float:
     return 1.0 - 1.0 / max(1.0, recipe.ema_epochs * steps_per_epoch)
 
 
+class StochasticWeightAverage(WeightAveraging):
+    """SWA (Izmailov et al. 2018, "Averaging weights leads to wider optima and better
+    generalization"): the equal average of the weights over the run's last steps, updated
+    after every step as SWAD (Cha et al. 2021) does for domains never seen in training.
+    Until the window opens the "average" is the current weights, so validation and
+    checkpoints before it see the model as it is, never the untrained copy Lightning's
+    callback starts from."""
+
+    def __init__(self, first_step: int):
+        super().__init__()  # AveragedModel's own averaging function: the equal average
+        self.first_step = first_step
+
+    def should_update(self, step_idx: int | None = None, epoch_idx: int | None = None) -> bool:
+        if step_idx is None:
+            return False
+        if step_idx <= self.first_step and self._average_model is not None:
+            self._average_model.n_averaged.zero_()  # an average of none: the update copies the weights
+        return True
+
+
+def swa_first_step(recipe: Recipe, steps_per_epoch: int) -> int:
+    """The step from which `recipe.swa`, the last share of the steps, is averaged."""
+    return int(round(recipe.epochs * steps_per_epoch * (1.0 - recipe.swa)))
+
+
 class EpochProgress(Callback):
     """One bar over the epochs on stderr (counts, rate, the latest losses and accuracies);
     a line every few seconds when stderr is not a terminal."""
@@ -367,6 +392,8 @@ def make_callbacks(
         callbacks.append(LateDropout(recipe.late_dropout, int(recipe.late_dropout_start * recipe.epochs)))
     if recipe.ema_epochs > 0:
         callbacks.append(EMAWeightAveraging(decay=ema_decay(recipe, steps_per_epoch)))
+    if recipe.swa > 0:
+        callbacks.append(StochasticWeightAverage(swa_first_step(recipe, steps_per_epoch)))
     if progress or progress_file:
         callbacks.append(EpochProgress(progress, progress_file))
     return callbacks, best

@@ -53,6 +53,14 @@ class Recipe(Preset):
         description="keep an exponential moving average of the weights over about this many epochs, "
         "used for validation and kept at the end (0: off)",
     )
+    swa: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="stochastic weight averaging (Izmailov et al. 2018): the weights after every step of this last "
+        "share of the steps, averaged equally (densely, as SWAD does for unseen domains), used for validation "
+        "and kept at the end (0: off; 0.25: the paper's last quarter)",
+    )
     late_dropout: float = Field(
         0.0,
         ge=0,
@@ -88,6 +96,8 @@ class Recipe(Preset):
     def _consistent(self) -> Recipe:
         if self.warmup_epochs >= self.epochs and self.schedule == "cosine":
             raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be fewer than epochs ({self.epochs})")
+        if self.swa > 0 and self.ema_epochs > 0:
+            raise ValueError("swa and ema_epochs both average the weights; choose one (the other 0)")
         return self
 
 
