@@ -4,6 +4,7 @@ and the work of one upload (bounded by frames, frame side and decoded pixels).""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import json
 import os
@@ -258,20 +259,27 @@ def thread_census(workers: int) -> dict[str, dict[str, int] | int | None]:
         pool: {"threads": sum(n.startswith(prefix) for n in names), "cap": workers if cap is None else cap}
         for pool, (prefix, cap) in POOLS.items()
     }
-    total = _os_threads()
+    by_name = _os_threads()
     return {
         "pools": pools,
         "python_other": len(names) - sum(p["threads"] for p in pools.values()),
-        "native": None if total is None else total - len(names),
+        "native": None if by_name is None else sum(by_name.values()) - len(names),
+        "os_names": by_name,  # every thread by the OS's name less its number (Python's share the process's)
     }
 
 
-def _os_threads() -> int | None:
-    """The process's threads as the OS counts them (None where there is no /proc)."""
+def _os_threads() -> dict[str, int] | None:
+    """The process's threads by the name the OS knows them by, numbers dropped
+    (`mediapipe/1234` -> `mediapipe`); None where there is no /proc."""
+    names: dict[str, int] = {}
     try:
-        return int(Path("/proc/self/status").read_text().split("Threads:", 1)[1].split()[0])
-    except (OSError, IndexError):
+        for task in Path("/proc/self/task").iterdir():
+            with contextlib.suppress(OSError):  # a thread that ended while being counted
+                name = (task / "comm").read_text().strip().split("/")[0].rstrip("0123456789:-_ ")
+                names[name] = names.get(name, 0) + 1
+    except OSError:
         return None
+    return dict(sorted(names.items()))
 
 
 def _measured_accuracy(run: Path, dataset: Path) -> dict | None:
