@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SignposeError, environment_error, is_environment_error
+from .errors import ERROR_PREFIX, SignposeError, environment_error, is_environment_error
 from .settings import add_flags, build, deep_merge, given, load_json, parser_class
 
 
@@ -758,7 +758,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a reader that left (`| head`) is found here, not at exit
         return code
     except SignposeError as e:
-        print(f"signpose: error: {e}", file=sys.stderr)
+        print(f"{ERROR_PREFIX}{e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(
@@ -772,7 +772,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # after BrokenPipeError, which is one too
         if not is_environment_error(e):
             raise
-        print(f"signpose: error: {environment_error(e)}", file=sys.stderr)
+        print(f"{ERROR_PREFIX}{environment_error(e)}", file=sys.stderr)
         return 2
 
 

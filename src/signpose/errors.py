@@ -9,6 +9,11 @@ import errno
 ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
+# How every one-line error starts, wherever it is printed (the CLI, its parser) or read
+# back (the server's training job shows the rest of the line).
+ERROR_PREFIX = "signpose: error: "
+
+
 class SignposeError(Exception):
     """Something is wrong with the input; the message says what and how to fix it."""
 

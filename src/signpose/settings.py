@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Literal, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from .errors import SignposeError
+from .errors import ERROR_PREFIX, SignposeError
 from .util import atomic_write_json
 
 
@@ -284,7 +284,7 @@ class _OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (and says where to look), not a usage dump."""
 
     def error(self, message: str):
-        self.exit(2, f"signpose: error: {message} (see `{self.prog} --help`)\n")
+        self.exit(2, f"{ERROR_PREFIX}{message} (see `{self.prog} --help`)\n")
 
 
 def parser_class() -> type[argparse.ArgumentParser]:

@@ -18,7 +18,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..errors import SignposeError
+from ..errors import ERROR_PREFIX, SignposeError
 
 # model_complexity -> (file, sha256), the files of @mediapipe/holistic 0.5.1675471629
 POSE_MODELS = {
@@ -80,5 +80,5 @@ if __name__ == "__main__":
     try:
         done = install(Path(sys.argv[1]) if len(sys.argv) > 1 else VENDORED)
     except SignposeError as e:
-        sys.exit(f"signpose: error: {e}")
+        sys.exit(f"{ERROR_PREFIX}{e}")
     print(f"pose models: {', '.join(done) or 'all three already installed'} in {mediapipe_folder()}")

@@ -4,8 +4,8 @@ cancelling stops that process, and its run folder stays resumable like any other
 default model and recipe; signer-independent when the dataset has 2 or more signers (the
 last one tested), held-out takes otherwise. Progress is the run's own progress file
 (`--progress-file`). A job that failed resumes in its folder when Train is pressed again
-with the same epochs and takes. When it finishes, the server loads the run and the page recognises
-with it; the folder is an ordinary run (`evaluate`, `export` work on it)."""
+with the same epochs and takes. When it finishes, the server loads the run and the page
+recognises with it; the folder is an ordinary run (`evaluate`, `export` work on it)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..data.dataset import Dataset
-from ..errors import SignposeError
-
-ERROR = "signpose: error: "  # how the command line starts its one-line errors (the page shows the rest)
+from ..errors import ERROR_PREFIX, SignposeError
 
 
 class TrainJob:
@@ -91,8 +89,8 @@ class TrainJob:
                     self.state = {**self.state, "state": "failed", "message": str(e)}
             else:
                 tail = Path(self.log.name).read_text("utf-8", "replace").strip().splitlines()
-                errors = [line for line in tail if line.startswith(ERROR)] or tail[-1:] or ["no output"]
-                self.state = {**self.state, "state": "failed", "message": errors[-1].removeprefix(ERROR)}
+                errors = [line for line in tail if line.startswith(ERROR_PREFIX)] or tail[-1:] or ["no output"]
+                self.state = {**self.state, "state": "failed", "message": errors[-1].removeprefix(ERROR_PREFIX)}
 
     def status(self) -> dict:
         with self.lock:
