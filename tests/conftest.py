@@ -210,6 +210,32 @@ def running(run: Path, **settings):
         thread.join(30)
 
 
+def record_takes(base: str, dataset: Path) -> None:
+    """Every sample of an extracted dataset sent to a running app's Record view as one take
+    of one person ("me"), its sign the sample's folder."""
+    import httpx
+
+    from signpose.data.dataset import Dataset
+    from signpose.serve.stream import landmark_messages
+
+    ds = Dataset(dataset)
+    for _, row in ds.rows.iterrows():
+        seq = ds.read(row)
+        frames = [{k: m[k] for k in ("w", "h", "parts")} for m in landmark_messages(seq)]
+        take = {"signer": "me", "sign": row["sample"].split("/")[0], "fps": seq.fps, "frames": frames}
+        assert httpx.post(f"{base}/api/record/takes", json=take, timeout=60).status_code == 201
+
+
+def train_job_ended(base: str, timeout: float = 600) -> dict:
+    """The app's training job once it no longer runs (or as it is at the timeout)."""
+    import httpx
+
+    deadline = time.time() + timeout
+    while (state := httpx.get(f"{base}/api/train").json())["state"] == "running" and time.time() < deadline:
+        time.sleep(0.5)
+    return state
+
+
 @contextmanager
 def small_disk(where: Path, size: str = "400k"):
     """A folder on a tmpfs of `size` (a disk that fills up); skips where mounting is not allowed."""

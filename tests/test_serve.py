@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import running, shared, video_frames
+from conftest import record_takes, running, shared, train_job_ended, video_frames
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
@@ -468,25 +468,17 @@ def test_the_train_button_trains_one_job_at_a_time_and_serves_the_new_run(small_
     """serve --dataset: training on the recorded takes runs as its own process with its
     progress; a second job is refused while one runs; the finished run is served and is an
     ordinary run folder; a job can be cancelled."""
-    ds = Dataset(wlasl_extracted)
     out = tmp_path / "mine"
     with running(small_run, dataset=str(out)) as (base, _):
         assert "record takes" in httpx.post(f"{base}/api/train", json={}).json()["error"]
-        for sample in ds.rows["sample"]:  # 2 signs x 3 takes of one person
-            seq = ds.read(ds.rows[ds.rows["sample"] == sample].iloc[0])
-            frames = [{k: m[k] for k in ("w", "h", "parts")} for m in landmark_messages(seq)]
-            take = {"signer": "me", "sign": sample.split("/")[0], "fps": seq.fps, "frames": frames}
-            assert httpx.post(f"{base}/api/record/takes", json=take, timeout=60).status_code == 201
+        record_takes(base, wlasl_extracted)  # 2 signs x 3 takes of one person
         assert httpx.post(f"{base}/api/train", json={"epochs": 0}).status_code == 422
         started = httpx.post(f"{base}/api/train", json={"epochs": 2})
         assert started.status_code == 202 and started.json()["state"] == "running", started.text
         assert "held-out takes" in started.json()["split"]  # one signer: said so
         again = httpx.post(f"{base}/api/train", json={"epochs": 2})
         assert again.status_code == 409 and "running already" in again.json()["error"]
-        deadline, seen = time.time() + 600, set()
-        while (state := httpx.get(f"{base}/api/train").json())["state"] == "running" and time.time() < deadline:
-            seen.add(state.get("epoch"))
-            time.sleep(0.5)
+        state = train_job_ended(base)
         assert state["state"] == "done", state
         name = state["run"]
         health = httpx.get(f"{base}/api/health", params={"run": name}).json()

@@ -67,11 +67,10 @@ def _frame_jpeg() -> bytes:
     return cv2.imencode(".jpg", frame)[1].tobytes()
 
 
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def _rss_mb(pid: int) -> float:
+    """A process's resident memory (MB), from /proc (its threads: /api/health's census)."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return int(fields["VmRSS"].split()[0]) / 1024
 
 
 def test_d13_a_chunked_upload_is_stopped_at_the_limit(small_run):
@@ -240,9 +239,9 @@ def test_d19_d20_soak_frames_clients_that_leave_mid_frame(small_run, tmp_path):
         # pools was added: what warming up starts once (a graph, a library's workers) stops
         # there, a leak grows in every window (a thread a client: 100 a window).
         for _ in range(4):
-            before, made, threads_before = _status(pid), graphs(), threads()
+            before, made, threads_before = _rss_mb(pid), graphs(), threads()
             together(25)
-            after, threads_after = _status(pid), threads()
+            after, threads_after = _rss_mb(pid), threads()
             if graphs() == made and flat(threads_before, threads_after):
                 break
         assert not errors, errors[:3]
@@ -250,7 +249,7 @@ def test_d19_d20_soak_frames_clients_that_leave_mid_frame(small_run, tmp_path):
         assert health["status"] == "ok" and health["busy"] == 0 and health["live_clients"] == 0
         assert health["graphs"]["made"] == made <= 4 + server_workers  # bounded: reused, not made per client
         assert health["graphs"]["free"] == made  # every graph back in the pool
-        assert after["VmRSS"] - before["VmRSS"] < 50  # MB over 100 cycles
+        assert after - before < 50  # MB over 100 cycles
         # threads: a pool may grow to its cap under load (a slow disk makes passes overlap);
         # outside the pools, a thread a client (or a graph) would show over these 100 cycles
         for pool in threads_after["pools"].values():
@@ -258,12 +257,6 @@ def test_d19_d20_soak_frames_clients_that_leave_mid_frame(small_run, tmp_path):
         assert threads_after["python_other"] <= threads_before["python_other"] + 2, (threads_before, threads_after)
         assert threads_after["native"] <= threads_before["native"] + 2, (threads_before, threads_after)
         assert not [f for f in tmp_path.rglob("*") if f.is_file()]
-
-
-def _status(pid: int) -> dict[str, float]:
-    """A process's resident memory (MB) and threads, from /proc."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
-    return {"VmRSS": int(fields["VmRSS"].split()[0]) / 1024, "Threads": int(fields["Threads"])}
 
 
 @contextmanager
@@ -486,26 +479,19 @@ def test_a_train_job_on_a_full_disk_fails_in_one_line_and_keeps_the_takes(small_
     the button resumes that run once there is room again, and every take stays readable."""
     import os
 
-    from conftest import small_disk
+    from conftest import record_takes, small_disk, train_job_ended
 
     from signpose.data.dataset import Dataset
-    from signpose.serve.stream import landmark_messages
 
     ds = Dataset(wlasl_extracted)
     with small_disk(tmp_path / "disk", "32m") as disk:
         out = disk / "mine"
         with running(small_run, dataset=str(out)) as (base, _):
-            for sample in ds.rows["sample"]:  # 2 signs x 3 takes
-                seq = ds.read(ds.rows[ds.rows["sample"] == sample].iloc[0])
-                frames = [{k: m[k] for k in ("w", "h", "parts")} for m in landmark_messages(seq)]
-                take = {"signer": "me", "sign": sample.split("/")[0], "fps": seq.fps, "frames": frames}
-                assert httpx.post(f"{base}/api/record/takes", json=take, timeout=60).status_code == 201
+            record_takes(base, wlasl_extracted)  # 2 signs x 3 takes
             room = os.statvfs(disk)
             (disk / "filler").write_bytes(b"x" * (room.f_bavail * room.f_frsize - 64 * 1024))  # 64 KiB left
             started = httpx.post(f"{base}/api/train", json={"epochs": 2})
-            deadline = time.time() + 600
-            while (state := httpx.get(f"{base}/api/train").json())["state"] == "running" and time.time() < deadline:
-                time.sleep(0.5)
+            state = train_job_ended(base)
             assert started.status_code == 202 and state["state"] == "failed", state
             message = state["message"]  # the trainer's own line, without the command line's prefix
             assert "No space left on device; free some space" in message and "\n" not in message, state
@@ -514,9 +500,7 @@ def test_a_train_job_on_a_full_disk_fails_in_one_line_and_keeps_the_takes(small_
             (disk / "filler").unlink()  # room again: the button resumes the failed run, in its folder
             again = httpx.post(f"{base}/api/train", json={"epochs": 2}).json()
             assert again["run"] == "run-1" and again["resumed"], again
-            deadline = time.time() + 600
-            while (state := httpx.get(f"{base}/api/train").json())["state"] == "running" and time.time() < deadline:
-                time.sleep(0.5)
+            state = train_job_ended(base)
             assert state["state"] == "done", state.get("message")
             assert state["run"] in httpx.get(f"{base}/api/health").json()["runs"]
             other = httpx.post(f"{base}/api/train", json={"epochs": 3}).json()  # other epochs: a new run
